@@ -1,0 +1,102 @@
+"""What the Kafka recipes share: the endpoint shape and a real-client (aiokafka) probe."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Coroutine
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from ..recipe import LOOPBACK, Endpoint, generic_endpoint_from_url, port_open
+
+__all__ = ["kafka_endpoint", "kafka_endpoint_from_url", "kafka_ready", "run_coroutine"]
+
+_T = TypeVar("_T")
+
+
+def run_coroutine(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``coro`` to completion on a private event loop in a helper thread.
+
+    Works whether or not the caller already runs an event loop; exceptions propagate.
+    """
+    result: list[_T] = []
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coro))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            error.append(exc)
+
+    thread = threading.Thread(target=target, name="blockyard-kafka-probe", daemon=True)
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
+async def kafka_metadata_ok(bootstrap: str, timeout: float = 5.0) -> bool:
+    """True when an aiokafka admin client bootstraps and ``describe_cluster`` lists a broker."""
+    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped,unused-ignore]
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout)
+        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout)
+        return bool(cluster.get("brokers"))
+    except Exception:  # noqa: BLE001 - a probe answers False on any failure
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+def kafka_ready(endpoint: Endpoint) -> bool:
+    """Real-client readiness for any Kafka-protocol server at ``endpoint``; never raises."""
+    if not port_open(endpoint.port, endpoint.host):
+        return (
+            False  # spare aiokafka's connection-refused error logs while the JVM boots
+        )
+    try:
+        brokers = endpoint.params.get("brokers", endpoint.address)
+        return run_coroutine(kafka_metadata_ok(brokers))
+    except Exception:  # noqa: BLE001 - ready() never raises
+        return False
+
+
+def kafka_endpoint(
+    backend: str, flavour: str, port: int, source: str, log_path: Path | None
+) -> Endpoint:
+    """An endpoint whose ``params["brokers"]`` is the bootstrap list (``127.0.0.1:port``)."""
+    brokers = f"{LOOPBACK}:{port}"
+    return Endpoint(
+        backend=backend,
+        flavour=flavour,
+        host=LOOPBACK,
+        port=port,
+        url=f"kafka://{brokers}",
+        source=source,
+        params={"brokers": brokers},
+        log_path=log_path,
+    )
+
+
+def kafka_endpoint_from_url(backend: str, url: str, default_port: int) -> Endpoint:
+    """Accept ``kafka://127.0.0.1:9092`` or a bare ``127.0.0.1:9092``; loopback only."""
+    if "://" not in url:
+        url = f"kafka://{url}"
+    ep = generic_endpoint_from_url(backend, url, default_port)
+    params = dict(ep.params)
+    params.setdefault("brokers", ep.address)
+    return replace(
+        ep,
+        url=f"kafka://{ep.address}" if not urlsplit(url).query else url,
+        params=params,
+    )

@@ -1,0 +1,206 @@
+"""The lifecycle every component shares.
+
+A component is constructed from its metadata (parsed and validated once, here), then
+``await init()`` connects it, it does its work, and ``await close()`` releases it. ``close()`` is
+idempotent; any operation before ``init()`` or after ``close()`` raises
+:class:`~blockyard.errors.ComponentClosedError`. A component is also an async context manager::
+
+    async with InMemoryStateStore(name="cache") as store:
+        await store.set("k", {"a": 1})
+
+Plugins implement ``_init``, ``_close`` and optionally ``_ping``, and translate their SDK's
+exceptions by overriding :meth:`Component._translate_error`.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import enum
+import logging
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from blockyard.errors import (
+    BackendError,
+    BackendUnavailableError,
+    BlockyardError,
+    ComponentClosedError,
+    NotSupportedError,
+)
+
+if TYPE_CHECKING:
+    from blockyard.metadata import ComponentMetadata
+
+__all__ = ["Component", "ComponentKind"]
+
+
+class ComponentKind(enum.StrEnum):
+    """The building block a component implements; the first part of its Dapr type."""
+
+    STATE = "state"
+    PUBSUB = "pubsub"
+    BINDINGS = "bindings"
+    SECRETSTORES = "secretstores"
+
+
+_NEW, _READY, _CLOSED = 0, 1, 2
+
+
+class Component(abc.ABC):
+    """Base of every component: typed metadata, lifecycle, error translation.
+
+    Class attributes a plugin sets:
+
+    - ``type``: the Dapr type, e.g. ``"state.redis"``.
+    - ``Metadata``: the pydantic model of its metadata (:class:`blockyard.metadata.ComponentMetadata`
+      subclass); the single source of its schema.
+    - ``features``: the declared features (a frozenset of the building block's feature enum).
+    """
+
+    kind: ClassVar[ComponentKind]
+    type: ClassVar[str] = ""
+    Metadata: ClassVar[type[ComponentMetadata] | None] = None
+    features: ClassVar[frozenset[enum.StrEnum]] = frozenset()
+
+    def __init__(
+        self,
+        metadata: Mapping[str, Any] | ComponentMetadata | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        """Parse and validate ``metadata`` (raw Dapr properties or a ready model).
+
+        :raises ComponentConfigError: naming every invalid or missing field.
+        """
+        self.name: str = name or self.type or type(self).__name__
+        self.meta: Any = self._parse_metadata(metadata)
+        self.log = logging.getLogger(f"blockyard.{self.type or type(self).__name__}")
+        self._lifecycle = _NEW
+        self._lifecycle_lock: asyncio.Lock | None = None
+
+    def _parse_metadata(self, metadata: Mapping[str, Any] | ComponentMetadata | None) -> Any:
+        model = type(self).Metadata
+        if model is None:
+            from blockyard.metadata import ComponentMetadata
+
+            model = ComponentMetadata
+        if isinstance(metadata, model):
+            return metadata
+        return model.parse(metadata or {}, component=self.name)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def init(self) -> None:
+        """Connect to the backend. Idempotent once ready.
+
+        :raises ComponentClosedError: if the component was closed.
+        :raises BackendUnavailableError: if the backend cannot be reached.
+        """
+        if self._lifecycle_lock is None:
+            self._lifecycle_lock = asyncio.Lock()
+        async with self._lifecycle_lock:
+            if self._lifecycle == _READY:
+                return
+            if self._lifecycle == _CLOSED:
+                raise ComponentClosedError("cannot init a closed component", component=self.name, operation="init")
+            try:
+                await self._init()
+            except Exception as exc:
+                raise self._wrap(exc, "init", None)
+            self._lifecycle = _READY
+
+    async def close(self) -> None:
+        """Release every resource. Safe to call twice, or before ``init()``."""
+        if self._lifecycle == _CLOSED:
+            return
+        was_ready = self._lifecycle == _READY
+        self._lifecycle = _CLOSED
+        if was_ready:
+            await self._close()
+
+    async def ping(self) -> None:
+        """Check the backend answers.
+
+        :raises NotSupportedError: if the component has no health check.
+        :raises BackendUnavailableError: if the backend does not answer.
+        """
+        self._check_ready("ping")
+        try:
+            await self._ping()
+        except Exception as exc:
+            raise self._wrap(exc, "ping", None)
+
+    @property
+    def ready(self) -> bool:
+        """True between a successful ``init()`` and ``close()``."""
+        return self._lifecycle == _READY
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called."""
+        return self._lifecycle == _CLOSED
+
+    async def __aenter__(self) -> Self:
+        await self.init()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        state = ("new", "ready", "closed")[self._lifecycle]
+        return f"<{type(self).__name__} name={self.name!r} type={self.type!r} {state}>"
+
+    # -- plugin hooks ------------------------------------------------------------------------
+
+    async def _init(self) -> None:  # noqa: B027 - optional hook
+        """Connect; called once by :meth:`init`."""
+
+    async def _close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources; called once by :meth:`close`, only after a successful init."""
+
+    async def _ping(self) -> None:
+        raise NotSupportedError("ping is not implemented by this component", component=self.name, operation="ping")
+
+    def _translate_error(self, exc: BaseException) -> type[BlockyardError] | None:
+        """Map a backend SDK exception to a Blockyard error class; ``None`` for the default.
+
+        The default maps timeouts and connection errors to :class:`BackendUnavailableError` and
+        everything else to :class:`BackendError`.
+        """
+        return None
+
+    # -- helpers for plugins -----------------------------------------------------------------
+
+    def _check_ready(self, operation: str) -> None:
+        if self._lifecycle != _READY:
+            why = "closed" if self._lifecycle == _CLOSED else "not initialised (call init() first)"
+            raise ComponentClosedError(f"component is {why}", component=self.name, operation=operation)
+
+    def _wrap(self, exc: BaseException, operation: str, key: str | None) -> BlockyardError:
+        """Turn any exception into a :class:`BlockyardError` naming component, operation and key.
+
+        A Blockyard error passes through with its missing context filled in. Anything else becomes
+        the class :meth:`_translate_error` picks, with ``exc`` as ``__cause__``; its message carries
+        the exception's class and text, never request values. Use it as
+        ``except Exception as exc: raise self._wrap(exc, "get", key)``.
+        """
+        if isinstance(exc, BlockyardError):
+            return exc.fill(self.name, operation, key)
+        cls = self._translate_error(exc)
+        if cls is None:
+            if isinstance(exc, (TimeoutError, ConnectionError, OSError)):
+                cls = BackendUnavailableError
+            else:
+                cls = BackendError
+        detail = str(exc) or type(exc).__name__
+        err = cls(f"{type(exc).__name__}: {detail}", component=self.name, operation=operation, key=key)
+        err.__cause__ = exc
+        return err

@@ -1,0 +1,324 @@
+"""Typed component metadata with Dapr's parsing rules.
+
+Each component declares one pydantic model, the single source of its metadata schema::
+
+    class RedisMetadata(ComponentMetadata):
+        redis_host: str = meta(description="host:port of the server", example="localhost:6379")
+        redis_password: SecretStr | None = meta(None, description="password")   # sensitive
+        dial_timeout: Duration = meta(timedelta(seconds=5), description="connect timeout")
+
+Dapr's rules, applied by :meth:`ComponentMetadata.parse`:
+
+- names match case-insensitively; the same name given twice (in any case) is an error;
+- names no field defines are ignored with a warning, as Dapr does;
+- durations accept Go strings (``"1m30s"``, ``"500ms"``) or integer seconds;
+- booleans accept ``true/false``, ``1/0``, ``yes/no``, ``on/off``;
+- :data:`CommaList` splits ``"a, b"`` into ``["a", "b"]``; :data:`ByteSize` accepts ``"100Mi"``;
+- ``SecretStr`` fields are *sensitive*: never printed in ``repr``, errors or logs.
+
+Field names are snake_case in Python and camelCase (Dapr's spelling) in YAML; :func:`meta`
+takes an explicit ``alias`` where Dapr's spelling is not plain camelCase (``enableTLS``) and extra
+legacy ``aliases``. :meth:`ComponentMetadata.dapr_metadata` and :meth:`json_schema` generate the
+Dapr ``metadata.yaml`` entries and a JSON Schema from the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import cache
+from typing import Annotated, Any, ClassVar, Self, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
+
+from blockyard.errors import ComponentConfigError
+
+__all__ = [
+    "ByteSize",
+    "CommaList",
+    "ComponentMetadata",
+    "Duration",
+    "SecretStr",
+    "meta",
+    "parse_duration",
+]
+
+_log = logging.getLogger("blockyard.metadata")
+
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Parse a Go duration string (``"1h2m3.5s"``, ``"-5s"``), or seconds as a number or numeric string.
+
+    :raises ValueError: with the expected forms; the value itself is not echoed.
+    """
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '5s', '1m30s', '500ms' or integer seconds")
+    if isinstance(value, (int, float)):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return timedelta(seconds=float(text))
+        except ValueError:
+            pass
+        sign = -1.0 if text.startswith("-") else 1.0
+        body = text.lstrip("+-")
+        parts = _GO_PART.findall(body)
+        if body and "".join(num + unit for num, unit in parts) == body:
+            return timedelta(seconds=sign * sum(float(num) * _GO_UNITS[unit] for num, unit in parts))
+    raise ValueError("expected a duration such as '5s', '1m30s', '500ms' or integer seconds")
+
+
+_BYTE_UNITS = {
+    "": 1, "b": 1,
+    "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
+    "ki": 1024, "kib": 1024, "mi": 1024**2, "mib": 1024**2, "gi": 1024**3, "gib": 1024**3,
+}  # fmt: skip
+_BYTE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def _parse_byte_size(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and (m := _BYTE_RE.match(value)) and m.group(2).lower() in _BYTE_UNITS:
+        return int(float(m.group(1)) * _BYTE_UNITS[m.group(2).lower()])
+    raise ValueError("expected a byte size such as '100Mi', '10MB' or a number of bytes")
+
+
+def _parse_comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), Field(json_schema_extra={"format": "duration"})]
+"""A duration: Go string (``5s``, ``1m30s``, ``500ms``) or seconds."""
+
+ByteSize = Annotated[int, BeforeValidator(_parse_byte_size), Field(json_schema_extra={"format": "bytesize"})]
+"""A size in bytes: ``100Mi``, ``10MB``, ``1024``."""
+
+CommaList = Annotated[list[str], BeforeValidator(_parse_comma_list)]
+"""A list given as a comma-separated string (``"a, b"``) or a YAML list."""
+
+
+def meta(
+    default: Any = ...,
+    *,
+    description: str,
+    alias: str | None = None,
+    aliases: tuple[str, ...] = (),
+    example: str | None = None,
+    allowed: tuple[str, ...] | None = None,
+    deprecated: bool = False,
+    default_factory: Any = None,
+) -> Any:
+    """Declare a metadata field.
+
+    :param default: the default; omit for a required field.
+    :param description: one sentence for ``blockyard describe`` and the generated ``metadata.yaml``.
+    :param alias: Dapr's exact spelling when it is not the camelCase of the field name.
+    :param aliases: legacy names also accepted (case-insensitively).
+    :param example: an example value (a string, as Dapr's schema wants).
+    :param allowed: the allowed values, shown in the schema (enforce them with a ``Literal`` type).
+    """
+    extra: dict[str, Any] = {"aliases": list(aliases), "deprecated": deprecated}
+    if example is not None:
+        extra["example"] = example
+    if allowed is not None:
+        extra["allowedValues"] = list(allowed)
+    if default_factory is not None:
+        return Field(default_factory=default_factory, description=description, alias=alias, json_schema_extra=extra)
+    return Field(default, description=description, alias=alias, json_schema_extra=extra)
+
+
+def _is_secret(annotation: Any) -> bool:
+    if annotation is SecretStr:
+        return True
+    return any(_is_secret(arg) for arg in get_args(annotation))
+
+
+def _schema_type(annotation: Any) -> str:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is Annotated:
+        meta_args = get_args(annotation)[1:]
+        for m in meta_args:
+            fmt = getattr(m, "json_schema_extra", None)
+            if isinstance(fmt, dict) and fmt.get("format") in ("duration", "bytesize"):
+                return str(fmt["format"])
+        return _schema_type(get_args(annotation)[0])
+    if annotation is bool:
+        return "bool"
+    if annotation in (int, float):
+        return "number"
+    if annotation is timedelta:
+        return "duration"
+    if args and len(args) < len(get_args(annotation)):  # Optional[X]
+        return _schema_type(args[0])
+    return "string"
+
+
+class ComponentMetadata(BaseModel):
+    """Base of every component's metadata model. Frozen; secrets are ``SecretStr``."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="ignore",
+        hide_input_in_errors=True,
+        arbitrary_types_allowed=True,
+    )
+
+    #: Names Dapr defines for this component that Blockyard deliberately does not implement,
+    #: mapped to the reason; giving one is a :class:`ComponentConfigError`, never silently ignored.
+    unsupported: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def parse(cls, properties: Mapping[str, Any], *, component: str | None = None, source: str | None = None) -> Self:
+        """Validate Dapr-style ``properties`` (name -> value) into this model.
+
+        :raises ComponentConfigError: listing every problem, each naming its field and what was
+            expected; values are never echoed (they may be secrets).
+        """
+        lookup = _lookup(cls)
+        data: dict[str, Any] = {}
+        given: dict[str, str] = {}
+        problems: list[str] = []
+        unknown: list[str] = []
+        unsupported = {k.lower(): (k, why) for k, why in cls.unsupported.items()}
+        for raw_name, value in properties.items():
+            low = raw_name.lower()
+            if low in unsupported:
+                name, why = unsupported[low]
+                problems.append(f"field {name!r} is not supported by this component: {why}")
+                continue
+            field_name = lookup.get(low)
+            if field_name is None:
+                unknown.append(raw_name)
+                continue
+            if field_name in given:
+                problems.append(
+                    f"field {raw_name!r} is given twice (also as {given[field_name]!r}); "
+                    "metadata names match case-insensitively"
+                )
+                continue
+            given[field_name] = raw_name
+            data[field_name] = value
+        if unknown:
+            _log.warning(
+                "component %r: ignoring unknown metadata field(s) %s",
+                component,
+                ", ".join(repr(u) for u in unknown),
+            )
+        if not problems:
+            try:
+                return cls.model_validate(data)
+            except ValidationError as exc:
+                problems.extend(_describe(cls, exc, given))
+        raise ComponentConfigError(
+            "; ".join(problems), component=component, source=source, problems=problems,
+            field=_first_field(problems),
+        )
+
+    def __repr_args__(self) -> Any:
+        # SecretStr already masks itself; this keeps reprs to set fields only.
+        return [(k, v) for k, v in super().__repr_args__() if k in self.model_fields_set]
+
+    @classmethod
+    def dapr_metadata(cls) -> list[dict[str, Any]]:
+        """The Dapr ``metadata.yaml`` ``metadata[]`` entries generated from the model."""
+        out: list[dict[str, Any]] = []
+        for name, info in cls.model_fields.items():
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            entry: dict[str, Any] = {
+                "name": info.alias or name,
+                "description": info.description or "",
+                "type": _schema_type(info.annotation),
+            }
+            if info.is_required():
+                entry["required"] = True
+            if _is_secret(info.annotation):
+                entry["sensitive"] = True
+            default = _default_text(info)
+            if default is not None:
+                entry["default"] = default
+            for key in ("example", "allowedValues"):
+                if key in extra:
+                    entry[key] = extra[key]
+            if extra.get("aliases"):
+                entry["aliases"] = extra["aliases"]
+            if extra.get("deprecated"):
+                entry["deprecated"] = True
+            out.append(entry)
+        return out
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """A JSON Schema of the metadata, by Dapr name, with ``sensitive`` marked."""
+        schema = cls.model_json_schema(by_alias=True, mode="validation")
+        for name, info in cls.model_fields.items():
+            if _is_secret(info.annotation):
+                prop = schema.get("properties", {}).get(info.alias or name)
+                if prop is not None:
+                    prop["sensitive"] = True
+                    prop.pop("default", None)
+        return schema
+
+
+def _default_text(info: FieldInfo) -> str | None:
+    if info.is_required() or info.default is None:
+        return None
+    value = info.get_default(call_default_factory=True)
+    if value is None or isinstance(value, SecretStr):
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, timedelta):
+        secs = value.total_seconds()
+        return f"{int(secs)}s" if secs == int(secs) else f"{int(secs * 1000)}ms"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+@cache
+def _lookup(cls: type[ComponentMetadata]) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for name, info in cls.model_fields.items():
+        names = {name, info.alias or name}
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        names.update(extra.get("aliases") or ())  # type: ignore[arg-type]
+        for n in names:
+            table[str(n).lower()] = name
+    return table
+
+
+def _describe(cls: type[ComponentMetadata], exc: ValidationError, given: Mapping[str, str]) -> list[str]:
+    problems = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = err["loc"][0] if err["loc"] else None
+        info = cls.model_fields.get(str(loc)) if loc is not None else None
+        label = given.get(str(loc)) or (info.alias if info and info.alias else str(loc)) if loc is not None else None
+        if err["type"] == "missing":
+            problems.append(f"field {label!r} is required")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"field {label!r}: {msg}" if label else msg)
+    return problems
+
+
+def _first_field(problems: list[str]) -> str | None:
+    for p in problems:
+        m = re.match(r"field '([^']+)'", p)
+        if m:
+            return m.group(1)
+    return None

@@ -1,0 +1,435 @@
+"""The pub/sub contract.
+
+- ``publish(topic, data)`` returns once the broker has the message (bytes kept, anything else
+  JSON-encoded). Publishing after ``close()`` raises :class:`~blockyard.errors.ComponentClosedError`.
+- ``subscribe(topic, handler)`` returns a :class:`~blockyard.subscription.Subscription` promptly;
+  messages arrive on background tasks until it is cancelled. Cancelling one subscription leaves the
+  others running; ``close()`` cancels them all.
+- A handler returns ``None`` / :attr:`HandlerResult.SUCCESS` (acknowledge),
+  :attr:`HandlerResult.RETRY` (deliver again), :attr:`HandlerResult.DROP` (acknowledge and
+  discard), or raises (same as ``RETRY``; logged without the payload).
+- Consumer groups: subscriptions with the same ``consumer_group`` (default: the component's
+  ``consumerID``, else its name) compete for messages; different groups each get every message
+  (:attr:`PubSubFeature.CONSUMER_GROUPS`).
+- Delivery is at-least-once where :attr:`PubSubFeature.REDELIVERY` is declared: a message is
+  acknowledged only after its handler succeeded or dropped it; a retried or interrupted one comes
+  back. Without it, a failed message may be lost (it is logged).
+- Message TTL (``ttl=`` or metadata ``ttlInSeconds``) needs :attr:`PubSubFeature.MESSAGE_TTL`.
+
+A plugin implements ``_publish`` and ``_subscribe``; ``_subscribe`` calls ``req.deliver(message)``
+for each message, which runs the user's handler and returns the :class:`HandlerResult` to act on.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from blockyard.component import Component, ComponentKind
+from blockyard.errors import BlockyardError, BulkError, InvalidRequestError, NotSupportedError
+from blockyard.state import TTL_METADATA, parse_ttl
+from blockyard.subscription import HandlerResult, Stopper, Subscription, SubscriptionOwner, coerce_result
+from blockyard.values import decode_json, encode_value
+
+__all__ = [
+    "BulkHandler",
+    "BulkPublishEntry",
+    "BulkPublisher",
+    "BulkSubscribeRequest",
+    "BulkSubscriber",
+    "Handler",
+    "HandlerResult",
+    "Message",
+    "PubSub",
+    "PubSubFeature",
+    "PublishOp",
+    "SubscribeRequest",
+    "Subscription",
+]
+
+
+class PubSubFeature(enum.StrEnum):
+    """Optional capabilities of a pub/sub component (Dapr's names, plus Blockyard's own)."""
+
+    MESSAGE_TTL = "MESSAGE_TTL"
+    """A message not delivered within its TTL is discarded."""
+    SUBSCRIBE_WILDCARDS = "SUBSCRIBE_WILDCARDS"
+    """Topics in ``subscribe`` may hold the broker's wildcards."""
+    BULK_PUBSUB = "BULK_PUBSUB"
+    """``bulk_publish`` sends many messages in one round trip."""
+    BULK_SUBSCRIBE = "BULK_SUBSCRIBE"
+    """``bulk_subscribe`` hands the handler batches of messages (Blockyard's)."""
+    REDELIVERY = "REDELIVERY"
+    """At-least-once: a retried, failed or interrupted message is delivered again (Blockyard's)."""
+    ORDERED = "ORDERED"
+    """One subscriber of a group gets a topic's messages in publish order (Blockyard's)."""
+    CONSUMER_GROUPS = "CONSUMER_GROUPS"
+    """Same group: competing consumers; different groups: fan-out (Blockyard's)."""
+
+
+@dataclass(slots=True)
+class Message:
+    """A delivered message."""
+
+    topic: str
+    data: bytes
+    metadata: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+    id: str | None = None
+    """The broker's id for the message (stream id, offset, delivery tag...), when it has one."""
+
+    def json(self) -> Any:
+        """The payload decoded as JSON."""
+        return decode_json(self.data)
+
+
+@dataclass(slots=True)
+class PublishOp:
+    """A validated publish as a plugin receives it; ``ttl`` is ``None`` or positive seconds."""
+
+    topic: str
+    data: bytes
+    metadata: Mapping[str, str]
+    content_type: str | None
+    ttl: int | None
+
+
+@dataclass(slots=True)
+class BulkPublishEntry:
+    """One message of ``bulk_publish``; ``entry_id`` names it in a :class:`BulkError`."""
+
+    entry_id: str
+    data: Any
+    metadata: Mapping[str, str] | None = None
+    content_type: str | None = None
+
+
+Handler = Callable[[Message], Awaitable[HandlerResult | None]]
+BulkHandler = Callable[[list[Message]], Awaitable[Mapping[str, HandlerResult] | None]]
+"""Gets a batch; returns results by ``Message.id`` (ids left out succeeded), or ``None``."""
+Deliver = Callable[[Message], Awaitable[HandlerResult]]
+
+
+@dataclass(slots=True)
+class SubscribeRequest:
+    """What a plugin's ``_subscribe`` receives."""
+
+    topic: str
+    consumer_group: str
+    metadata: Mapping[str, str]
+    deliver: Deliver
+    """Runs the user's handler; never raises; returns what to do with the message."""
+
+
+@dataclass(slots=True)
+class BulkSubscribeRequest:
+    """What a plugin's ``_bulk_subscribe`` receives."""
+
+    topic: str
+    consumer_group: str
+    metadata: Mapping[str, str]
+    max_messages: int
+    max_await: timedelta
+    deliver_batch: Callable[[list[Message]], Awaitable[dict[str, HandlerResult]]]
+    """Runs the user's bulk handler; never raises; returns a result for every message id."""
+
+
+_EMPTY: Mapping[str, str] = {}
+
+
+class PubSub(SubscriptionOwner, Component, abc.ABC):
+    """A publish/subscribe broker. See the module docstring for the guaranteed semantics."""
+
+    kind: ClassVar[ComponentKind] = ComponentKind.PUBSUB
+    features: ClassVar[frozenset[PubSubFeature]] = frozenset()  # type: ignore[assignment]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for feature, mixin_name in ((PubSubFeature.BULK_PUBSUB, "BulkPublisher"), (PubSubFeature.BULK_SUBSCRIBE, "BulkSubscriber")):
+            mixin = globals().get(mixin_name)
+            if mixin is not None and feature in cls.features and not issubclass(cls, mixin):
+                raise TypeError(f"{cls.__name__} declares {feature} but does not subclass {mixin_name}")
+
+    @property
+    def default_consumer_group(self) -> str:
+        """The group used when ``subscribe`` gets none: metadata ``consumerID``, else the name."""
+        return getattr(self.meta, "consumer_id", None) or self.name
+
+    async def publish(
+        self,
+        topic: str,
+        data: Any,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        ttl: int | None = None,
+    ) -> None:
+        """Publish one message; returns when the broker has it.
+
+        :raises InvalidRequestError: empty topic, bad TTL, unserialisable data.
+        :raises NotSupportedError: a TTL without :attr:`PubSubFeature.MESSAGE_TTL`.
+        :raises ComponentClosedError: after ``close()``.
+        """
+        self._check_ready("publish")
+        op = self._publish_op(topic, data, metadata, content_type, ttl)
+        try:
+            await self._publish(op)
+        except Exception as exc:
+            raise self._wrap(exc, "publish", topic)
+
+    async def subscribe(
+        self,
+        topic: str,
+        handler: Handler,
+        *,
+        consumer_group: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Subscription:
+        """Start delivering ``topic`` to ``handler``; return once the subscription is set up."""
+        self._check_ready("subscribe")
+        self._check_topic(topic)
+        group = consumer_group or self.default_consumer_group
+        deliver = self._deliverer(handler, topic)
+        try:
+            stopper = await self._subscribe(SubscribeRequest(topic, group, metadata or _EMPTY, deliver))
+        except Exception as exc:
+            raise self._wrap(exc, "subscribe", topic)
+        return self._track(Subscription(topic, group, stopper, self))
+
+    async def bulk_publish(
+        self, topic: str, entries: Sequence[BulkPublishEntry], *, metadata: Mapping[str, str] | None = None
+    ) -> None:
+        """Publish many messages (needs :attr:`PubSubFeature.BULK_PUBSUB`).
+
+        :raises BulkError: naming each failed ``entry_id``; the other entries were published.
+        """
+        raise self._unsupported(PubSubFeature.BULK_PUBSUB, "bulk_publish")
+
+    async def bulk_subscribe(
+        self,
+        topic: str,
+        handler: BulkHandler,
+        *,
+        consumer_group: str | None = None,
+        max_messages: int = 100,
+        max_await: timedelta = timedelta(seconds=1),
+        metadata: Mapping[str, str] | None = None,
+    ) -> Subscription:
+        """Deliver batches of messages (needs :attr:`PubSubFeature.BULK_SUBSCRIBE`)."""
+        raise self._unsupported(PubSubFeature.BULK_SUBSCRIBE, "bulk_subscribe")
+
+    async def close(self) -> None:
+        """Cancel every subscription, then release the connection. Idempotent."""
+        if not self.closed:
+            await self._cancel_all()
+        await super().close()
+
+    # -- plugin hooks ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _publish(self, op: PublishOp) -> None:
+        """Send one message; return when the broker has it."""
+
+    @abc.abstractmethod
+    async def _subscribe(self, req: SubscribeRequest) -> Stopper:
+        """Set up delivery and return a coroutine function that stops it."""
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _check_topic(self, topic: Any) -> None:
+        if not isinstance(topic, str) or not topic:
+            raise InvalidRequestError(f"topic must be a non-empty string, got {topic!r}", component=self.name)
+
+    def _publish_op(
+        self, topic: str, data: Any, metadata: Mapping[str, str] | None, content_type: str | None, ttl: int | None
+    ) -> PublishOp:
+        self._check_topic(topic)
+        md = metadata or _EMPTY
+        md_ttl = md.get(TTL_METADATA) if md else None
+        if ttl is not None and md_ttl is not None:
+            raise InvalidRequestError(
+                f"give the TTL either as ttl= or as metadata {TTL_METADATA!r}, not both", component=self.name, key=topic
+            )
+        raw = ttl if ttl is not None else md_ttl
+        seconds = parse_ttl(raw, component=self.name, key=topic) if raw is not None else None
+        if raw is not None and PubSubFeature.MESSAGE_TTL not in self.features:
+            raise self._unsupported(PubSubFeature.MESSAGE_TTL, "publish with a TTL")
+        return PublishOp(topic, encode_value(data, key=topic, component=self.name), md, content_type, seconds)
+
+    def _deliverer(self, handler: Handler, topic: str) -> Deliver:
+        log = self.log
+        name = self.name
+
+        async def deliver(message: Message) -> HandlerResult:
+            try:
+                return coerce_result(await handler(message))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "component %r: handler for topic %r failed on message %s (%s); asking for redelivery",
+                    name, topic, message.id, type(exc).__name__,
+                )  # fmt: skip
+                return HandlerResult.RETRY
+
+        return deliver
+
+    def _unsupported(self, feature: PubSubFeature, operation: str) -> NotSupportedError:
+        return NotSupportedError(
+            f"{operation} needs feature {feature.value}, which {self.type or 'this component'} does not declare",
+            component=self.name,
+            operation=operation,
+        )
+
+
+class BulkPublisher(PubSub, abc.ABC):
+    """Mixin for :attr:`PubSubFeature.BULK_PUBSUB`. Override ``_bulk_publish`` for one round trip."""
+
+    async def bulk_publish(
+        self, topic: str, entries: Sequence[BulkPublishEntry], *, metadata: Mapping[str, str] | None = None
+    ) -> None:
+        self._check_ready("bulk_publish")
+        if PubSubFeature.BULK_PUBSUB not in self.features:
+            raise self._unsupported(PubSubFeature.BULK_PUBSUB, "bulk_publish")
+        self._check_topic(topic)
+        shared = metadata or _EMPTY
+        ops: list[tuple[str, PublishOp]] = []
+        errors: dict[str, BlockyardError] = {}
+        for e in entries:
+            try:
+                md = {**shared, **e.metadata} if e.metadata else shared
+                ops.append((e.entry_id, self._publish_op(topic, e.data, md, e.content_type, None)))
+            except BlockyardError as exc:
+                errors[e.entry_id] = exc
+        if ops:
+            try:
+                errors.update(await self._bulk_publish(ops))
+            except Exception as exc:
+                raise self._wrap(exc, "bulk_publish", topic)
+        if errors:
+            raise BulkError(errors, component=self.name, operation="bulk_publish")
+
+    async def _bulk_publish(self, ops: list[tuple[str, PublishOp]]) -> dict[str, BlockyardError]:
+        """Publish every op; return the per-entry errors. Default: ``_publish`` each, concurrently."""
+
+        async def one(entry_id: str, op: PublishOp) -> tuple[str, BlockyardError | None]:
+            try:
+                await self._publish(op)
+            except Exception as exc:
+                return entry_id, self._wrap(exc, "bulk_publish", op.topic)
+            return entry_id, None
+
+        results = await asyncio.gather(*(one(i, op) for i, op in ops))
+        return {i: e for i, e in results if e is not None}
+
+
+class BulkSubscriber(PubSub, abc.ABC):
+    """Mixin for :attr:`PubSubFeature.BULK_SUBSCRIBE`.
+
+    The default ``_bulk_subscribe`` batches the per-message deliveries of ``_subscribe``: a batch is
+    handed over when ``max_messages`` are waiting or ``max_await`` has passed since its first message.
+    """
+
+    async def bulk_subscribe(
+        self,
+        topic: str,
+        handler: BulkHandler,
+        *,
+        consumer_group: str | None = None,
+        max_messages: int = 100,
+        max_await: timedelta = timedelta(seconds=1),
+        metadata: Mapping[str, str] | None = None,
+    ) -> Subscription:
+        self._check_ready("bulk_subscribe")
+        if PubSubFeature.BULK_SUBSCRIBE not in self.features:
+            raise self._unsupported(PubSubFeature.BULK_SUBSCRIBE, "bulk_subscribe")
+        self._check_topic(topic)
+        if max_messages < 1:
+            raise InvalidRequestError("max_messages must be at least 1", component=self.name, key=topic)
+        group = consumer_group or self.default_consumer_group
+        req = BulkSubscribeRequest(
+            topic, group, metadata or _EMPTY, max_messages, max_await, self._batch_deliverer(handler, topic)
+        )
+        try:
+            stopper = await self._bulk_subscribe(req)
+        except Exception as exc:
+            raise self._wrap(exc, "bulk_subscribe", topic)
+        return self._track(Subscription(topic, group, stopper, self))
+
+    async def _bulk_subscribe(self, req: BulkSubscribeRequest) -> Stopper:
+        batcher = _Batcher(req)
+        stop = await self._subscribe(SubscribeRequest(req.topic, req.consumer_group, req.metadata, batcher.deliver))
+
+        async def stopper() -> None:
+            await stop()
+            await batcher.close()
+
+        return stopper
+
+    def _batch_deliverer(
+        self, handler: BulkHandler, topic: str
+    ) -> Callable[[list[Message]], Awaitable[dict[str, HandlerResult]]]:
+        log, name = self.log, self.name
+
+        async def deliver_batch(messages: list[Message]) -> dict[str, HandlerResult]:
+            ids = [m.id or str(i) for i, m in enumerate(messages)]
+            try:
+                raw = await handler(messages) or {}
+                return {i: coerce_result(raw.get(i)) for i in ids}
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("component %r: bulk handler for %r failed (%s)", name, topic, type(exc).__name__)
+                return dict.fromkeys(ids, HandlerResult.RETRY)
+
+        return deliver_batch
+
+
+class _Batcher:
+    """Collects single deliveries into batches for a bulk handler."""
+
+    def __init__(self, req: BulkSubscribeRequest) -> None:
+        self._req = req
+        self._pending: list[tuple[Message, asyncio.Future[HandlerResult]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def deliver(self, message: Message) -> HandlerResult:
+        fut: asyncio.Future[HandlerResult] = asyncio.get_running_loop().create_future()
+        self._pending.append((message, fut))
+        if len(self._pending) >= self._req.max_messages:
+            self._flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._req.max_await.total_seconds(), self._flush)
+        return await fut
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[tuple[Message, asyncio.Future[HandlerResult]]]) -> None:
+        messages = [m for m, _ in batch]
+        results = await self._req.deliver_batch(messages)
+        for i, (m, fut) in enumerate(batch):
+            if not fut.done():
+                fut.set_result(results.get(m.id or str(i), HandlerResult.SUCCESS))
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for _, fut in self._pending:
+            fut.cancel()
+        self._pending = []
+        for task in list(self._tasks):
+            task.cancel()

@@ -1,0 +1,675 @@
+"""The state store contract.
+
+Semantics (Dapr's, tightened where Dapr is loose):
+
+- A missing key reads as "no item" (``StateItem.value is None``), never an error; deleting a missing
+  key succeeds.
+- Values are bytes on the wire; anything else is JSON-encoded (:mod:`blockyard.values`).
+- With :attr:`StateFeature.ETAG`, every successful write changes the key's ETag and ``set`` returns
+  the new one. A write or delete whose ETag does not match (or whose key is absent) raises
+  :class:`~blockyard.errors.ETagMismatchError`; an ETag the store cannot parse raises
+  :class:`~blockyard.errors.ETagInvalidError`. An empty ETag counts as no ETag.
+- ``concurrency="first-write"`` without an ETag is an atomic insert-if-absent (an expired item counts
+  as absent); its conflict is :class:`~blockyard.errors.ETagMismatchError`. With an ETag, both
+  concurrency modes check the ETag.
+- TTL (``ttl=`` seconds, or request metadata ``ttlInSeconds``) is written atomically with the value;
+  ``ttl <= 0`` or none means no expiry, and a write without TTL removes an earlier one. With
+  :attr:`StateFeature.TTL_EXPIRE_TIME`, ``get`` returns ``metadata["ttlExpireTime"]`` (RFC 3339 UTC).
+- :attr:`StateFeature.TRANSACTIONAL` means atomic (all or nothing, every ETag checked first) and
+  ordered.
+- Bulk operations apply every valid item and raise :class:`~blockyard.errors.BulkError` naming each
+  failed key; ``bulk_get`` returns one item per requested key, in order.
+- Using an undeclared feature raises :class:`~blockyard.errors.NotSupportedError`.
+
+A plugin subclasses :class:`StateStore` (plus a mixin per optional operation) and implements
+``_get``/``_set``/``_delete`` on already-validated, normalised requests.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from blockyard.component import Component, ComponentKind
+from blockyard.errors import BlockyardError, BulkError, InvalidRequestError, NotSupportedError
+from blockyard.values import decode_json, encode_value
+
+__all__ = [
+    "Concurrency",
+    "Consistency",
+    "DeleteOp",
+    "DeleteRequest",
+    "DeleteWithPrefixStateStore",
+    "KeysLikeStateStore",
+    "KeysPage",
+    "QueryResult",
+    "QueryableStateStore",
+    "SetOp",
+    "SetRequest",
+    "StateFeature",
+    "StateItem",
+    "StateStore",
+    "TransactionalStateStore",
+    "TTL_EXPIRE_TIME",
+    "TTL_METADATA",
+]
+
+TTL_METADATA = "ttlInSeconds"
+"""Request metadata key carrying a TTL in seconds."""
+
+TTL_EXPIRE_TIME = "ttlExpireTime"
+"""Response metadata key carrying the expiry as RFC 3339 UTC."""
+
+_MAX_TTL = 2**31 - 1
+
+
+class StateFeature(enum.StrEnum):
+    """Optional capabilities of a state store (Dapr's names, plus Blockyard's own)."""
+
+    ETAG = "ETAG"
+    """Writes return and check ETags; every write changes the ETag."""
+    TRANSACTIONAL = "TRANSACTIONAL"
+    """``transact()`` applies all operations in order, or none (every ETag is checked first)."""
+    TTL = "TTL"
+    """Items expire ``ttl`` seconds after their write; the TTL is written with the value."""
+    QUERY_API = "QUERY_API"
+    """``query()`` filters, sorts and pages JSON values."""
+    DELETE_WITH_PREFIX = "DELETE_WITH_PREFIX"
+    """``delete_with_prefix()`` deletes the keys directly under a ``||``-separated prefix."""
+    KEYS_LIKE = "KEYS_LIKE"
+    """``keys_like()`` lists keys matching an SQL LIKE pattern, with paging."""
+    PARTITION_KEY = "PARTITION_KEY"
+    """Requests may carry a ``partitionKey`` metadata."""
+    FIRST_WRITE = "FIRST_WRITE"
+    """``concurrency="first-write"`` without an ETag is an atomic insert-if-absent (Blockyard's)."""
+    TTL_EXPIRE_TIME = "TTL_EXPIRE_TIME"
+    """``get`` returns ``metadata["ttlExpireTime"]`` for items with a TTL (Blockyard's)."""
+
+
+class Consistency(enum.StrEnum):
+    """Read/write consistency requested from the store."""
+
+    EVENTUAL = "eventual"
+    STRONG = "strong"
+
+
+class Concurrency(enum.StrEnum):
+    """Write concurrency: ``last-write`` (default) or ``first-write`` (insert-if-absent without ETag)."""
+
+    FIRST_WRITE = "first-write"
+    LAST_WRITE = "last-write"
+
+
+@dataclass(slots=True)
+class StateItem:
+    """One key as read from the store. ``value is None`` means there is no item."""
+
+    key: str
+    value: bytes | None = None
+    etag: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+    error: BlockyardError | None = None
+    """Set only in ``bulk_get`` results, for a key that could not be read."""
+
+    @property
+    def found(self) -> bool:
+        """True when the key holds a value."""
+        return self.value is not None
+
+    def json(self) -> Any:
+        """The value decoded as JSON (``None`` when there is no item)."""
+        return decode_json(self.value)
+
+
+@dataclass(slots=True)
+class SetRequest:
+    """A write, for ``bulk_set`` and ``transact``; arguments as in :meth:`StateStore.set`."""
+
+    key: str
+    value: Any
+    etag: str | None = None
+    ttl: int | None = None
+    concurrency: Concurrency | str | None = None
+    consistency: Consistency | str | None = None
+    metadata: Mapping[str, str] | None = None
+    content_type: str | None = None
+
+
+@dataclass(slots=True)
+class DeleteRequest:
+    """A delete, for ``bulk_delete`` and ``transact``; arguments as in :meth:`StateStore.delete`."""
+
+    key: str
+    etag: str | None = None
+    concurrency: Concurrency | str | None = None
+    consistency: Consistency | str | None = None
+    metadata: Mapping[str, str] | None = None
+
+
+@dataclass(slots=True)
+class SetOp:
+    """A validated write as a plugin receives it.
+
+    ``first_write`` is True for an insert-if-absent (first-write concurrency, no ETag). ``ttl`` is
+    ``None`` for no expiry, else positive seconds. ``etag`` is ``None`` or non-empty.
+    """
+
+    key: str
+    value: bytes
+    etag: str | None
+    first_write: bool
+    ttl: int | None
+    consistency: Consistency | None
+    metadata: Mapping[str, str]
+    content_type: str | None
+
+
+@dataclass(slots=True)
+class DeleteOp:
+    """A validated delete as a plugin receives it; ``etag`` is ``None`` or non-empty."""
+
+    key: str
+    etag: str | None
+    consistency: Consistency | None
+    metadata: Mapping[str, str]
+
+
+@dataclass(slots=True)
+class KeysPage:
+    """One page of ``keys_like`` results; ``continuation_token`` is ``None`` on the last page."""
+
+    keys: list[str]
+    continuation_token: str | None = None
+
+
+@dataclass(slots=True)
+class QueryResult:
+    """Results of ``query``; ``token`` pages onwards when not ``None``."""
+
+    results: list[StateItem]
+    token: str | None = None
+
+
+_EMPTY: Mapping[str, str] = {}
+
+#: The mixin a feature requires, by class name (checked when a store class is defined).
+_FEATURE_MIXINS: dict[StateFeature, str] = {
+    StateFeature.TRANSACTIONAL: "TransactionalStateStore",
+    StateFeature.DELETE_WITH_PREFIX: "DeleteWithPrefixStateStore",
+    StateFeature.KEYS_LIKE: "KeysLikeStateStore",
+    StateFeature.QUERY_API: "QueryableStateStore",
+}
+
+
+def _option(enum_cls: type[enum.StrEnum], value: Any, what: str, component: str) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        return enum_cls(value)
+    except ValueError:
+        raise InvalidRequestError(
+            f"unrecognized {what} model {value!r}; expected one of {', '.join(repr(e.value) for e in enum_cls)}",
+            component=component,
+        ) from None
+
+
+def parse_ttl(value: Any, *, component: str | None = None, key: str | None = None) -> int | None:
+    """Normalise a TTL: ``None``, ``<= 0`` -> ``None`` (no expiry); else positive int seconds.
+
+    :raises InvalidRequestError: unless an integer (or integer string) in -1..2**31-1.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        seconds = None
+    elif isinstance(value, int):
+        seconds = value
+    else:
+        try:
+            seconds = int(str(value).strip())
+        except ValueError:
+            seconds = None
+    if seconds is None or seconds < -1 or seconds > _MAX_TTL:
+        raise InvalidRequestError(
+            f"incorrect value for metadata {TTL_METADATA!r}: expected an integer from -1 to {_MAX_TTL}",
+            component=component,
+            key=key,
+        )
+    return seconds if seconds > 0 else None
+
+
+class StateStore(Component, abc.ABC):
+    """A key/value state store. See the module docstring for the guaranteed semantics."""
+
+    kind: ClassVar[ComponentKind] = ComponentKind.STATE
+    features: ClassVar[frozenset[StateFeature]] = frozenset()  # type: ignore[assignment]
+
+    #: Default parallelism of the generic bulk operations (``None`` = unbounded).
+    bulk_parallelism: ClassVar[int | None] = 64
+    #: Default TTL applied when a write has none (a plugin sets it from its metadata).
+    default_ttl: int | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for feature, mixin_name in _FEATURE_MIXINS.items():
+            mixin = globals().get(mixin_name)
+            if mixin is not None and feature in cls.features and not issubclass(cls, mixin):
+                raise TypeError(f"{cls.__name__} declares {feature} but does not subclass {mixin_name}")
+
+    # -- public API --------------------------------------------------------------------------
+
+    async def get(
+        self,
+        key: str,
+        *,
+        consistency: Consistency | str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> StateItem:
+        """Read ``key``; a missing key gives ``StateItem(key, value=None)``.
+
+        :raises InvalidRequestError: empty key or unknown consistency.
+        """
+        self._check_ready("get")
+        self._check_key(key)
+        cons = _option(Consistency, consistency, "consistency", self.name)
+        try:
+            return await self._get(key, cons, metadata or _EMPTY)
+        except Exception as exc:
+            raise self._wrap(exc, "get", key)
+
+    async def set(
+        self,
+        key: str,
+        value: Any,
+        *,
+        etag: str | None = None,
+        ttl: int | None = None,
+        concurrency: Concurrency | str | None = None,
+        consistency: Consistency | str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> str | None:
+        """Write ``value`` (bytes kept, anything else JSON-encoded); return the new ETag.
+
+        :raises ETagMismatchError: wrong ETag, absent key with an ETag, or first-write conflict.
+        :raises ETagInvalidError: malformed ETag.
+        :raises InvalidRequestError: empty key, bad TTL or option, unserialisable value.
+        :raises NotSupportedError: ETag, TTL or first-write on a store that lacks it.
+        """
+        self._check_ready("set")
+        op = self._set_op(key, value, etag, ttl, concurrency, consistency, metadata, content_type)
+        try:
+            return await self._set(op)
+        except Exception as exc:
+            raise self._wrap(exc, "set", key)
+
+    async def delete(
+        self,
+        key: str,
+        *,
+        etag: str | None = None,
+        concurrency: Concurrency | str | None = None,
+        consistency: Consistency | str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """Delete ``key``; deleting a missing key without an ETag succeeds.
+
+        :raises ETagMismatchError: the ETag does not match or the key is absent.
+        :raises ETagInvalidError: malformed ETag.
+        """
+        self._check_ready("delete")
+        op = self._delete_op(key, etag, concurrency, consistency, metadata)
+        try:
+            await self._delete(op)
+        except Exception as exc:
+            raise self._wrap(exc, "delete", key)
+
+    async def bulk_get(
+        self,
+        keys: Sequence[str],
+        *,
+        consistency: Consistency | str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> list[StateItem]:
+        """Read many keys: one item per requested key, in request order.
+
+        A missing key gives an item with ``value=None``; a key that could not be read gives an
+        item whose ``error`` is set. Never raises for a single key.
+        """
+        self._check_ready("bulk_get")
+        for key in keys:
+            self._check_key(key)
+        cons = _option(Consistency, consistency, "consistency", self.name)
+        try:
+            return await self._bulk_get(list(keys), cons, metadata or _EMPTY)
+        except Exception as exc:
+            raise self._wrap(exc, "bulk_get", None)
+
+    async def bulk_set(self, requests: Iterable[SetRequest]) -> None:
+        """Write many items; every valid item is written even if others fail.
+
+        :raises BulkError: naming each failed key with its cause (e.g. an ``ETagMismatchError``).
+        """
+        self._check_ready("bulk_set")
+        ops: list[SetOp] = []
+        errors: dict[str, BlockyardError] = {}
+        for r in requests:
+            try:
+                ops.append(
+                    self._set_op(r.key, r.value, r.etag, r.ttl, r.concurrency, r.consistency, r.metadata, r.content_type)
+                )
+            except BlockyardError as exc:
+                errors[str(r.key)] = exc
+        if ops:
+            try:
+                errors.update(await self._bulk_set(ops))
+            except Exception as exc:
+                raise self._wrap(exc, "bulk_set", None)
+        if errors:
+            raise BulkError(errors, component=self.name, operation="bulk_set")
+
+    async def bulk_delete(self, requests: Iterable[DeleteRequest]) -> None:
+        """Delete many keys; every valid delete is applied even if others fail.
+
+        :raises BulkError: naming each failed key with its cause.
+        """
+        self._check_ready("bulk_delete")
+        ops: list[DeleteOp] = []
+        errors: dict[str, BlockyardError] = {}
+        for r in requests:
+            try:
+                ops.append(self._delete_op(r.key, r.etag, r.concurrency, r.consistency, r.metadata))
+            except BlockyardError as exc:
+                errors[str(r.key)] = exc
+        if ops:
+            try:
+                errors.update(await self._bulk_delete(ops))
+            except Exception as exc:
+                raise self._wrap(exc, "bulk_delete", None)
+        if errors:
+            raise BulkError(errors, component=self.name, operation="bulk_delete")
+
+    # Optional operations: the matching mixin overrides these; here they are "not supported".
+
+    async def transact(
+        self, operations: Sequence[SetRequest | DeleteRequest], *, metadata: Mapping[str, str] | None = None
+    ) -> None:
+        """Apply operations atomically and in order (needs :attr:`StateFeature.TRANSACTIONAL`)."""
+        raise self._unsupported(StateFeature.TRANSACTIONAL, "transact")
+
+    async def delete_with_prefix(self, prefix: str) -> int:
+        """Delete keys under ``prefix`` (needs :attr:`StateFeature.DELETE_WITH_PREFIX`)."""
+        raise self._unsupported(StateFeature.DELETE_WITH_PREFIX, "delete_with_prefix")
+
+    async def keys_like(
+        self, pattern: str, *, page_size: int | None = None, continuation_token: str | None = None
+    ) -> KeysPage:
+        """List keys matching an SQL LIKE pattern (needs :attr:`StateFeature.KEYS_LIKE`)."""
+        raise self._unsupported(StateFeature.KEYS_LIKE, "keys_like")
+
+    async def query(self, query: Mapping[str, Any], *, metadata: Mapping[str, str] | None = None) -> QueryResult:
+        """Query JSON values (needs :attr:`StateFeature.QUERY_API`)."""
+        raise self._unsupported(StateFeature.QUERY_API, "query")
+
+    # -- plugin hooks ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _get(self, key: str, consistency: Consistency | None, metadata: Mapping[str, str]) -> StateItem:
+        """Return the item, or ``StateItem(key)`` when absent or expired."""
+
+    @abc.abstractmethod
+    async def _set(self, op: SetOp) -> str | None:
+        """Write atomically (ETag check, first-write and TTL in one step); return the new ETag."""
+
+    @abc.abstractmethod
+    async def _delete(self, op: DeleteOp) -> None:
+        """Delete atomically with the ETag check; a missing key without ETag is not an error."""
+
+    async def _bulk_get(
+        self, keys: list[str], consistency: Consistency | None, metadata: Mapping[str, str]
+    ) -> list[StateItem]:
+        """Default: ``_get`` per key, concurrently; per-key errors go into ``StateItem.error``."""
+
+        async def one(key: str) -> StateItem:
+            try:
+                return await self._get(key, consistency, metadata)
+            except Exception as exc:
+                return StateItem(key, error=self._wrap(exc, "bulk_get", key))
+
+        return await self._gather([one(k) for k in keys])
+
+    async def _bulk_set(self, ops: list[SetOp]) -> dict[str, BlockyardError]:
+        """Default: ``_set`` per item, concurrently; return the per-key errors."""
+        return await self._apply_each(ops, self._set, "bulk_set")
+
+    async def _bulk_delete(self, ops: list[DeleteOp]) -> dict[str, BlockyardError]:
+        """Default: ``_delete`` per item, concurrently; return the per-key errors."""
+        return await self._apply_each(ops, self._delete, "bulk_delete")
+
+    # -- validation and helpers --------------------------------------------------------------
+
+    def _check_key(self, key: Any) -> None:
+        if not isinstance(key, str) or not key:
+            raise InvalidRequestError(f"key must be a non-empty string, got {key!r}", component=self.name)
+
+    def _check_feature(self, feature: StateFeature, what: str, key: str | None) -> None:
+        if feature not in self.features:
+            raise NotSupportedError(
+                f"{what} needs feature {feature.value}, which {self.type or 'this store'} does not declare",
+                component=self.name,
+                key=key,
+            )
+
+    def _unsupported(self, feature: StateFeature, operation: str) -> NotSupportedError:
+        return NotSupportedError(
+            f"{operation} needs feature {feature.value}, which {self.type or 'this store'} does not declare",
+            component=self.name,
+            operation=operation,
+        )
+
+    def _set_op(
+        self,
+        key: str,
+        value: Any,
+        etag: str | None,
+        ttl: int | None,
+        concurrency: Any,
+        consistency: Any,
+        metadata: Mapping[str, str] | None,
+        content_type: str | None,
+    ) -> SetOp:
+        self._check_key(key)
+        md = metadata or _EMPTY
+        if etag == "":
+            etag = None
+        elif etag is not None:
+            if not isinstance(etag, str):
+                raise InvalidRequestError("etag must be a string", component=self.name, key=key)
+            self._check_feature(StateFeature.ETAG, "an ETag", key)
+        conc = _option(Concurrency, concurrency, "concurrency", self.name)
+        first_write = conc is Concurrency.FIRST_WRITE and etag is None
+        if first_write:
+            self._check_feature(StateFeature.FIRST_WRITE, "first-write concurrency", key)
+        md_ttl = md.get(TTL_METADATA) if md else None
+        if ttl is not None and md_ttl is not None:
+            raise InvalidRequestError(
+                f"give the TTL either as ttl= or as metadata {TTL_METADATA!r}, not both", component=self.name, key=key
+            )
+        raw_ttl = ttl if ttl is not None else md_ttl
+        if raw_ttl is not None:
+            seconds = parse_ttl(raw_ttl, component=self.name, key=key)
+            self._check_feature(StateFeature.TTL, "a TTL", key)
+        else:
+            seconds = self.default_ttl
+        return SetOp(
+            key,
+            encode_value(value, key=key, component=self.name),
+            etag,
+            first_write,
+            seconds,
+            _option(Consistency, consistency, "consistency", self.name),
+            md,
+            content_type,
+        )
+
+    def _delete_op(
+        self, key: str, etag: str | None, concurrency: Any, consistency: Any, metadata: Mapping[str, str] | None
+    ) -> DeleteOp:
+        self._check_key(key)
+        if etag == "":
+            etag = None
+        elif etag is not None:
+            if not isinstance(etag, str):
+                raise InvalidRequestError("etag must be a string", component=self.name, key=key)
+            self._check_feature(StateFeature.ETAG, "an ETag", key)
+        _option(Concurrency, concurrency, "concurrency", self.name)
+        return DeleteOp(key, etag, _option(Consistency, consistency, "consistency", self.name), metadata or _EMPTY)
+
+    async def _gather(self, coros: list[Any]) -> list[Any]:
+        limit = self.bulk_parallelism
+        if limit is None or len(coros) <= limit:
+            return list(await asyncio.gather(*coros))
+        sem = asyncio.Semaphore(limit)
+
+        async def bounded(c: Any) -> Any:
+            async with sem:
+                return await c
+
+        return list(await asyncio.gather(*(bounded(c) for c in coros)))
+
+    async def _apply_each(self, ops: list[Any], fn: Any, operation: str) -> dict[str, BlockyardError]:
+        async def one(op: Any) -> tuple[str, BlockyardError | None]:
+            try:
+                await fn(op)
+            except Exception as exc:
+                return op.key, self._wrap(exc, operation, op.key)
+            return op.key, None
+
+        return {k: e for k, e in await self._gather([one(op) for op in ops]) if e is not None}
+
+
+class TransactionalStateStore(StateStore, abc.ABC):
+    """Mixin for :attr:`StateFeature.TRANSACTIONAL`: atomic, ordered multi-key writes."""
+
+    #: Largest number of operations in one transaction (``None`` = no limit).
+    max_transaction_size: ClassVar[int | None] = None
+
+    async def transact(
+        self, operations: Sequence[SetRequest | DeleteRequest], *, metadata: Mapping[str, str] | None = None
+    ) -> None:
+        """Apply ``operations`` in order, all or nothing: every ETag is checked before any write.
+
+        :raises ETagMismatchError: if any ETag does not match (nothing is applied).
+        :raises InvalidRequestError: if any operation is invalid (nothing is applied).
+        """
+        self._check_ready("transact")
+        if StateFeature.TRANSACTIONAL not in self.features:
+            raise self._unsupported(StateFeature.TRANSACTIONAL, "transact")
+        limit = self.max_transaction_size
+        if limit is not None and len(operations) > limit:
+            raise InvalidRequestError(
+                f"a transaction holds at most {limit} operations, got {len(operations)}", component=self.name
+            )
+        ops: list[SetOp | DeleteOp] = []
+        for r in operations:
+            if isinstance(r, SetRequest):
+                ops.append(
+                    self._set_op(r.key, r.value, r.etag, r.ttl, r.concurrency, r.consistency, r.metadata, r.content_type)
+                )
+            elif isinstance(r, DeleteRequest):
+                ops.append(self._delete_op(r.key, r.etag, r.concurrency, r.consistency, r.metadata))
+            else:
+                raise InvalidRequestError(
+                    f"a transaction takes SetRequest or DeleteRequest, not {type(r).__name__}", component=self.name
+                )
+        try:
+            await self._transact(ops, metadata or _EMPTY)
+        except Exception as exc:
+            raise self._wrap(exc, "transact", None)
+
+    @abc.abstractmethod
+    async def _transact(self, ops: list[SetOp | DeleteOp], metadata: Mapping[str, str]) -> None:
+        """Check every ETag / first-write condition, then apply all ops in order, atomically."""
+
+
+class DeleteWithPrefixStateStore(StateStore, abc.ABC):
+    """Mixin for :attr:`StateFeature.DELETE_WITH_PREFIX`."""
+
+    async def delete_with_prefix(self, prefix: str) -> int:
+        """Delete the keys directly under ``prefix`` and return how many.
+
+        ``"||"`` is appended when missing; a key with a further ``||`` after the prefix is deeper
+        and is not deleted.
+
+        :raises InvalidRequestError: for an empty prefix or ``"||"``.
+        """
+        self._check_ready("delete_with_prefix")
+        if StateFeature.DELETE_WITH_PREFIX not in self.features:
+            raise self._unsupported(StateFeature.DELETE_WITH_PREFIX, "delete_with_prefix")
+        if not isinstance(prefix, str) or prefix in ("", "||"):
+            raise InvalidRequestError("a prefix is required for delete_with_prefix", component=self.name)
+        if not prefix.endswith("||"):
+            prefix += "||"
+        try:
+            return await self._delete_with_prefix(prefix)
+        except Exception as exc:
+            raise self._wrap(exc, "delete_with_prefix", prefix)
+
+    @abc.abstractmethod
+    async def _delete_with_prefix(self, prefix: str) -> int:
+        """``prefix`` ends with ``||``; delete keys ``prefix + rest`` where ``rest`` has no ``||``."""
+
+
+class KeysLikeStateStore(StateStore, abc.ABC):
+    """Mixin for :attr:`StateFeature.KEYS_LIKE`."""
+
+    async def keys_like(
+        self, pattern: str, *, page_size: int | None = None, continuation_token: str | None = None
+    ) -> KeysPage:
+        """List live keys matching ``pattern`` (SQL LIKE: ``%`` any run, ``_`` one character).
+
+        Every other character is literal. Pages are stable across concurrent writes; the last page
+        has ``continuation_token=None``.
+
+        :raises InvalidRequestError: for an empty pattern or a page size below 1.
+        """
+        self._check_ready("keys_like")
+        if StateFeature.KEYS_LIKE not in self.features:
+            raise self._unsupported(StateFeature.KEYS_LIKE, "keys_like")
+        if not isinstance(pattern, str) or not pattern:
+            raise InvalidRequestError("keys like pattern cannot be empty", component=self.name)
+        if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
+            raise InvalidRequestError("page_size must be a positive integer", component=self.name)
+        try:
+            return await self._keys_like(pattern, page_size, continuation_token)
+        except Exception as exc:
+            raise self._wrap(exc, "keys_like", pattern)
+
+    @abc.abstractmethod
+    async def _keys_like(self, pattern: str, page_size: int | None, continuation_token: str | None) -> KeysPage:
+        """Return one page of matching live keys."""
+
+
+class QueryableStateStore(StateStore, abc.ABC):
+    """Mixin for :attr:`StateFeature.QUERY_API`."""
+
+    async def query(self, query: Mapping[str, Any], *, metadata: Mapping[str, str] | None = None) -> QueryResult:
+        """Run a Dapr state query (``filter``/``sort``/``page``) over JSON values."""
+        self._check_ready("query")
+        if StateFeature.QUERY_API not in self.features:
+            raise self._unsupported(StateFeature.QUERY_API, "query")
+        try:
+            return await self._query(query, metadata or _EMPTY)
+        except Exception as exc:
+            raise self._wrap(exc, "query", None)
+
+    @abc.abstractmethod
+    async def _query(self, query: Mapping[str, Any], metadata: Mapping[str, str]) -> QueryResult:
+        """Run the query."""
+
+
