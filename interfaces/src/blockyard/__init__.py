@@ -14,7 +14,8 @@ Names are imported lazily so that ``import blockyard`` stays cheap.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing at run time
 
 __version__ = "0.1.0"
 
@@ -42,17 +43,42 @@ _EXPORTS = {
     "SecretStoreFeature": "blockyard.secretstores",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "ComponentSpec",
+    "DeleteRequest",
+    "HandlerResult",
+    "InputBinding",
+    "Message",
+    "OutputBinding",
+    "PubSub",
+    "PubSubFeature",
+    "SecretStore",
+    "SecretStoreFeature",
+    "SetRequest",
+    "StateFeature",
+    "StateItem",
+    "StateStore",
+    "Subscription",
+    "Yard",
+    "__version__",
+    "get_registry",
+    "load_component",
+    "load_resources",
+    "open",
+    "register",
+]
 
 if TYPE_CHECKING:
-    from blockyard.bindings import InputBinding, OutputBinding
-    from blockyard.pubsub import Message, PubSub, PubSubFeature
-    from blockyard.registry import ComponentSpec, get_registry, register
-    from blockyard.resources import load_component, load_resources
-    from blockyard.secretstores import SecretStore, SecretStoreFeature
-    from blockyard.state import DeleteRequest, SetRequest, StateFeature, StateItem, StateStore
-    from blockyard.subscription import HandlerResult, Subscription
-    from blockyard.yard import Yard, open
+    from typing import Any
+
+    from blockyard.bindings import InputBinding, OutputBinding  # noqa: F401
+    from blockyard.pubsub import Message, PubSub, PubSubFeature  # noqa: F401
+    from blockyard.registry import ComponentSpec, get_registry, register  # noqa: F401
+    from blockyard.resources import load_component, load_resources  # noqa: F401
+    from blockyard.secretstores import SecretStore, SecretStoreFeature  # noqa: F401
+    from blockyard.state import DeleteRequest, SetRequest, StateFeature, StateItem, StateStore  # noqa: F401
+    from blockyard.subscription import HandlerResult, Subscription  # noqa: F401
+    from blockyard.yard import Yard, open  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

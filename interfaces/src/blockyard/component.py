@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import builtins
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -61,7 +62,7 @@ class Component(abc.ABC):
 
     kind: ClassVar[ComponentKind]
     type: ClassVar[str] = ""
-    Metadata: ClassVar[type[ComponentMetadata] | None] = None
+    Metadata: ClassVar[builtins.type[ComponentMetadata] | None] = None
     features: ClassVar[frozenset[enum.StrEnum]] = frozenset()
 
     def __init__(
@@ -81,13 +82,13 @@ class Component(abc.ABC):
         self._lifecycle_lock: asyncio.Lock | None = None
 
     def _parse_metadata(self, metadata: Mapping[str, Any] | ComponentMetadata | None) -> Any:
-        model = type(self).Metadata
-        if model is None:
-            from blockyard.metadata import ComponentMetadata
+        from blockyard.metadata import ComponentMetadata
 
-            model = ComponentMetadata
+        model = type(self).Metadata or ComponentMetadata
         if isinstance(metadata, model):
             return metadata
+        if isinstance(metadata, ComponentMetadata):  # another model: re-read what was set
+            metadata = metadata.model_dump(by_alias=True, exclude_unset=True)
         return model.parse(metadata or {}, component=self.name)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -132,6 +133,15 @@ class Component(abc.ABC):
         except Exception as exc:
             raise self._wrap(exc, "ping", None)
 
+    def _narrow_features(self, keep: Iterable[enum.StrEnum]) -> None:
+        """Restrict this instance's ``features`` to ``keep`` (intersected with the class's).
+
+        For plugins whose configuration or server decides a feature at ``init()`` (a KV v1 mount has
+        no versions; without ``requeueInFailure`` there is no redelivery). The conformance kit reads
+        the features of the initialised instance.
+        """
+        self.__dict__["features"] = type(self).features & frozenset(keep)
+
     @property
     def ready(self) -> bool:
         """True between a successful ``init()`` and ``close()``."""
@@ -148,7 +158,7 @@ class Component(abc.ABC):
 
     async def __aexit__(
         self,
-        exc_type: type[BaseException] | None,
+        exc_type: builtins.type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
@@ -169,7 +179,7 @@ class Component(abc.ABC):
     async def _ping(self) -> None:
         raise NotSupportedError("ping is not implemented by this component", component=self.name, operation="ping")
 
-    def _translate_error(self, exc: BaseException) -> type[BlockyardError] | None:
+    def _translate_error(self, exc: BaseException) -> builtins.type[BlockyardError] | None:
         """Map a backend SDK exception to a Blockyard error class; ``None`` for the default.
 
         The default maps timeouts and connection errors to :class:`BackendUnavailableError` and
@@ -194,12 +204,10 @@ class Component(abc.ABC):
         """
         if isinstance(exc, BlockyardError):
             return exc.fill(self.name, operation, key)
-        cls = self._translate_error(exc)
+        cls: builtins.type[BlockyardError] | None = self._translate_error(exc)
         if cls is None:
-            if isinstance(exc, (TimeoutError, ConnectionError, OSError)):
-                cls = BackendUnavailableError
-            else:
-                cls = BackendError
+            is_connection = isinstance(exc, (TimeoutError, ConnectionError, OSError))
+            cls = BackendUnavailableError if is_connection else BackendError
         detail = str(exc) or type(exc).__name__
         err = cls(f"{type(exc).__name__}: {detail}", component=self.name, operation=operation, key=key)
         err.__cause__ = exc

@@ -225,7 +225,10 @@ class ComponentMetadata(BaseModel):
             except ValidationError as exc:
                 problems.extend(_describe(cls, exc, given))
         raise ComponentConfigError(
-            "; ".join(problems), component=component, source=source, problems=problems,
+            "; ".join(problems),
+            component=component,
+            source=source,
+            problems=problems,
             field=_first_field(problems),
         )
 
@@ -242,7 +245,7 @@ class ComponentMetadata(BaseModel):
             entry: dict[str, Any] = {
                 "name": info.alias or name,
                 "description": info.description or "",
-                "type": _schema_type(info.annotation),
+                "type": _field_type(info, extra),
             }
             if info.is_required():
                 entry["required"] = True
@@ -272,6 +275,14 @@ class ComponentMetadata(BaseModel):
                     prop["sensitive"] = True
                     prop.pop("default", None)
         return schema
+
+
+def _field_type(info: FieldInfo, extra: Mapping[str, Any]) -> str:
+    # pydantic moves an Annotated type's Field(json_schema_extra=...) onto the field itself.
+    fmt = extra.get("format")
+    if fmt in ("duration", "bytesize"):
+        return str(fmt)
+    return _schema_type(info.annotation)
 
 
 def _default_text(info: FieldInfo) -> str | None:

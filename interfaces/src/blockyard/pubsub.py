@@ -146,11 +146,14 @@ class PubSub(SubscriptionOwner, Component, abc.ABC):
     """A publish/subscribe broker. See the module docstring for the guaranteed semantics."""
 
     kind: ClassVar[ComponentKind] = ComponentKind.PUBSUB
-    features: ClassVar[frozenset[PubSubFeature]] = frozenset()  # type: ignore[assignment]
+    features: ClassVar[frozenset[PubSubFeature]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for feature, mixin_name in ((PubSubFeature.BULK_PUBSUB, "BulkPublisher"), (PubSubFeature.BULK_SUBSCRIBE, "BulkSubscriber")):
+        for feature, mixin_name in (
+            (PubSubFeature.BULK_PUBSUB, "BulkPublisher"),
+            (PubSubFeature.BULK_SUBSCRIBE, "BulkSubscriber"),
+        ):
             mixin = globals().get(mixin_name)
             if mixin is not None and feature in cls.features and not issubclass(cls, mixin):
                 raise TypeError(f"{cls.__name__} declares {feature} but does not subclass {mixin_name}")

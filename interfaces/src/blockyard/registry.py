@@ -19,8 +19,7 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
@@ -110,6 +109,27 @@ class PluginFailure:
     error: str
 
 
+@dataclass(frozen=True, slots=True)
+class _EntryPoint:
+    name: str
+    value: str
+    dist: str | None
+
+    def load(self) -> Any:
+        module_name, _, attr = self.value.partition(":")
+        obj: Any = importlib.import_module(module_name.strip())
+        for part in attr.split("[", 1)[0].strip().split(".") if attr else ():
+            obj = getattr(obj, part)
+        return obj
+
+
+def _entry_points(group: str) -> list[_EntryPoint]:
+    """The entry points of ``group`` with their distribution names."""
+    from importlib.metadata import entry_points
+
+    return [_EntryPoint(ep.name, ep.value, ep.dist.name if ep.dist else None) for ep in entry_points(group=group)]
+
+
 def _norm_version(version: str | None) -> str:
     v = (version or "").strip().lower()
     return "v1" if v in ("", "v0", "v1") else v
@@ -141,8 +161,8 @@ class Registry:
         pm.add_hookspecs(hookspecs)
         if not self.autoload or os.environ.get("BLOCKYARD_DISABLE_PLUGIN_AUTOLOAD"):
             return pm
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            dist = ep.dist.name if ep.dist is not None else None
+        for ep in _entry_points(ENTRY_POINT_GROUP):
+            dist = ep.dist
             try:
                 plugin = ep.load()
                 if pm.is_registered(plugin):
@@ -164,7 +184,7 @@ class Registry:
             for impl in pm.hook.blockyard_components.get_hookimpls():
                 dist = (pm.get_name(impl.plugin) or "").split(":", 1)[0] or None
                 try:
-                    specs = impl.function() or []
+                    specs = cast("Iterable[ComponentSpec]", impl.function() or [])
                 except Exception as exc:
                     self.failures.append(PluginFailure(impl.plugin_name, dist, f"{type(exc).__name__}: {exc}"))
                     continue
@@ -243,7 +263,11 @@ class Registry:
         return obj
 
     def create(
-        self, type_: str, metadata: Mapping[str, Any] | None = None, *, name: str | None = None,
+        self,
+        type_: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
         version: str | None = None,
     ) -> Component:
         """Construct (not yet initialise) a component of ``type_`` from raw metadata."""

@@ -42,7 +42,7 @@ class SecretStore(Component, abc.ABC):
     """A read-only store of secrets."""
 
     kind: ClassVar[ComponentKind] = ComponentKind.SECRETSTORES
-    features: ClassVar[frozenset[SecretStoreFeature]] = frozenset()  # type: ignore[assignment]
+    features: ClassVar[frozenset[SecretStoreFeature]] = frozenset()
 
     async def get_secret(self, name: str, *, metadata: Mapping[str, str] | None = None) -> dict[str, str]:
         """Return the secret's key/value pairs.

@@ -247,7 +247,7 @@ class StateStore(Component, abc.ABC):
     """A key/value state store. See the module docstring for the guaranteed semantics."""
 
     kind: ClassVar[ComponentKind] = ComponentKind.STATE
-    features: ClassVar[frozenset[StateFeature]] = frozenset()  # type: ignore[assignment]
+    features: ClassVar[frozenset[StateFeature]] = frozenset()
 
     #: Default parallelism of the generic bulk operations (``None`` = unbounded).
     bulk_parallelism: ClassVar[int | None] = 64
@@ -361,7 +361,9 @@ class StateStore(Component, abc.ABC):
         for r in requests:
             try:
                 ops.append(
-                    self._set_op(r.key, r.value, r.etag, r.ttl, r.concurrency, r.consistency, r.metadata, r.content_type)
+                    self._set_op(
+                        r.key, r.value, r.etag, r.ttl, r.concurrency, r.consistency, r.metadata, r.content_type
+                    )
                 )
             except BlockyardError as exc:
                 errors[str(r.key)] = exc
@@ -579,7 +581,9 @@ class TransactionalStateStore(StateStore, abc.ABC):
         for r in operations:
             if isinstance(r, SetRequest):
                 ops.append(
-                    self._set_op(r.key, r.value, r.etag, r.ttl, r.concurrency, r.consistency, r.metadata, r.content_type)
+                    self._set_op(
+                        r.key, r.value, r.etag, r.ttl, r.concurrency, r.consistency, r.metadata, r.content_type
+                    )
                 )
             elif isinstance(r, DeleteRequest):
                 ops.append(self._delete_op(r.key, r.etag, r.concurrency, r.consistency, r.metadata))
@@ -671,5 +675,3 @@ class QueryableStateStore(StateStore, abc.ABC):
     @abc.abstractmethod
     async def _query(self, query: Mapping[str, Any], metadata: Mapping[str, str]) -> QueryResult:
         """Run the query."""
-
-

@@ -125,9 +125,7 @@ _FALLBACK_PORTS = {"kafka": 9092, "cassandra": 9042}
 class Launcher:
     """Brings backends up and down; safe to use from several threads for different backends."""
 
-    def __init__(
-        self, state_dir: Path | None = None, *, use_docker: bool | None = None
-    ) -> None:
+    def __init__(self, state_dir: Path | None = None, *, use_docker: bool | None = None) -> None:
         self._state_dir = state_dir
         self._use_docker = use_docker
         self._docker_ok: bool | None = None
@@ -226,9 +224,7 @@ class Launcher:
                 self._compose(Path(state["compose_file"]), "restart")
                 endpoint = self._endpoint_from_state(state)
                 if not self._wait_ready(recipe, endpoint, recipe.startup_timeout):
-                    raise BackendStartError(
-                        name, "not ready after restart", "see docker logs"
-                    )
+                    raise BackendStartError(name, "not ready after restart", "see docker logs")
                 return endpoint
             self._stop_native(recipe, state)
             return self._start_native(recipe, port=int(state["port"]), fresh=False)
@@ -237,9 +233,7 @@ class Launcher:
         """The last ``lines`` lines of the server log ("" when there is none)."""
         state = self._read_state(name)
         if state is not None and state.get("source") == "docker":
-            result = self._compose(
-                Path(state["compose_file"]), "logs", "--no-color", "--tail", str(lines)
-            )
+            result = self._compose(Path(state["compose_file"]), "logs", "--no-color", "--tail", str(lines))
             return result.stdout
         log = self._dir(name) / _LOG_FILE
         if not log.is_file():
@@ -258,8 +252,7 @@ class Launcher:
             raise BackendUnavailable(
                 name,
                 f"unknown backend {name!r} (known: {', '.join(KNOWN_BACKENDS)})",
-                f"BLOCKYARD_{env_name(name)}_URL=<loopback address> cannot help: "
-                "use one of the known backend names",
+                f"BLOCKYARD_{env_name(name)}_URL=<loopback address> cannot help: use one of the known backend names",
             )
         recipe = load_recipe(name)
         if recipe is None:
@@ -274,13 +267,9 @@ class Launcher:
         try:
             return recipe.endpoint_from_url(url)
         except ValueError as exc:
-            raise BackendUnavailable(
-                recipe.backend, str(exc), f"set {var} to a 127.0.0.1 address"
-            ) from exc
+            raise BackendUnavailable(recipe.backend, str(exc), f"set {var} to a 127.0.0.1 address") from exc
 
-    def _listening(
-        self, recipe: NativeRecipe, source: str = "listening"
-    ) -> Endpoint | None:
+    def _listening(self, recipe: NativeRecipe, source: str = "listening") -> Endpoint | None:
         port = recipe.default_port
         if not port or not port_open(port):
             return None
@@ -300,10 +289,7 @@ class Launcher:
             try:
                 self._docker_ok = (
                     shutil.which("docker") is not None
-                    and subprocess.run(
-                        ["docker", "info"], capture_output=True, timeout=15, check=False
-                    ).returncode
-                    == 0
+                    and subprocess.run(["docker", "info"], capture_output=True, timeout=15, check=False).returncode == 0
                 )
             except (OSError, subprocess.SubprocessError):
                 self._docker_ok = False
@@ -331,9 +317,8 @@ class Launcher:
             )
         endpoint = recipe.listening_endpoint(recipe.default_port, "docker")
         if not self._wait_ready(recipe, endpoint, recipe.startup_timeout):
-            raise BackendStartError(
-                name, "compose services up but the client cannot connect", ""
-            )
+            raise BackendStartError(name, "compose services up but the client cannot connect", "")
+        self._seed_quietly(recipe, endpoint)
         self._write_state(
             name,
             {
@@ -348,9 +333,7 @@ class Launcher:
 
     # -- native processes ---------------------------------------------------------------
 
-    def _start_native(
-        self, recipe: NativeRecipe, *, port: int, fresh: bool
-    ) -> Endpoint:
+    def _start_native(self, recipe: NativeRecipe, *, port: int, fresh: bool) -> Endpoint:
         name = recipe.backend
         folder = self._dir(name)
         work = folder / _WORK_DIR
@@ -362,9 +345,7 @@ class Launcher:
         started = time.monotonic()
         with log_path.open("ab" if not fresh else "wb") as log:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            log.write(
-                f"--- blockyard: starting {name} on {LOOPBACK}:{port} at {stamp}\n".encode()
-            )
+            log.write(f"--- blockyard: starting {name} on {LOOPBACK}:{port} at {stamp}\n".encode())
             log.flush()
             proc = recipe.start(work, port, log)
         with self._children_lock:
@@ -417,18 +398,14 @@ class Launcher:
             if state is not None:
                 self._stop_native(recipe, state)
             self._clear_state(name)
-            raise BackendStartError(
-                name, f"seeding failed: {exc!r}", f"see {log_path}"
-            ) from exc
+            raise BackendStartError(name, f"seeding failed: {exc!r}", f"see {log_path}") from exc
         return endpoint
 
     def _stop_native(self, recipe: NativeRecipe, state: dict[str, Any]) -> None:
         pgid = int(state.get("pgid") or 0)
         if pgid <= 1:
             return
-        if self._state_alive(state) or (
-            not procs.is_alive(int(state["pid"])) and procs.group_members(pgid)
-        ):
+        if self._state_alive(state) or (not procs.is_alive(int(state["pid"])) and procs.group_members(pgid)):
             procs.stop_group(pgid, recipe.stop_signal, _STOP_TIMEOUT)
         self._reap(int(state["pid"]))
 
@@ -447,10 +424,7 @@ class Launcher:
         pid = int(state.get("pid") or 0)
         if pid <= 1 or not procs.is_alive(pid):
             return False
-        if (
-            state.get("start_ticks") is not None
-            and procs.start_ticks(pid) != state["start_ticks"]
-        ):
+        if state.get("start_ticks") is not None and procs.start_ticks(pid) != state["start_ticks"]:
             return False
         return procs.cmdline(pid) == state.get("cmdline")
 
@@ -528,9 +502,7 @@ class Launcher:
                 flavour=endpoint.flavour,
                 address=endpoint.address,
                 pid=pid,
-                rss_bytes=procs.group_rss_bytes(int(state["pgid"]))
-                if state.get("pgid")
-                else None,
+                rss_bytes=procs.group_rss_bytes(int(state["pgid"])) if state.get("pgid") else None,
                 endpoint=endpoint,
             )
         return self._status_of_unowned(recipe)
@@ -643,21 +615,15 @@ class Launcher:
     @staticmethod
     def _endpoint_from_state(state: dict[str, Any]) -> Endpoint:
         fields = dict(state["endpoint"])
-        fields["log_path"] = (
-            Path(fields["log_path"]) if fields.get("log_path") else None
-        )
+        fields["log_path"] = Path(fields["log_path"]) if fields.get("log_path") else None
         return Endpoint(**fields)
 
     def _enable_command(self, recipe: NativeRecipe) -> str:
         name = recipe.backend
         port = recipe.default_port or "PORT"
-        options = [
-            f"BLOCKYARD_{env_name(name)}_URL=<url of a server on {LOOPBACK}:{port}>"
-        ]
+        options = [f"BLOCKYARD_{env_name(name)}_URL=<url of a server on {LOOPBACK}:{port}>"]
         compose = compose_file(name)
-        options.append(
-            f"docker compose -f {compose or f'docker/{name}.yml'} up -d --wait"
-        )
+        options.append(f"docker compose -f {compose or f'docker/{name}.yml'} up -d --wait")
         if recipe.install_hint:
             options.append(recipe.install_hint)
         return " or ".join(options)

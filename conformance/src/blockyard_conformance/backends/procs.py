@@ -56,11 +56,7 @@ def group_members(pgid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         fields = _stat_fields(int(entry.name))
-        if (
-            fields is not None
-            and fields[0] not in ("Z", "X")
-            and int(fields[2]) == pgid
-        ):
+        if fields is not None and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
             members.append(int(entry.name))
     return members
 
@@ -88,9 +84,7 @@ def _wait_group_gone(pgid: int, timeout: float) -> bool:
     return not group_members(pgid)
 
 
-def stop_group(
-    pgid: int, first_signal: int = signal.SIGTERM, timeout: float = 15.0
-) -> bool:
+def stop_group(pgid: int, first_signal: int = signal.SIGTERM, timeout: float = 15.0) -> bool:
     """Send ``first_signal`` to group ``pgid``, then SIGKILL whatever is left after ``timeout``.
 
     Returns True when the group is gone. The caller must have checked that the group is

@@ -106,9 +106,7 @@ class NativeRecipe(abc.ABC):
         return free_port()
 
     @abc.abstractmethod
-    def start(
-        self, workdir: Path, port: int, log: IO[bytes]
-    ) -> subprocess.Popen[bytes]:
+    def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
         """Spawn the server on ``127.0.0.1:port`` in a new session; return its Popen."""
 
     @abc.abstractmethod
@@ -160,10 +158,8 @@ def generic_endpoint_from_url(backend: str, url: str, default_port: int) -> Endp
     parts = urlsplit(url)
     host = parts.hostname or LOOPBACK
     if host not in LOOPBACK_NAMES:
-        raise ValueError(
-            f"{backend}: {host!r} is not a loopback address; only 127.0.0.1 is used"
-        )
-    params: dict[str, str] = {k: v for k, v in parse_qsl(parts.query)}
+        raise ValueError(f"{backend}: {host!r} is not a loopback address; only 127.0.0.1 is used")
+    params: dict[str, str] = dict(parse_qsl(parts.query))
     if parts.username:
         params.setdefault("user", unquote(parts.username))
     if parts.password:

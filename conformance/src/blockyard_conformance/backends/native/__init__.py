@@ -53,11 +53,7 @@ def load_recipe(backend: str) -> NativeRecipe | None:
         chosen: NativeRecipe = preferred()
         return chosen
     for _, obj in inspect.getmembers(module, inspect.isclass):
-        if (
-            issubclass(obj, NativeRecipe)
-            and not inspect.isabstract(obj)
-            and getattr(obj, "backend", None) == backend
-        ):
+        if issubclass(obj, NativeRecipe) and not inspect.isabstract(obj) and getattr(obj, "backend", None) == backend:
             recipe: NativeRecipe = obj()
             return recipe
     return None

@@ -29,7 +29,7 @@ def run_coroutine(coro: Coroutine[Any, Any, _T]) -> _T:
     def target() -> None:
         try:
             result.append(asyncio.run(coro))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:  # re-raised in the caller's thread
             error.append(exc)
 
     thread = threading.Thread(target=target, name="blockyard-kafka-probe", daemon=True)
@@ -40,18 +40,18 @@ def run_coroutine(coro: Coroutine[Any, Any, _T]) -> _T:
     return result[0]
 
 
-async def kafka_metadata_ok(bootstrap: str, timeout: float = 5.0) -> bool:
-    """True when an aiokafka admin client bootstraps and ``describe_cluster`` lists a broker."""
-    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped,unused-ignore]
+async def kafka_metadata_ok(bootstrap: str, seconds: float = 5.0) -> bool:
+    """True when an aiokafka admin client bootstraps and ``describe_cluster`` lists a broker
+    within ``seconds``; False on any failure."""
+    from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
-    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(seconds * 1000))
     try:
-        await asyncio.wait_for(admin.start(), timeout)
-        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout)
+        async with asyncio.timeout(seconds):
+            await admin.start()
+            cluster = await admin.describe_cluster()
         return bool(cluster.get("brokers"))
-    except Exception:  # noqa: BLE001 - a probe answers False on any failure
+    except Exception:  # a probe answers False on any failure
         return False
     finally:
         with contextlib.suppress(Exception):
@@ -61,19 +61,15 @@ async def kafka_metadata_ok(bootstrap: str, timeout: float = 5.0) -> bool:
 def kafka_ready(endpoint: Endpoint) -> bool:
     """Real-client readiness for any Kafka-protocol server at ``endpoint``; never raises."""
     if not port_open(endpoint.port, endpoint.host):
-        return (
-            False  # spare aiokafka's connection-refused error logs while the JVM boots
-        )
+        return False  # spare aiokafka's connection-refused error logs while the JVM boots
     try:
         brokers = endpoint.params.get("brokers", endpoint.address)
         return run_coroutine(kafka_metadata_ok(brokers))
-    except Exception:  # noqa: BLE001 - ready() never raises
+    except Exception:  # ready() never raises
         return False
 
 
-def kafka_endpoint(
-    backend: str, flavour: str, port: int, source: str, log_path: Path | None
-) -> Endpoint:
+def kafka_endpoint(backend: str, flavour: str, port: int, source: str, log_path: Path | None) -> Endpoint:
     """An endpoint whose ``params["brokers"]`` is the bootstrap list (``127.0.0.1:port``)."""
     brokers = f"{LOOPBACK}:{port}"
     return Endpoint(

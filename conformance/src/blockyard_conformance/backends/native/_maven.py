@@ -27,11 +27,7 @@ _JAVA_INSTALL = "apt-get install -y openjdk-17-jre-headless"
 def maven_dir() -> Path:
     """Root of the resolved jars: ``$BLOCKYARD_MAVEN_DIR`` or ``~/.cache/blockyard/maven``."""
     configured = os.environ.get("BLOCKYARD_MAVEN_DIR")
-    return (
-        Path(configured)
-        if configured
-        else Path.home() / ".cache" / "blockyard" / "maven"
-    )
+    return Path(configured) if configured else Path.home() / ".cache" / "blockyard" / "maven"
 
 
 def java_binary() -> str | None:
@@ -88,12 +84,13 @@ class JavaServer:
         major = _java_major(java)
         if major is not None and major < MIN_JAVA:
             return f"{java} is Java {major}; {self.name} here needs Java {MIN_JAVA}+ ({_JAVA_INSTALL})"
+        run = f"run: {PROVISION_COMMAND} {self.name}"
         stamp = self.libs / ".complete"
         if not stamp.is_file() or not any(self.libs.glob(self.main_jar)):
-            return f"{self.name} jars not resolved in {self.libs} (run: {PROVISION_COMMAND})"
+            return f"{self.name} jars not resolved in {self.libs} ({run})"
         pom = _POMS / self.name / "pom.xml"
         if pom.is_file():
             want = hashlib.sha256(pom.read_bytes()).hexdigest()
             if stamp.read_text().strip() != want:
-                return f"{self.name} jars in {self.libs} are stale for {pom.name} (run: {PROVISION_COMMAND})"
+                return f"{self.name} jars in {self.libs} are stale for {pom.name} ({run})"
         return None

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, ClassVar
 
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, port_open, spawn
-from ._maven import JavaServer, java_binary
+from ._maven import PROVISION_COMMAND, JavaServer, java_binary
 
 __all__ = ["CASSANDRA_JVM_FLAGS", "CassandraRecipe"]
 
@@ -103,6 +103,7 @@ class CassandraRecipe(NativeRecipe):
     backend: ClassVar[str] = "cassandra"
     default_port: ClassVar[int] = 9042
     startup_timeout: ClassVar[float] = 120.0
+    install_hint: ClassVar[str] = f"{PROVISION_COMMAND} cassandra"
 
     def missing(self) -> str | None:
         return CASSANDRA.missing()
@@ -151,7 +152,7 @@ class CassandraRecipe(NativeRecipe):
             return False  # no driver (and its error logs) until CQL listens
         try:
             return _select_release_version(endpoint) is not None
-        except Exception:  # noqa: BLE001 - ready() never raises
+        except Exception:  # ready() never raises
             return False
 
 
@@ -170,12 +171,12 @@ def _endpoint(flavour: str, port: int, source: str, log_path: Path | None) -> En
 
 def _select_release_version(endpoint: Endpoint) -> str | None:
     """``release_version`` from ``system.local`` through cassandra-driver (may raise)."""
-    from cassandra.cluster import (  # type: ignore[import-untyped,unused-ignore]
+    from cassandra.cluster import (
         EXEC_PROFILE_DEFAULT,
         Cluster,
         ExecutionProfile,
     )
-    from cassandra.policies import (  # type: ignore[import-untyped,unused-ignore]
+    from cassandra.policies import (
         WhiteListRoundRobinPolicy,
     )
 

@@ -8,7 +8,8 @@ fresh cluster id the first time (``kafka.tools.StorageTool format``), then runs
 * ``PLAINTEXT`` on ``127.0.0.1:port`` (advertised as such), ``CONTROLLER`` on another free
   loopback port picked at start; nothing else listens (no JMX port);
 * replication factor 1 for the internal topics, ``group.initial.rebalance.delay.ms=0`` so a
-  consumer group forms at once, topic auto-creation on;
+  consumer group forms at once, session timeouts down to 500 ms accepted (tests use short
+  ones), topic auto-creation on;
 * ``-Xms256m -Xmx512m`` G1 heap; INFO log in ``workdir/server.log``, WARN and worse also on
   stdout (the launcher's log).
 
@@ -38,7 +39,7 @@ from typing import IO, ClassVar
 
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, spawn
 from ._kafka_common import kafka_endpoint, kafka_endpoint_from_url, kafka_ready
-from ._maven import JavaServer, java_binary
+from ._maven import PROVISION_COMMAND, JavaServer, java_binary
 from .tansu import TansuRecipe
 
 __all__ = ["KAFKA_JVM_FLAGS", "RECIPES", "KafkaRecipe", "PreferredKafkaRecipe"]
@@ -75,6 +76,7 @@ class KafkaRecipe(NativeRecipe):
     backend: ClassVar[str] = "kafka"
     default_port: ClassVar[int] = 9092
     startup_timeout: ClassVar[float] = 60.0
+    install_hint: ClassVar[str] = f"{PROVISION_COMMAND} kafka"
 
     def missing(self) -> str | None:
         return KAFKA.missing()
@@ -83,9 +85,7 @@ class KafkaRecipe(NativeRecipe):
         """``kafka 3.9.2 (Apache Kafka, KRaft, native)``: the version of the resolved jars."""
         return f"kafka {KAFKA.version()} (Apache Kafka, KRaft, native)"
 
-    def start(
-        self, workdir: Path, port: int, log: IO[bytes]
-    ) -> subprocess.Popen[bytes]:
+    def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
         java = java_binary()
         problem = self.missing()
         if java is None or problem is not None:
@@ -129,9 +129,7 @@ class KafkaRecipe(NativeRecipe):
         return spawn([*base, "kafka.Kafka", str(props)], log, cwd=workdir)
 
     def endpoint(self, port: int, workdir: Path) -> Endpoint:
-        return kafka_endpoint(
-            self.backend, self.flavour(), port, "native", workdir / "server.log"
-        )
+        return kafka_endpoint(self.backend, self.flavour(), port, "native", workdir / "server.log")
 
     def listening_endpoint(self, port: int, source: str = "listening") -> Endpoint:
         label = "already running" if source == "listening" else source
@@ -164,6 +162,7 @@ def _server_properties(port: int, controller_port: int, data: Path) -> str:
         "transaction.state.log.min.isr": "1",
         "transaction.state.log.num.partitions": "1",
         "group.initial.rebalance.delay.ms": "0",
+        "group.min.session.timeout.ms": "500",
         "auto.create.topics.enable": "true",
         "delete.topic.enable": "true",
         "log.retention.hours": "1",
@@ -191,6 +190,32 @@ def _log4j_properties(server_log: Path) -> str:
     )
 
 
+def _log4j2_properties(server_log: Path) -> str:
+    return "\n".join(
+        [
+            "appender.file.type = File",
+            "appender.file.name = FILE",
+            f"appender.file.fileName = {server_log}",
+            "appender.file.layout.type = PatternLayout",
+            "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+            "appender.out.type = Console",
+            "appender.out.name = STDOUT",
+            "appender.out.filter.threshold.type = ThresholdFilter",
+            "appender.out.filter.threshold.level = WARN",
+            "appender.out.layout.type = PatternLayout",
+            "appender.out.layout.pattern = [%d] %p %m (%c)%n",
+            "rootLogger.level = INFO",
+            "rootLogger.appenderRef.file.ref = FILE",
+            "rootLogger.appenderRef.out.ref = STDOUT",
+            "logger.request.name = kafka.request.logger",
+            "logger.request.level = WARN",
+            "logger.state.name = state.change.logger",
+            "logger.state.level = WARN",
+            "",
+        ]
+    )
+
+
 class PreferredKafkaRecipe(NativeRecipe):
     """Serves ``kafka`` with the best recipe that can run here, chosen once at construction.
 
@@ -202,6 +227,7 @@ class PreferredKafkaRecipe(NativeRecipe):
     backend: ClassVar[str] = "kafka"
     default_port: ClassVar[int] = 9092
     startup_timeout: ClassVar[float] = KafkaRecipe.startup_timeout
+    install_hint: ClassVar[str] = f"{KafkaRecipe.install_hint} (or {TansuRecipe.install_hint} for the tansu fallback)"
 
     def __init__(self) -> None:
         preferred = KafkaRecipe()
@@ -217,9 +243,7 @@ class PreferredKafkaRecipe(NativeRecipe):
             return None
         return f"{reason}; or the tansu fallback: {TansuRecipe().missing()}"
 
-    def start(
-        self, workdir: Path, port: int, log: IO[bytes]
-    ) -> subprocess.Popen[bytes]:
+    def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
         return self.chosen.start(workdir, port, log)
 
     def endpoint(self, port: int, workdir: Path) -> Endpoint:

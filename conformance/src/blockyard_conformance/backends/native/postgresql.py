@@ -77,11 +77,10 @@ class PostgreSQLRecipe(NativeRecipe):
                 return f"no '{_ACCOUNT}' account to run PostgreSQL as ({_INSTALL})"
         return None
 
-    def start(
-        self, workdir: Path, port: int, log: IO[bytes]
-    ) -> subprocess.Popen[bytes]:
+    def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
         bindir = _bindir()
-        assert bindir is not None, self.missing()
+        if bindir is None:
+            raise RuntimeError(self.missing())
         parent = _datadir_parent(workdir)
         data = parent / "data"
         account = _run_as()
@@ -136,9 +135,7 @@ class PostgreSQLRecipe(NativeRecipe):
 
     def endpoint(self, port: int, workdir: Path) -> Endpoint:
         bindir = _bindir()
-        version = (
-            tool_version([str(bindir / "postgres"), "--version"]) if bindir else "?"
-        )
+        version = tool_version([str(bindir / "postgres"), "--version"]) if bindir else "?"
         return Endpoint(
             backend=self.backend,
             flavour=f"postgresql {version} (native)",
@@ -162,7 +159,7 @@ class PostgreSQLRecipe(NativeRecipe):
                 connect_timeout=2,
             ) as conn:
                 return conn.execute("SELECT 1").fetchone() == (1,)
-        except Exception:  # noqa: BLE001 - ready() must never raise
+        except Exception:
             return False
 
     def cleanup(self, workdir: Path) -> None:

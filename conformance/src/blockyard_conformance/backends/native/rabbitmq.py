@@ -19,9 +19,7 @@ _INSTALL = "apt-get install -y --no-install-recommends rabbitmq-server"
 
 
 def _inner_script() -> Path | None:
-    candidates = sorted(
-        glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server")
-    )
+    candidates = sorted(glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server"))
     return Path(candidates[-1]) if candidates else None
 
 
@@ -44,16 +42,13 @@ class RabbitMQRecipe(NativeRecipe):
             return f"rabbitmq-server is not installed ({_INSTALL})"
         return None
 
-    def start(
-        self, workdir: Path, port: int, log: IO[bytes]
-    ) -> subprocess.Popen[bytes]:
+    def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
         script = _inner_script()
         epmd = which("epmd")
-        assert script is not None and epmd is not None, self.missing()
+        if script is None or epmd is None:
+            raise RuntimeError(self.missing())
         epmd_port, dist_port = free_port(), free_port()
-        (workdir / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = {LOOPBACK}:{port}\nloopback_users = none\n"
-        )
+        (workdir / "rabbitmq.conf").write_text(f"listeners.tcp.default = {LOOPBACK}:{port}\nloopback_users = none\n")
         (workdir / "enabled_plugins").write_text("[].\n")
         env = {
             "HOME": str(workdir),
@@ -72,13 +67,8 @@ class RabbitMQRecipe(NativeRecipe):
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
         }
         # epmd in the foreground, in this process group, so it stops with the broker
-        launcher = (
-            f'"{epmd}" -address {LOOPBACK} -port {epmd_port} & '
-            'sleep 0.2; exec "$0" "$@"'
-        )
-        return spawn(
-            ["/bin/sh", "-c", launcher, str(script)], log, cwd=workdir, env=env
-        )
+        launcher = f'"{epmd}" -address {LOOPBACK} -port {epmd_port} & sleep 0.2; exec "$0" "$@"'
+        return spawn(["/bin/sh", "-c", launcher, str(script)], log, cwd=workdir, env=env)
 
     def endpoint(self, port: int, workdir: Path) -> Endpoint:
         return Endpoint(
@@ -100,12 +90,12 @@ class RabbitMQRecipe(NativeRecipe):
             params.blocked_connection_timeout = 2
             params.connection_attempts = 1
             connection = pika.BlockingConnection(params)
-        except Exception:  # noqa: BLE001 - ready() must never raise
+        except Exception:
             return False
         try:
             return bool(connection.is_open)
         finally:
             try:
                 connection.close()
-            except Exception:  # noqa: BLE001, S110 - closing a probe connection
+            except Exception:
                 pass

@@ -51,11 +51,10 @@ class RedisRecipe(NativeRecipe):
     def _password(self, workdir: Path) -> str | None:
         return None
 
-    def start(
-        self, workdir: Path, port: int, log: IO[bytes]
-    ) -> subprocess.Popen[bytes]:
+    def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
         binary = self._binary()
-        assert binary is not None, self.missing()
+        if binary is None:
+            raise RuntimeError(self.missing())
         conf = workdir / "redis.conf"
         lines = [
             f"bind {LOOPBACK}",
@@ -87,11 +86,7 @@ class RedisRecipe(NativeRecipe):
             binary = self._binary()
             flavour = f"redis {_redis_version(binary) if binary else '?'} (native)"
         else:
-            flavour = (
-                "redis (already running)"
-                if source == "listening"
-                else f"redis ({source})"
-            )
+            flavour = "redis (already running)" if source == "listening" else f"redis ({source})"
         return Endpoint(
             backend=self.backend,
             flavour=flavour,
@@ -104,12 +99,15 @@ class RedisRecipe(NativeRecipe):
 
     def ready(self, endpoint: Endpoint) -> bool:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         try:
             client = redis.Redis(
                 host=endpoint.host,
                 port=endpoint.port,
                 password=endpoint.params.get("password"),
+                retry=Retry(NoBackoff(), 0),
                 socket_timeout=1.0,
                 socket_connect_timeout=1.0,
             )
@@ -117,7 +115,7 @@ class RedisRecipe(NativeRecipe):
                 return bool(client.ping())
             finally:
                 client.close()
-        except Exception:  # noqa: BLE001 - ready() must never raise
+        except Exception:
             return False
 
 

@@ -75,13 +75,12 @@ class TansuRecipe(NativeRecipe):
     backend: ClassVar[str] = "kafka"
     default_port: ClassVar[int] = 9092
     startup_timeout: ClassVar[float] = 15.0
+    install_hint: ClassVar[str] = _INSTALL
 
     def missing(self) -> str | None:
         return None if tansu_binary() else f"tansu is not installed ({_INSTALL})"
 
-    def start(
-        self, workdir: Path, port: int, log: IO[bytes]
-    ) -> subprocess.Popen[bytes]:
+    def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
         binary = tansu_binary()
         if binary is None:
             raise RuntimeError(self.missing())
@@ -109,9 +108,7 @@ class TansuRecipe(NativeRecipe):
     def endpoint(self, port: int, workdir: Path) -> Endpoint:
         binary = tansu_binary()
         version = _tansu_version(binary) if binary else "?"
-        return kafka_endpoint(
-            self.backend, f"kafka via tansu {version} (native)", port, "native", None
-        )
+        return kafka_endpoint(self.backend, f"kafka via tansu {version} (native)", port, "native", None)
 
     def listening_endpoint(self, port: int, source: str = "listening") -> Endpoint:
         label = "already running" if source == "listening" else source

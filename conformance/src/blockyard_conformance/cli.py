@@ -1,0 +1,190 @@
+"""``blockyard conformance`` - list, run and plan the conformance cases.
+
+::
+
+    blockyard conformance list
+    blockyard conformance run                          # every case whose backend is available
+    blockyard conformance run state.redis 'pubsub.*' --report-dir reports
+    blockyard conformance run --component my-statestore.yaml
+    blockyard conformance matrix --format github       # {"include": [{"case", "backend", "compose"}]}
+
+``run`` exits 1 when any case failed (not-run cases are reported, not failures), else 0.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["conformance", "github_matrix", "main"]
+
+
+def _cases(patterns: tuple[str, ...]) -> list[Any]:
+    from blockyard_conformance.cases import discover_cases, select_cases
+
+    return select_cases(discover_cases(), patterns)
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.group("conformance")
+def conformance() -> None:
+    """Run the conformance suites on every installed component, or on a Component file."""
+
+
+@conformance.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_cases(as_json: bool) -> None:
+    """List the conformance cases the installed plugins contribute."""
+    from blockyard.errors import BlockyardError
+
+    try:
+        cases = _cases(())
+    except BlockyardError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps([{**c.to_json(), "type": c.type, "source": c.source} for c in cases], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("case", "type", "backend", "knobs", "limits", "source")
+    for c in cases:
+        table.add_row(c.id, c.type, c.backend or "embedded", ", ".join(c.knobs) or "-", str(len(c.limits)), c.source)
+    Console().print(table)
+
+
+@conformance.command("run")
+@click.argument("patterns", nargs=-1)
+@click.option(
+    "--component",
+    "components",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Run the suites on this Component YAML (features come from its class). Repeatable.",
+)
+@click.option("--backend", default=None, help="Launcher backend the --component files need (for ${backend.*}).")
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write junit.xml, report.md, report.html and report.json here.",
+)
+@click.option("--no-progress", is_flag=True, help="No live progress view.")
+@click.option("-k", "keyword", default=None, help="Only tests matching this pytest -k expression.")
+def run(patterns: tuple[str, ...], components: tuple[str, ...], backend: str | None, report_dir: Path | None,
+        no_progress: bool, keyword: str | None) -> None:  # fmt: skip
+    """Run the cases matching PATTERNS (ids or globs; all by default)."""
+    from rich.console import Console
+
+    from blockyard.errors import BlockyardError
+    from blockyard_conformance.cases import component_file_case
+    from blockyard_conformance.reports import write_reports
+    from blockyard_conformance.runner import run_cases
+
+    try:
+        cases = [component_file_case(p, backend=backend) for p in components]
+        if patterns or not components:
+            cases = _cases(patterns) + cases
+    except BlockyardError as exc:
+        raise _fail(exc) from None
+    console = Console(stderr=True)
+    outcome = run_cases(cases, console=console, progress=not no_progress,
+                        pytest_args=["-k", keyword] if keyword else [])  # fmt: skip
+    out = Console()
+    _print_summary(out, outcome)
+    if report_dir is not None:
+        for path in write_reports(outcome.results, report_dir):
+            out.print(f"wrote {path}")
+    sys.exit(outcome.exit_code)
+
+
+def _print_summary(console: Any, outcome: Any) -> None:
+    from rich.table import Table
+
+    from blockyard_conformance.reports import matrix_rows
+
+    columns, rows = matrix_rows(outcome.results)
+    table = Table("case", "backend", *columns, title="conformance matrix")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    for r in outcome.results:
+        if r.status == "not-run":
+            console.print(f"[yellow]not run[/] {r.case}: {r.reason}\n    enable with: {r.enable_command}")
+        for t in r.tests:
+            if t.outcome == "failed":
+                console.print(f"[red]FAILED[/] {r.case} :: {t.name}\n{(t.details or '')[-3000:]}")
+    for err in outcome.errors:
+        console.print(f"[red]collection error[/] {err}")
+    counts = {s: sum(r.status == s for r in outcome.results) for s in ("passed", "failed", "not-run")}
+    console.print(f"{len(outcome.results)} case(s): {counts['passed']} passed, {counts['failed']} failed, "
+                  f"{counts['not-run']} not run in {outcome.duration_s:.1f}s")  # fmt: skip
+
+
+def github_matrix(cases: list[Any], *, include_embedded: bool = False) -> dict[str, list[dict[str, str]]]:
+    """The GitHub Actions matrix: one entry per case with a backend (and its compose file).
+
+    Embedded cases need no job of their own (``make test`` runs them); ``include_embedded``
+    adds them with ``backend: "embedded"`` and no ``compose``.
+    """
+    include = []
+    for c in cases:
+        if c.backend is None:
+            if include_embedded:
+                include.append({"case": c.id, "backend": "embedded"})
+            continue
+        entry = {"case": c.id, "backend": c.backend}
+        compose = _compose(c.backend)
+        if compose is not None:
+            entry["compose"] = compose
+        include.append(entry)
+    return {"include": include}
+
+
+def _compose(backend: str) -> str | None:
+    try:
+        from blockyard_conformance.backends.paths import compose_file, project_root
+    except ImportError:
+        return None
+    path, root = compose_file(backend), project_root()
+    if path is None or root is None:
+        return None
+    return path.relative_to(root).as_posix()
+
+
+@conformance.command("matrix")
+@click.argument("patterns", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["github", "json", "table"]), default="table")
+@click.option("--include-embedded", is_flag=True, help="Also list cases that need no backend.")
+def matrix(patterns: tuple[str, ...], fmt: str, include_embedded: bool) -> None:
+    """Print the CI matrix of cases (``--format github`` for a GitHub Actions ``strategy.matrix``)."""
+    from blockyard.errors import BlockyardError
+
+    try:
+        data = github_matrix(_cases(patterns), include_embedded=include_embedded)
+    except BlockyardError as exc:
+        raise _fail(exc) from None
+    if fmt == "github":
+        click.echo(json.dumps(data, separators=(",", ":")))
+    elif fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("case", "backend", "compose")
+        for e in data["include"]:
+            table.add_row(e["case"], e["backend"], e.get("compose", "-"))
+        Console().print(table)
+
+
+def main() -> None:
+    """``python -m blockyard_conformance``: the ``conformance`` group on its own."""
+    conformance()

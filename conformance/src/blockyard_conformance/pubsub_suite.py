@@ -1,0 +1,442 @@
+"""The pub/sub suite: Dapr's conformance cases plus the delivery guarantees features declare.
+
+Every test publishes to topics under a fresh id and tags each message with its run id, so
+messages left over from earlier runs are acknowledged and ignored. Waits are event-driven:
+a test wakes on every delivery and fails after ``delivery_timeout`` seconds.
+
+Knobs: ``message_count``, ``redelivery_message_count`` (1,000), ``ordered_message_count``,
+``delivery_timeout``, ``subscribe_settle`` (seconds to let a new subscription attach before
+publishing, for brokers that attach asynchronously), ``quiet_period`` (how long to watch for
+messages that must *not* arrive), ``message_ttl_wait``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import orjson
+import pytest
+
+from blockyard.component import Component
+from blockyard.errors import BulkError, InvalidRequestError, NotSupportedError
+from blockyard.pubsub import BulkPublishEntry, BulkPublisher, BulkSubscriber, Message, PubSub
+from blockyard.subscription import HandlerResult, Subscription
+from blockyard_conformance.base_suite import ComponentSuite
+from blockyard_conformance.marks import capability
+from blockyard_conformance.support import Inbox, fresh_id
+
+__all__ = ["PubSubSuite", "Received"]
+
+Handler = Callable[[Message], Awaitable[HandlerResult | None]]
+
+
+class Received(Inbox):
+    """Messages of one run: ``seqs`` in arrival order, ``data`` by sequence number."""
+
+    def __init__(self, run: str) -> None:
+        super().__init__()
+        self.run = run
+        self.seqs: list[int] = []
+        self.data: dict[int, Any] = {}
+        self.messages: dict[int, Message] = {}
+
+    def seq_of(self, message: Message) -> int | None:
+        """The sequence number of a message of this run; ``None`` for anything else (leftovers)."""
+        try:
+            body = orjson.loads(message.data)
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or body.get("run") != self.run:
+            return None
+        seq = body.get("seq")
+        return seq if isinstance(seq, int) else None
+
+    def record(self, seq: int, message: Message) -> None:
+        """Count ``message`` as processed."""
+        self.seqs.append(seq)
+        self.messages[seq] = message
+        self.data[seq] = orjson.loads(message.data)
+        self.add(seq)
+
+    async def handler(self, message: Message) -> HandlerResult | None:
+        """A handler that records this run's messages and acknowledges everything."""
+        seq = self.seq_of(message)
+        if seq is not None:
+            self.record(seq, message)
+        return None
+
+    def has(self, wanted: set[int]) -> bool:
+        """True once every sequence number in ``wanted`` arrived."""
+        return wanted <= set(self.seqs)
+
+
+class PubSubSuite(ComponentSuite):
+    """Conformance tests of a :class:`~blockyard.pubsub.PubSub`."""
+
+    kind: ClassVar[str] = "pubsub"
+    message_count: int = 10
+    redelivery_message_count: int = 1000
+    ordered_message_count: int = 100
+    delivery_timeout: float = 30.0
+    subscribe_settle: float = 0.0
+    quiet_period: float = 0.3
+    message_ttl_wait: float = 1.6
+    topic_prefix: str = "blockyard"
+
+    async def exercise(self, component: Component) -> None:
+        assert isinstance(component, PubSub)
+        await component.publish(self.topic("lifecycle"), {"run": "lifecycle"})
+
+    @pytest.fixture
+    def pubsub(self, component: Component) -> PubSub:
+        """The component, checked to be a pub/sub."""
+        assert isinstance(component, PubSub), f"{type(component).__name__} is not a PubSub"
+        return component
+
+    @pytest.fixture
+    def run(self) -> str:
+        """This test's run id (carried in every message it publishes)."""
+        return fresh_id()
+
+    def topic(self, name: str) -> str:
+        """A topic name unique to this test instance."""
+        if not hasattr(self, "_topic_id"):
+            self._topic_id = fresh_id()
+        return f"{self.topic_prefix}-{self._topic_id}-{name}"
+
+    async def subscribe(self, pubsub: PubSub, topic: str, handler: Handler, group: str | None = None) -> Subscription:
+        """Subscribe, then wait ``subscribe_settle`` for brokers that attach asynchronously."""
+        sub = await pubsub.subscribe(topic, handler, consumer_group=group)
+        if self.subscribe_settle:
+            await asyncio.sleep(self.subscribe_settle)
+        return sub
+
+    async def publish_seqs(self, pubsub: PubSub, topic: str, run: str, seqs: range | list[int], **kw: Any) -> None:
+        """Publish ``{"run": run, "seq": n}`` for each ``n``, in order."""
+        for n in seqs:
+            await pubsub.publish(topic, {"run": run, "seq": n}, **kw)
+
+    # -- core ----------------------------------------------------------------------------------
+
+    @capability("core")
+    async def test_publish_and_subscribe(self, pubsub: PubSub, run: str) -> None:
+        """Every published message reaches the subscriber with its payload; leftovers are ignored."""
+        topic = self.topic("basic")
+        await pubsub.publish(topic, {"run": "a-previous-run", "seq": -1})
+        got = Received(run)
+        async with await self.subscribe(pubsub, topic, got.handler):
+            await self.publish_seqs(pubsub, topic, run, range(self.message_count))
+            await pubsub.publish(
+                topic, {"run": run, "seq": 1000, "nested": {"a": [1, 2]}}, content_type="application/json"
+            )
+            want = {*range(self.message_count), 1000}
+            await got.wait_for(lambda: got.has(want), timeout=self.delivery_timeout, what="every message")
+        assert got.data[1000] == {"run": run, "seq": 1000, "nested": {"a": [1, 2]}}
+        assert got.messages[0].topic == topic
+
+    @capability("core")
+    async def test_binary_payload(self, pubsub: PubSub, run: str) -> None:
+        """Bytes payloads (not UTF-8) arrive byte-exact."""
+        topic = self.topic("binary")
+        payload = run.encode() + b"\x00\xff\xfe\x80"
+        inbox = Inbox()
+
+        async def handler(message: Message) -> None:
+            if message.data.startswith(run.encode()):
+                inbox.add(message.data)
+
+        async with await self.subscribe(pubsub, topic, handler):
+            await pubsub.publish(topic, payload)
+            await inbox.wait_for(lambda: bool(inbox.items), timeout=self.delivery_timeout, what="the bytes message")
+        assert inbox.items[0] == payload
+
+    @capability("core")
+    async def test_handler_failures_do_not_stop_delivery(self, pubsub: PubSub, run: str) -> None:
+        """A failing handler (first 2 and every 5th message) does not stop the others; with
+        REDELIVERY the failed ones come back."""
+        topic = self.topic("failures")
+        got = Received(run)
+        failed: set[int] = set()
+        calls = 0
+
+        async def handler(message: Message) -> None:
+            nonlocal calls
+            seq = got.seq_of(message)
+            if seq is None:
+                return
+            calls += 1
+            if (calls <= 2 or seq % 5 == 0) and seq not in failed:
+                failed.add(seq)
+                got.notify()
+                raise RuntimeError("simulated handler failure")
+            got.record(seq, message)
+
+        count = self.message_count * 2
+        async with await self.subscribe(pubsub, topic, handler):
+            await self.publish_seqs(pubsub, topic, run, range(count))
+            redelivery = "REDELIVERY" in self.declared(pubsub)
+
+            def done() -> bool:
+                wanted = set(range(count)) if redelivery else set(range(count)) - failed
+                return got.has(wanted)
+
+            await got.wait_for(done, timeout=self.delivery_timeout, what="the messages not failed by the handler")
+        assert failed, "the handler never failed; the test did not exercise failures"
+
+    @capability("core")
+    async def test_multiple_topics(self, pubsub: PubSub, run: str) -> None:
+        """Two subscriptions on two topics each get exactly their own messages."""
+        t1, t2 = self.topic("multi1"), self.topic("multi2")
+        got1, got2 = Received(run), Received(run)
+        async with await self.subscribe(pubsub, t1, got1.handler), await self.subscribe(pubsub, t2, got2.handler):
+            seqs = range(11, 21)
+            for n in seqs:
+                await pubsub.publish(t1 if n % 2 else t2, {"run": run, "seq": n})
+            odd, even = {n for n in seqs if n % 2}, {n for n in seqs if not n % 2}
+            await got1.wait_for(lambda: got1.has(odd), timeout=self.delivery_timeout, what=f"messages on {t1}")
+            await got2.wait_for(lambda: got2.has(even), timeout=self.delivery_timeout, what=f"messages on {t2}")
+            await asyncio.sleep(self.quiet_period)
+        assert set(got1.seqs) == odd, "a subscriber got another topic's messages"
+        assert set(got2.seqs) == even, "a subscriber got another topic's messages"
+
+    @capability("core")
+    async def test_cancel_one_subscription(self, pubsub: PubSub, run: str) -> None:
+        """Cancelling one subscription stops its handler and leaves the other running."""
+        t1, t2 = self.topic("stop1"), self.topic("stop2")
+        got1, got2 = Received(run), Received(run)
+        sub1 = await self.subscribe(pubsub, t1, got1.handler)
+        sub2 = await self.subscribe(pubsub, t2, got2.handler)
+        try:
+            await pubsub.publish(t1, {"run": run, "seq": 1})
+            await pubsub.publish(t2, {"run": run, "seq": 2})
+            await got1.wait_for(lambda: got1.has({1}), timeout=self.delivery_timeout, what=f"a message on {t1}")
+            await got2.wait_for(lambda: got2.has({2}), timeout=self.delivery_timeout, what=f"a message on {t2}")
+            await sub1.cancel()
+            assert not sub1.active
+            assert sub2.active
+            before = len(got1.seqs)
+            await pubsub.publish(t1, {"run": run, "seq": 3})
+            await pubsub.publish(t2, {"run": run, "seq": 4})
+            await got2.wait_for(lambda: got2.has({4}), timeout=self.delivery_timeout, what=f"{t2} after the cancel")
+            await asyncio.sleep(self.quiet_period)
+            assert len(got1.seqs) == before, "a cancelled subscription's handler was called"
+        finally:
+            await sub1.cancel()
+            await sub2.cancel()
+
+    @capability("core")
+    async def test_features_both_ways(self, pubsub: PubSub, run: str) -> None:
+        """Declared features have their mixin; undeclared ones lack it and raise NotSupportedError."""
+        declared = self.declared(pubsub)
+        class_declared = {str(f) for f in type(pubsub).features}
+        topic = self.topic("features")
+
+        async def noop(messages: list[Message]) -> None:
+            return None
+
+        checks: dict[str, tuple[type[Any] | None, Callable[[], Awaitable[Any]]]] = {
+            "BULK_PUBSUB": (BulkPublisher, lambda: pubsub.bulk_publish(topic, [BulkPublishEntry("1", {"run": run})])),
+            "BULK_SUBSCRIBE": (BulkSubscriber, lambda: pubsub.bulk_subscribe(topic, noop)),
+            "MESSAGE_TTL": (None, lambda: pubsub.publish(topic, {"run": run}, ttl=60)),
+        }
+        for name, (mixin, call) in checks.items():
+            if name in declared:
+                if mixin is not None:
+                    assert isinstance(pubsub, mixin), f"declares {name} but is not a {mixin.__name__}"
+                continue
+            if mixin is not None and name not in class_declared:
+                assert not isinstance(pubsub, mixin), f"is a {mixin.__name__} but does not declare {name}"
+            with pytest.raises(NotSupportedError):
+                await call()
+
+    @capability("core")
+    async def test_unserialisable_payload_is_rejected(self, pubsub: PubSub) -> None:
+        """Data that is neither bytes nor JSON-serialisable is an InvalidRequestError."""
+        with pytest.raises(InvalidRequestError):
+            await pubsub.publish(self.topic("bad"), object())
+
+    # -- consumer groups -----------------------------------------------------------------------
+
+    @capability("consumer-groups", "CONSUMER_GROUPS")
+    async def test_consumer_groups_fan_out_and_compete(self, pubsub: PubSub, run: str) -> None:
+        """Each group gets every message; within a group each message goes to one subscriber."""
+        topic = self.topic("groups")
+        a1, a2, b = Received(run), Received(run), Received(run)
+        ga, gb = fresh_id("ga-"), fresh_id("gb-")
+        subs = [
+            await self.subscribe(pubsub, topic, a1.handler, ga),
+            await self.subscribe(pubsub, topic, a2.handler, ga),
+            await self.subscribe(pubsub, topic, b.handler, gb),
+        ]
+        try:
+            count = self.message_count * 2
+            await self.publish_seqs(pubsub, topic, run, range(count))
+            want = set(range(count))
+            await b.wait_for(lambda: b.has(want), timeout=self.delivery_timeout, what="fan-out to the second group")
+            await a1.wait_for(
+                lambda: want <= set(a1.seqs) | set(a2.seqs), timeout=self.delivery_timeout, what="the first group"
+            )
+            await asyncio.sleep(self.quiet_period)
+        finally:
+            for s in subs:
+                await s.cancel()
+        both = set(a1.seqs) & set(a2.seqs)
+        assert not both, f"competing consumers both got messages {sorted(both)[:5]}"
+        assert len(a1.seqs) + len(a2.seqs) == count, "a message was delivered twice within one group"
+        assert sorted(b.seqs) == sorted(want), "the second group must get every message once"
+
+    # -- redelivery ----------------------------------------------------------------------------
+
+    @capability("redelivery", "REDELIVERY")
+    async def test_redelivery_loses_no_message(self, pubsub: PubSub, run: str) -> None:
+        """With 10% of first deliveries failing (raise or RETRY), every message is processed."""
+        topic = self.topic("redelivery")
+        got = Received(run)
+        failed: set[int] = set()
+
+        async def handler(message: Message) -> HandlerResult | None:
+            seq = got.seq_of(message)
+            if seq is None:
+                return None
+            if seq % 10 == 0 and seq not in failed:
+                failed.add(seq)
+                if seq % 20 == 0:
+                    raise RuntimeError("simulated handler failure")
+                return HandlerResult.RETRY
+            got.record(seq, message)
+            return None
+
+        count = self.redelivery_message_count
+        async with await self.subscribe(pubsub, topic, handler, fresh_id("g-")):
+            for start in range(0, count, 100):
+                await asyncio.gather(
+                    *(pubsub.publish(topic, {"run": run, "seq": n}) for n in range(start, min(start + 100, count)))
+                )
+            want = set(range(count))
+            await got.wait_for(
+                lambda: got.has(want),
+                timeout=self.delivery_timeout,
+                what=f"all {count} messages (missing {len(want - set(got.seqs))}) after handler failures",
+            )
+        assert len(failed) == len(range(0, count, 10))
+
+    @capability("redelivery", "REDELIVERY")
+    async def test_at_least_once_across_subscriber_restart(self, pubsub: PubSub, run: str) -> None:
+        """A subscriber cancelled mid-message loses nothing: a new one in the group resumes."""
+        topic, group = self.topic("restart"), fresh_id("g-")
+        got = Received(run)
+        stop_at = self.message_count // 2
+        reached, release = asyncio.Event(), asyncio.Event()
+        cancelled = False
+        late_calls = 0
+
+        async def first(message: Message) -> HandlerResult | None:
+            nonlocal late_calls
+            seq = got.seq_of(message)
+            if seq is None:
+                return None
+            if cancelled:
+                late_calls += 1
+            if seq == stop_at:
+                reached.set()
+                await release.wait()
+                return HandlerResult.RETRY
+            got.record(seq, message)
+            return None
+
+        sub1 = await self.subscribe(pubsub, topic, first, group)
+        try:
+            await self.publish_seqs(pubsub, topic, run, range(self.message_count))
+            await asyncio.wait_for(reached.wait(), self.delivery_timeout)
+            canceller = asyncio.ensure_future(sub1.cancel())
+            done, _ = await asyncio.wait({canceller}, timeout=5.0)
+            if not done:
+                release.set()  # a stopper that waits for in-flight handlers: let it end unprocessed
+            await canceller
+            cancelled = True
+        finally:
+            release.set()
+            await sub1.cancel()
+        async with await self.subscribe(pubsub, topic, got.handler, group):
+            want = set(range(self.message_count))
+            await got.wait_for(
+                lambda: got.has(want), timeout=self.delivery_timeout, what="the rest of the stream after a restart"
+            )
+        assert late_calls == 0, "the handler was called after its subscription was cancelled"
+
+    # -- order ---------------------------------------------------------------------------------
+
+    @capability("ordered", "ORDERED")
+    async def test_delivery_in_publish_order(self, pubsub: PubSub, run: str) -> None:
+        """One subscriber gets a topic's messages in publish order."""
+        topic = self.topic("ordered")
+        got = Received(run)
+        count = self.ordered_message_count
+        async with await self.subscribe(pubsub, topic, got.handler, fresh_id("g-")):
+            await self.publish_seqs(pubsub, topic, run, range(count))
+            await got.wait_for(lambda: got.has(set(range(count))), timeout=self.delivery_timeout, what="all messages")
+        first_seen = list(dict.fromkeys(got.seqs))
+        assert first_seen == list(range(count)), "messages arrived out of publish order"
+
+    # -- bulk ----------------------------------------------------------------------------------
+
+    @capability("bulk", "BULK_PUBSUB")
+    async def test_bulk_publish_partial_failure(self, pubsub: PubSub, run: str) -> None:
+        """A bad entry fails alone (BulkError names it); the other entries are delivered."""
+        assert isinstance(pubsub, BulkPublisher)
+        topic = self.topic("bulkpub")
+        got = Received(run)
+        async with await self.subscribe(pubsub, topic, got.handler):
+            entries = [
+                BulkPublishEntry(str(n), {"run": run, "seq": n}, content_type="application/json") for n in range(5)
+            ]
+            entries.insert(2, BulkPublishEntry("unserialisable", object()))
+            with pytest.raises(BulkError) as raised:
+                await pubsub.bulk_publish(topic, entries)
+            assert list(raised.value.errors) == ["unserialisable"]
+            await got.wait_for(lambda: got.has(set(range(5))), timeout=self.delivery_timeout, what="the good entries")
+            await pubsub.bulk_publish(topic, [BulkPublishEntry(str(n), {"run": run, "seq": n}) for n in range(5, 10)])
+            await got.wait_for(lambda: got.has(set(range(10))), timeout=self.delivery_timeout, what="a full batch")
+
+    @capability("bulk", "BULK_SUBSCRIBE")
+    async def test_bulk_subscribe(self, pubsub: PubSub, run: str) -> None:
+        """A bulk handler gets every message in batches of at most ``max_messages``."""
+        assert isinstance(pubsub, BulkSubscriber)
+        topic = self.topic("bulksub")
+        got = Received(run)
+        sizes: list[int] = []
+
+        async def handler(messages: list[Message]) -> None:
+            sizes.append(len(messages))
+            for m in messages:
+                seq = got.seq_of(m)
+                if seq is not None:
+                    got.record(seq, m)
+
+        async with await pubsub.bulk_subscribe(topic, handler, max_messages=5, max_await=timedelta(milliseconds=50)):
+            if self.subscribe_settle:
+                await asyncio.sleep(self.subscribe_settle)
+            await self.publish_seqs(pubsub, topic, run, range(12))
+            await got.wait_for(lambda: got.has(set(range(12))), timeout=self.delivery_timeout, what="all messages")
+        assert max(sizes) <= 5, f"a batch exceeded max_messages: {sizes}"
+
+    # -- TTL -----------------------------------------------------------------------------------
+
+    @capability("ttl", "MESSAGE_TTL")
+    async def test_message_ttl(self, pubsub: PubSub, run: str) -> None:
+        """A message not delivered within its TTL is discarded; one without TTL is kept."""
+        topic, group = self.topic("ttl"), fresh_id("g-")
+        got = Received(run)
+        sub = await self.subscribe(pubsub, topic, got.handler, group)
+        await sub.cancel()
+        await pubsub.publish(topic, {"run": run, "seq": 1}, ttl=1)
+        await pubsub.publish(topic, {"run": run, "seq": 2}, metadata={"ttlInSeconds": "1"})
+        await pubsub.publish(topic, {"run": run, "seq": 3})
+        await asyncio.sleep(self.message_ttl_wait)  # the TTL must pass with no subscriber attached
+        async with await self.subscribe(pubsub, topic, got.handler, group):
+            await got.wait_for(lambda: got.has({3}), timeout=self.delivery_timeout, what="the message without TTL")
+            await asyncio.sleep(self.quiet_period)
+        assert not {1, 2} & set(got.seqs), "an expired message was delivered"

@@ -1,0 +1,77 @@
+"""Helpers the suites share: fresh ids and event-driven waiting (no fixed sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+__all__ = ["Inbox", "eventually", "fresh_id", "wait_until"]
+
+
+def fresh_id(prefix: str = "") -> str:
+    """A short unique id (hex, no ``%`` or ``_``), for keys and topics of one test."""
+    return f"{prefix}{uuid.uuid4().hex[:16]}"
+
+
+async def eventually(  # noqa: ASYNC109
+    check: Callable[[], Awaitable[bool]], *, timeout: float, interval: float = 0.05, what: str = "condition"
+) -> None:
+    """Poll ``check`` until it returns True; fail after ``timeout`` seconds.
+
+    For conditions with no event to wait on (TTL expiry); the interval grows to 0.5 s.
+
+    :raises AssertionError: naming ``what`` when the time runs out.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if await check():
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:g}s")
+        await asyncio.sleep(interval)
+        interval = min(interval * 1.5, 0.5)
+
+
+class Inbox:
+    """Collects what a handler receives and wakes waiters on every change."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self._changed = asyncio.Event()
+
+    def add(self, item: Any) -> None:
+        """Record ``item`` and wake the waiters."""
+        self.items.append(item)
+        self.notify()
+
+    def notify(self) -> None:
+        """Wake the waiters (call after changing state a predicate reads)."""
+        self._changed.set()
+
+    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float, what: str = "messages") -> None:
+        """Return once ``predicate()`` holds; re-checked after every change.
+
+        :raises AssertionError: naming ``what`` when ``timeout`` seconds pass first.
+        """
+        await wait_until(self._changed, predicate, timeout=timeout, what=what)
+
+
+async def wait_until(event: asyncio.Event, predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
+    """Wait on ``event`` until ``predicate()`` holds (the event is set by whoever changes state)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        event.clear()
+        if predicate():
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        try:
+            await asyncio.wait_for(event.wait(), remaining)
+        except TimeoutError:
+            if predicate():
+                return
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}") from None

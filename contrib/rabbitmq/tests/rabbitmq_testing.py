@@ -1,0 +1,173 @@
+"""Test helpers: the RabbitMQ broker of the test-suite: the launcher's, or one started here when the launcher
+package is not installed (Debian's rabbitmq-server with a private epmd, both stopped by pid)."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ENABLE = "apt-get install -y --no-install-recommends rabbitmq-server"
+
+
+@dataclass
+class Broker:
+    """A reachable broker: ``url`` (amqp://guest:guest@127.0.0.1:port/), ``restart`` when it is ours."""
+
+    url: str
+    port: int
+    restart: Callable[[], None] | None
+    stop: Callable[[], None] = lambda: None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _amqp_ready(port: int) -> bool:
+    import pika
+
+    try:
+        params = pika.URLParameters(f"amqp://guest:guest@127.0.0.1:{port}/")
+        params.socket_timeout = 2
+        params.connection_attempts = 1
+        conn = pika.BlockingConnection(params)
+    except Exception:
+        return False
+    conn.close()
+    return True
+
+
+class OwnBroker:
+    """rabbitmq-server on free loopback ports; data kept in one folder across restarts."""
+
+    def __init__(self) -> None:
+        scripts = sorted(glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server"))
+        epmd = shutil.which("epmd")
+        if not scripts or epmd is None:
+            raise FileNotFoundError(f"rabbitmq-server is not installed ({ENABLE})")
+        self.script, self.epmd = scripts[-1], epmd
+        self.dir = Path(tempfile.mkdtemp(prefix="blockyard-rmq-test-"))
+        self.port, self.dist_port, self.epmd_port = _free_port(), _free_port(), _free_port()
+        (self.dir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n"
+        )
+        (self.dir / "enabled_plugins").write_text("[].\n")
+        self.epmd_proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _env(self) -> dict[str, str]:
+        d = self.dir
+        return {
+            **os.environ,
+            "HOME": str(d),
+            "RABBITMQ_NODENAME": "rabbit@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "ERL_EPMD_PORT": str(self.epmd_port),
+            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(d / "log"),
+            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(d / "pid"),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        }
+
+    def start(self) -> None:
+        log = (self.dir / "server.log").open("ab")
+        self.epmd_proc = subprocess.Popen(
+            [self.epmd, "-address", "127.0.0.1", "-port", str(self.epmd_port)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        time.sleep(0.2)
+        self.proc = subprocess.Popen(
+            [self.script], env=self._env(), cwd=self.dir, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rabbitmq-server exited; see {self.dir / 'server.log'}")
+            if _amqp_ready(self.port):
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"rabbitmq-server not ready after 60 s; see {self.dir / 'server.log'}")
+
+    def _stop_group(self, proc: subprocess.Popen[bytes] | None) -> None:
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        except ProcessLookupError:
+            pass
+
+    def stop(self) -> None:
+        self._stop_group(self.proc)
+        self._stop_group(self.epmd_proc)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def get_broker() -> Broker:
+    """The launcher's broker when the launcher is installed, else one started here.
+
+    :raises RuntimeError: with the reason and the enabling command when none can be had.
+    """
+    try:
+        from blockyard_conformance.backends.launcher import get_launcher
+        from blockyard_conformance.backends.recipe import BackendUnavailable
+    except ImportError:
+        pass
+    else:
+        launcher = get_launcher()
+        try:
+            ep = launcher.up("rabbitmq")
+        except BackendUnavailable as exc:
+            raise RuntimeError(f"{exc.reason}; enable with: {exc.enable_command}") from exc
+        restart: Callable[[], None] | None = None
+        if ep.source in ("native", "docker"):  # started by the launcher: it may restart it
+
+            def restart() -> None:
+                launcher.restart("rabbitmq")
+
+        return Broker(ep.url, ep.port, restart)
+    try:
+        own = OwnBroker()
+    except FileNotFoundError as exc:
+        raise RuntimeError(str(exc)) from exc
+    own.start()
+    return Broker(f"amqp://guest:guest@127.0.0.1:{own.port}/", own.port, own.restart, own.close)
+
+
+async def wait_until(cond: Callable[[], bool], within: float = 10.0, what: str = "condition") -> None:
+    """Poll ``cond`` every 20 ms; fail the test when it stays false for ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not cond():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {within} s waiting for {what}")
+        await asyncio.sleep(0.02)

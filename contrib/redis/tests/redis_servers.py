@@ -1,0 +1,110 @@
+"""Real Redis servers for the tests: the conformance launcher's when it is installed, else our own.
+
+``redis_server`` / ``redis_auth_server`` come from ``get_launcher().up(...)`` when
+``blockyard_conformance`` is importable, otherwise from a ``redis-server`` started here on a free
+loopback port. ``persistent_redis`` is always our own (AOF on, ``appendfsync always``) so a
+restart keeps what was acknowledged; it is what the fault tests restart.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REDIS_SERVER = shutil.which("redis-server")
+ENABLE = "apt-get install -y --no-install-recommends redis-server"
+
+
+@dataclass
+class Server:
+    """Where a Redis server listens; ``process`` is set for servers started by these tests."""
+
+    host: str
+    port: int
+    password: str | None = None
+    process: RedisProcess | None = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def metadata(self, **extra: Any) -> dict[str, Any]:
+        md: dict[str, Any] = {"redisHost": self.address}
+        if self.password:
+            md["redisPassword"] = self.password
+        md.update(extra)
+        return md
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisProcess:
+    """A ``redis-server`` on 127.0.0.1 that these tests own (and may restart)."""
+
+    def __init__(self, workdir: Path, *, password: str | None = None, persistent: bool = False) -> None:
+        if REDIS_SERVER is None:
+            pytest.skip(f"redis-server is not installed; enable with: {ENABLE}")
+        self.workdir = workdir
+        self.port = _free_port()
+        self.password = password
+        lines = ["bind 127.0.0.1", f"port {self.port}", f"dir {workdir}", 'save ""']
+        lines += ["appendonly yes", "appendfsync always"] if persistent else ["appendonly no"]
+        if password:
+            lines.append(f"requirepass {password}")
+        self.conf = workdir / "redis.conf"
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.conf.chmod(0o600)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen([str(REDIS_SERVER), str(self.conf)], stdout=log, stderr=log, cwd=self.workdir)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    reply = s.recv(64)
+                    if reply.startswith((b"+PONG", b"-NOAUTH")):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def server(self) -> Server:
+        return Server("127.0.0.1", self.port, self.password, self)
+
+
+def launcher_up(name: str) -> Server | None:
+    try:
+        from blockyard_conformance.backends.launcher import get_launcher  # type: ignore[import-not-found]
+        from blockyard_conformance.backends.recipe import BackendUnavailable  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        ep = get_launcher().up(name)
+    except BackendUnavailable as exc:
+        pytest.skip(f"{name} is not available: {exc.reason}; enable with: {exc.enable_command}")
+    return Server(ep.host, ep.port, ep.params.get("password"))

@@ -1,0 +1,5 @@
+"""``python -m blockyard``: the ``blockyard`` command."""
+
+from blockyard.cli import main
+
+main()

@@ -1,0 +1,244 @@
+"""Small, correct in-process components the kit's self-tests run the suites against.
+
+Each broken variant in the self-tests subclasses one of these and breaks exactly one rule.
+They are fakes of a *component* (the thing under test is the conformance kit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from blockyard.bindings import BindingEvent, BindingResponse, DeliverEvent, InputBinding, InvokeRequest, OutputBinding
+from blockyard.errors import ETagMismatchError, SecretNotFoundError
+from blockyard.metadata import ComponentMetadata, SecretStr, meta
+from blockyard.pubsub import BulkPublisher, BulkSubscriber, Message, PublishOp, PubSubFeature, SubscribeRequest
+from blockyard.secretstores import SecretStore, SecretStoreFeature
+from blockyard.state import (
+    TTL_EXPIRE_TIME,
+    Consistency,
+    DeleteOp,
+    DeleteWithPrefixStateStore,
+    KeysLikeStateStore,
+    KeysPage,
+    SetOp,
+    StateFeature,
+    StateItem,
+    TransactionalStateStore,
+)
+from blockyard.subscription import HandlerResult, Stopper
+
+
+class FakeMetadata(ComponentMetadata):
+    namespace: str = meta(description="required namespace")
+    password: SecretStr | None = meta(None, description="a sensitive value")
+
+
+class RefStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLikeStateStore):
+    """Every state feature, correctly."""
+
+    type = "state.ref"
+    Metadata = FakeMetadata
+    features = frozenset(
+        {
+            StateFeature.ETAG, StateFeature.TRANSACTIONAL, StateFeature.TTL, StateFeature.DELETE_WITH_PREFIX,
+            StateFeature.KEYS_LIKE, StateFeature.FIRST_WRITE, StateFeature.TTL_EXPIRE_TIME,
+        }
+    )  # fmt: skip
+
+    async def _init(self) -> None:
+        self.data: dict[str, tuple[bytes, str, float | None]] = {}
+
+    def _live(self, key: str) -> tuple[bytes, str, float | None] | None:
+        entry = self.data.get(key)
+        if entry is not None and entry[2] is not None and entry[2] <= time.time():
+            del self.data[key]
+            return None
+        return entry
+
+    async def _get(self, key: str, consistency: Consistency | None, metadata: Mapping[str, str]) -> StateItem:
+        entry = self._live(key)
+        if entry is None:
+            return StateItem(key)
+        md = {}
+        if entry[2] is not None:
+            md[TTL_EXPIRE_TIME] = datetime.fromtimestamp(entry[2], UTC).isoformat().replace("+00:00", "Z")
+        return StateItem(key, entry[0], entry[1], md)
+
+    def _check(self, key: str, etag: str | None, first_write: bool) -> None:
+        entry = self._live(key)
+        if etag is not None and (entry is None or entry[1] != etag):
+            raise ETagMismatchError("etag mismatch")
+        if first_write and entry is not None:
+            raise ETagMismatchError("key exists")
+
+    def _apply_set(self, op: SetOp) -> str:
+        etag = uuid.uuid4().hex
+        self.data[op.key] = (op.value, etag, time.time() + op.ttl if op.ttl else None)
+        return etag
+
+    async def _set(self, op: SetOp) -> str | None:
+        self._check(op.key, op.etag, op.first_write)
+        return self._apply_set(op)
+
+    async def _delete(self, op: DeleteOp) -> None:
+        self._check(op.key, op.etag, False)
+        self.data.pop(op.key, None)
+
+    async def _transact(self, ops: list[SetOp | DeleteOp], metadata: Mapping[str, str]) -> None:
+        for op in ops:
+            self._check(op.key, op.etag, isinstance(op, SetOp) and op.first_write)
+        for op in ops:
+            if isinstance(op, SetOp):
+                self._apply_set(op)
+            else:
+                self.data.pop(op.key, None)
+
+    async def _delete_with_prefix(self, prefix: str) -> int:
+        doomed = [k for k in list(self.data) if k.startswith(prefix) and "||" not in k[len(prefix) :]]
+        for k in doomed:
+            del self.data[k]
+        return len(doomed)
+
+    async def _keys_like(self, pattern: str, page_size: int | None, continuation_token: str | None) -> KeysPage:
+        rx = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern), re.S)
+        found = sorted(k for k in list(self.data) if self._live(k) and rx.fullmatch(k))
+        start = int(continuation_token or 0)
+        if page_size is None:
+            return KeysPage(found[start:])
+        end = start + page_size
+        return KeysPage(found[start:end], str(end) if end < len(found) else None)
+
+
+class _Group:
+    def __init__(self) -> None:
+        self.queue: collections.deque[tuple[Message, float | None]] = collections.deque()
+        self.ready = asyncio.Event()
+
+    def put(self, item: tuple[Message, float | None], front: bool = False) -> None:
+        if front:
+            self.queue.appendleft(item)
+        else:
+            self.queue.append(item)
+        self.ready.set()
+
+    async def take(self) -> tuple[Message, float | None]:
+        while not self.queue:
+            self.ready.clear()
+            await self.ready.wait()
+        return self.queue.popleft()
+
+
+class RefPubSub(BulkPublisher, BulkSubscriber):
+    """Consumer groups, at-least-once redelivery, order, bulk and TTL, correctly."""
+
+    type = "pubsub.ref"
+    features = frozenset(PubSubFeature)  # type: ignore[assignment]
+    _ids = itertools.count()
+
+    async def _init(self) -> None:
+        self.topics: dict[str, dict[str, _Group]] = {}
+
+    async def _publish(self, op: PublishOp) -> None:
+        expires = time.monotonic() + op.ttl if op.ttl else None
+        for group in self.topics.get(op.topic, {}).values():
+            group.put((Message(op.topic, op.data, dict(op.metadata), op.content_type, str(next(self._ids))), expires))
+
+    def on_result(self, group: _Group, item: tuple[Message, float | None], result: HandlerResult) -> None:
+        if result is HandlerResult.RETRY:
+            group.put(item)
+
+    async def _subscribe(self, req: SubscribeRequest) -> Stopper:
+        group = self.topics.setdefault(req.topic, {}).setdefault(req.consumer_group, _Group())
+
+        async def worker() -> None:
+            while True:
+                item = await group.take()
+                if item[1] is not None and item[1] <= time.monotonic():
+                    continue
+                try:
+                    result = await req.deliver(item[0])
+                except asyncio.CancelledError:
+                    group.put(item, front=True)
+                    raise
+                self.on_result(group, item, result)
+
+        task = asyncio.get_running_loop().create_task(worker())
+
+        async def stop() -> None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+        return stop
+
+
+class RefSecretStore(SecretStore):
+    """Seeded like the conformance backends; versions of ``versioned`` are "1" and "2"."""
+
+    type = "secretstores.ref"
+    features = frozenset(SecretStoreFeature)  # type: ignore[assignment]
+    SECRETS: ClassVar[dict[str, list[dict[str, str]]]] = {
+        "conftestsecret": [{"conftestsecret": "abcd"}],
+        "secondsecret": [{"secondsecret": "efgh"}],
+        "multiplekeyvaluessecret": [{"first": "1", "second": "2", "third": "3"}],
+        "versioned": [{"versioned": "v1"}, {"versioned": "v2"}],
+    }
+
+    async def _get_secret(self, name: str, metadata: Mapping[str, str]) -> dict[str, str]:
+        versions = self.SECRETS.get(name)
+        if versions is None:
+            raise SecretNotFoundError("no such secret")
+        version = metadata.get("version_id")
+        if version is None:
+            return dict(versions[-1])
+        if not version.isdigit() or not 1 <= int(version) <= len(versions):
+            raise SecretNotFoundError("no such version")
+        return dict(versions[int(version) - 1])
+
+    async def _bulk_get_secrets(self, metadata: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        return {n: dict(v[-1]) for n, v in self.SECRETS.items()}
+
+
+class RefBinding(InputBinding, OutputBinding):
+    """An output binding storing blobs by metadata ``key``; every create is also an input event."""
+
+    type = "bindings.ref"
+    operations = frozenset({"create", "get", "list", "delete"})
+    BLOBS: ClassVar[dict[str, bytes]] = {}
+    READERS: ClassVar[list[DeliverEvent]] = []
+
+    async def _invoke(self, req: InvokeRequest) -> BindingResponse:
+        key = req.metadata.get("key", "default")
+        if req.operation == "create":
+            self.BLOBS[key] = req.data or b""
+            for deliver in list(self.READERS):
+                asyncio.get_running_loop().create_task(deliver(_event(req.data)))
+            return BindingResponse()
+        if req.operation == "get":
+            return BindingResponse(self.BLOBS.get(key))
+        if req.operation == "list":
+            return BindingResponse(",".join(sorted(self.BLOBS)).encode())
+        self.BLOBS.pop(key, None)
+        return BindingResponse()
+
+    async def _read(self, deliver: DeliverEvent) -> Stopper:
+        self.READERS.append(deliver)
+
+        async def stop() -> None:
+            self.READERS.remove(deliver)
+
+        return stop
+
+
+def _event(data: bytes | None) -> BindingEvent:
+    return BindingEvent(data)
