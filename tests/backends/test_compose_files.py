@@ -33,6 +33,7 @@ STANDARD_PORTS = {
     "mariadb": 3306,
     "mosquitto": 1883,
     "nats": 4222,
+    "http-echo": 22222,
 }
 
 

@@ -15,14 +15,16 @@ from blockyard.errors import (
     BlockyardError,
     BulkError,
     ComponentClosedError,
+    ComponentConfigError,
     ETagMismatchError,
     InvalidRequestError,
     NotSupportedError,
     SecretNotFoundError,
 )
+from blockyard.metadata import ComponentMetadata, SecretStr, meta
 from blockyard.pubsub import BulkPublishEntry, Message, PubSubFeature
 from blockyard.secretstores import SecretStore
-from blockyard.state import DeleteRequest, SetOp, SetRequest, StateFeature, StateStore
+from blockyard.state import DeleteRequest, SetOp, SetRequest, StateFeature, StateItem, StateStore
 from blockyard.subscription import HandlerResult
 
 
@@ -165,6 +167,57 @@ async def test_sdk_errors_are_wrapped_with_context(store: MemState) -> None:
         await store.set("explode", 1)
     assert str(ei.value) == "component 'cache', operation 'set', key 'explode': KeyError: 'boom'"
     assert isinstance(ei.value.__cause__, KeyError)
+
+
+async def test_wrapped_errors_mask_secrets_and_url_credentials() -> None:
+    class LeakyMetadata(ComponentMetadata):
+        password: SecretStr = meta(description="a secret")
+
+    class Leaky(StateStore):
+        type = "state.leaky"
+        Metadata = LeakyMetadata
+
+        async def _get(self, key: str, consistency: Any, metadata: Mapping[str, str]) -> StateItem:
+            raise RuntimeError("auth failed for hunter2 at amqp://guest:s3cret@127.0.0.1:5672/")
+
+        async def _set(self, op: SetOp) -> None:
+            raise NotImplementedError
+
+        async def _delete(self, op: Any) -> None:
+            raise NotImplementedError
+
+    async with Leaky({"password": "hunter2"}, name="leaky") as leaky:
+        with pytest.raises(BackendError) as ei:
+            await leaky.get("k")
+    text = str(ei.value)
+    assert "hunter2" not in text
+    assert "s3cret" not in text
+    assert "amqp://guest:********@127.0.0.1:5672/" in text
+
+
+async def test_translate_error_may_return_a_config_error_or_an_instance() -> None:
+    class Picky(PlainState):
+        def _translate_error(self, exc: BaseException) -> Any:
+            if isinstance(exc, KeyError):
+                return ComponentConfigError("field 'vhost': no such vhost")
+            return ComponentConfigError
+
+    async with Picky(name="picky") as picky:
+        picky._get = _raiser(KeyError("x"))  # type: ignore[method-assign]
+        with pytest.raises(ComponentConfigError, match="no such vhost") as ei:
+            await picky.get("k")
+        assert ei.value.component == "picky"
+        assert isinstance(ei.value.__cause__, KeyError)
+        picky._get = _raiser(ValueError("bad"))  # type: ignore[method-assign]
+        with pytest.raises(ComponentConfigError, match="ValueError: bad"):
+            await picky.get("k")
+
+
+def _raiser(exc: BaseException) -> Any:
+    async def raise_it(*args: Any) -> Any:
+        raise exc
+
+    return raise_it
 
 
 async def test_bulk_operations_report_each_failed_key(store: MemState) -> None:

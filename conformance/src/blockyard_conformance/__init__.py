@@ -13,7 +13,7 @@ A component author subclasses the suite of the component's kind and names the co
         bad_etag = "not-an-etag"          # knobs are class attributes
 
 The same suites run from data: a conformance case (Component YAML + backend + knobs + known
-limits, see ``CASES.md``) needs no Python, and ``blockyard conformance run --component my.yaml``
+limits, see the repository's ``CONTRIBUTING.md``) needs no Python, and ``blockyard conformance run --component my.yaml``
 runs the suites on any component file.
 """
 

@@ -144,7 +144,7 @@ class BindingSuite(ComponentSuite):
                     return bool(inbox.items)
                 return any(e.data == expected for e in inbox.items)
 
-            await inbox.wait_for(arrived, timeout=self.input_timeout, what="an input event")
+            await inbox.wait_for(arrived, within=self.input_timeout, what="an input event")
             await sub.cancel()
             count = len(inbox.items)
             await asyncio.sleep(0.05)

@@ -300,8 +300,8 @@ def substitute(
                 if key in endpoint.params:
                     return str(endpoint.params[key])
                 raise _fail(source, f"placeholder ${{{name}}}: backend {endpoint.backend!r} has no param {key!r}")
-        raise _fail(source, f"unknown placeholder ${{{name}}}; known: run_id, tmpdir, case_dir, backend.host, backend.port, "
-                    "backend.url, backend.params.<key>")  # fmt: skip
+        known = "run_id, tmpdir, case_dir, backend.host, backend.port, backend.url, backend.params.<key>"
+        raise _fail(source, f"unknown placeholder ${{{name}}}; known: {known}")
 
     return _PLACEHOLDER.sub(one, text)
 

@@ -51,13 +51,14 @@ def list_cases(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([{**c.to_json(), "type": c.type, "source": c.source} for c in cases], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from blockyard.cli import console
 
     table = Table("case", "type", "backend", "knobs", "limits", "source")
     for c in cases:
         table.add_row(c.id, c.type, c.backend or "embedded", ", ".join(c.knobs) or "-", str(len(c.limits)), c.source)
-    Console().print(table)
+    console().print(table)
 
 
 @conformance.command("run")
@@ -81,8 +82,7 @@ def list_cases(as_json: bool) -> None:
 def run(patterns: tuple[str, ...], components: tuple[str, ...], backend: str | None, report_dir: Path | None,
         no_progress: bool, keyword: str | None) -> None:  # fmt: skip
     """Run the cases matching PATTERNS (ids or globs; all by default)."""
-    from rich.console import Console
-
+    from blockyard.cli import console
     from blockyard.errors import BlockyardError
     from blockyard_conformance.cases import component_file_case
     from blockyard_conformance.reports import write_reports
@@ -94,10 +94,10 @@ def run(patterns: tuple[str, ...], components: tuple[str, ...], backend: str | N
             cases = _cases(patterns) + cases
     except BlockyardError as exc:
         raise _fail(exc) from None
-    console = Console(stderr=True)
-    outcome = run_cases(cases, console=console, progress=not no_progress,
+    err = console(stderr=True)
+    outcome = run_cases(cases, console=err, progress=not no_progress,
                         pytest_args=["-k", keyword] if keyword else [])  # fmt: skip
-    out = Console()
+    out = console()
     _print_summary(out, outcome)
     if report_dir is not None:
         for path in write_reports(outcome.results, report_dir):
@@ -108,13 +108,19 @@ def run(patterns: tuple[str, ...], components: tuple[str, ...], backend: str | N
 def _print_summary(console: Any, outcome: Any) -> None:
     from rich.table import Table
 
-    from blockyard_conformance.reports import matrix_rows
+    from blockyard_conformance.reports import by_kind, matrix_rows
 
-    columns, rows = matrix_rows(outcome.results)
-    table = Table("case", "backend", *columns, title="conformance matrix")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    for kind, subset in by_kind(outcome.results):
+        columns, rows = matrix_rows(subset, short=True)
+        table = Table("case", "backend", *columns, title=f"{kind} conformance")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    console.print("✓ passed  ✗ failed  xfail known defect  skip limit  — feature not declared  (details: --report-dir)")
+    for r in outcome.results:
+        for group, (status, reason) in r.groups().items():
+            if status in ("skipped", "xfailed") and reason:
+                console.print(f"[dim]{r.case} {group}: {status}: {reason}[/]")
     for r in outcome.results:
         if r.status == "not-run":
             console.print(f"[yellow]not run[/] {r.case}: {r.reason}\n    enable with: {r.enable_command}")
@@ -176,13 +182,14 @@ def matrix(patterns: tuple[str, ...], fmt: str, include_embedded: bool) -> None:
     elif fmt == "json":
         click.echo(json.dumps(data, indent=2))
     else:
-        from rich.console import Console
         from rich.table import Table
+
+        from blockyard.cli import console
 
         table = Table("case", "backend", "compose")
         for e in data["include"]:
             table.add_row(e["case"], e["backend"], e.get("compose", "-"))
-        Console().print(table)
+        console().print(table)
 
 
 def main() -> None:

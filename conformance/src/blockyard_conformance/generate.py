@@ -40,10 +40,13 @@ def case_class(case: Case, module: str = __name__) -> type[ComponentSuite]:
     :raises CaseError: a knob names no attribute of the suite.
     """
     base = suite_for(case.kind)
-    unknown = sorted(k for k in case.knobs if k.startswith("_") or not hasattr(base, k))
+    attrs_ = vars_of(base)
+    unknown = sorted(
+        k for k in case.knobs if k.startswith("_") or k not in attrs_ or callable(attrs_[k]) or k in _NOT_KNOBS
+    )
     if unknown:
         knobs = sorted(
-            n for n, v in vars_of(base).items() if not n.startswith("_") and not callable(v) and n not in _NOT_KNOBS
+            n for n, v in attrs_.items() if not n.startswith("_") and not callable(v) and n not in _NOT_KNOBS
         )
         raise CaseError(
             f"case {case.id!r}: unknown knob(s) {', '.join(unknown)} for {base.__name__}; known: {', '.join(knobs)}",

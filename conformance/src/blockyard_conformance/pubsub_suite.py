@@ -133,7 +133,7 @@ class PubSubSuite(ComponentSuite):
                 topic, {"run": run, "seq": 1000, "nested": {"a": [1, 2]}}, content_type="application/json"
             )
             want = {*range(self.message_count), 1000}
-            await got.wait_for(lambda: got.has(want), timeout=self.delivery_timeout, what="every message")
+            await got.wait_for(lambda: got.has(want), within=self.delivery_timeout, what="every message")
         assert got.data[1000] == {"run": run, "seq": 1000, "nested": {"a": [1, 2]}}
         assert got.messages[0].topic == topic
 
@@ -150,7 +150,7 @@ class PubSubSuite(ComponentSuite):
 
         async with await self.subscribe(pubsub, topic, handler):
             await pubsub.publish(topic, payload)
-            await inbox.wait_for(lambda: bool(inbox.items), timeout=self.delivery_timeout, what="the bytes message")
+            await inbox.wait_for(lambda: bool(inbox.items), within=self.delivery_timeout, what="the bytes message")
         assert inbox.items[0] == payload
 
     @capability("core")
@@ -183,7 +183,7 @@ class PubSubSuite(ComponentSuite):
                 wanted = set(range(count)) if redelivery else set(range(count)) - failed
                 return got.has(wanted)
 
-            await got.wait_for(done, timeout=self.delivery_timeout, what="the messages not failed by the handler")
+            await got.wait_for(done, within=self.delivery_timeout, what="the messages not failed by the handler")
         assert failed, "the handler never failed; the test did not exercise failures"
 
     @capability("core")
@@ -196,8 +196,8 @@ class PubSubSuite(ComponentSuite):
             for n in seqs:
                 await pubsub.publish(t1 if n % 2 else t2, {"run": run, "seq": n})
             odd, even = {n for n in seqs if n % 2}, {n for n in seqs if not n % 2}
-            await got1.wait_for(lambda: got1.has(odd), timeout=self.delivery_timeout, what=f"messages on {t1}")
-            await got2.wait_for(lambda: got2.has(even), timeout=self.delivery_timeout, what=f"messages on {t2}")
+            await got1.wait_for(lambda: got1.has(odd), within=self.delivery_timeout, what=f"messages on {t1}")
+            await got2.wait_for(lambda: got2.has(even), within=self.delivery_timeout, what=f"messages on {t2}")
             await asyncio.sleep(self.quiet_period)
         assert set(got1.seqs) == odd, "a subscriber got another topic's messages"
         assert set(got2.seqs) == even, "a subscriber got another topic's messages"
@@ -212,15 +212,15 @@ class PubSubSuite(ComponentSuite):
         try:
             await pubsub.publish(t1, {"run": run, "seq": 1})
             await pubsub.publish(t2, {"run": run, "seq": 2})
-            await got1.wait_for(lambda: got1.has({1}), timeout=self.delivery_timeout, what=f"a message on {t1}")
-            await got2.wait_for(lambda: got2.has({2}), timeout=self.delivery_timeout, what=f"a message on {t2}")
+            await got1.wait_for(lambda: got1.has({1}), within=self.delivery_timeout, what=f"a message on {t1}")
+            await got2.wait_for(lambda: got2.has({2}), within=self.delivery_timeout, what=f"a message on {t2}")
             await sub1.cancel()
             assert not sub1.active
             assert sub2.active
             before = len(got1.seqs)
             await pubsub.publish(t1, {"run": run, "seq": 3})
             await pubsub.publish(t2, {"run": run, "seq": 4})
-            await got2.wait_for(lambda: got2.has({4}), timeout=self.delivery_timeout, what=f"{t2} after the cancel")
+            await got2.wait_for(lambda: got2.has({4}), within=self.delivery_timeout, what=f"{t2} after the cancel")
             await asyncio.sleep(self.quiet_period)
             assert len(got1.seqs) == before, "a cancelled subscription's handler was called"
         finally:
@@ -275,9 +275,9 @@ class PubSubSuite(ComponentSuite):
             count = self.message_count * 2
             await self.publish_seqs(pubsub, topic, run, range(count))
             want = set(range(count))
-            await b.wait_for(lambda: b.has(want), timeout=self.delivery_timeout, what="fan-out to the second group")
+            await b.wait_for(lambda: b.has(want), within=self.delivery_timeout, what="fan-out to the second group")
             await a1.wait_for(
-                lambda: want <= set(a1.seqs) | set(a2.seqs), timeout=self.delivery_timeout, what="the first group"
+                lambda: want <= set(a1.seqs) | set(a2.seqs), within=self.delivery_timeout, what="the first group"
             )
             await asyncio.sleep(self.quiet_period)
         finally:
@@ -318,7 +318,7 @@ class PubSubSuite(ComponentSuite):
             want = set(range(count))
             await got.wait_for(
                 lambda: got.has(want),
-                timeout=self.delivery_timeout,
+                within=self.delivery_timeout,
                 what=f"all {count} messages (missing {len(want - set(got.seqs))}) after handler failures",
             )
         assert len(failed) == len(range(0, count, 10))
@@ -355,7 +355,10 @@ class PubSubSuite(ComponentSuite):
             done, _ = await asyncio.wait({canceller}, timeout=5.0)
             if not done:
                 release.set()  # a stopper that waits for in-flight handlers: let it end unprocessed
-            await canceller
+            try:
+                await asyncio.wait_for(canceller, self.delivery_timeout)
+            except TimeoutError:
+                raise AssertionError("cancelling a subscription with a message in flight did not return") from None
             cancelled = True
         finally:
             release.set()
@@ -363,7 +366,7 @@ class PubSubSuite(ComponentSuite):
         async with await self.subscribe(pubsub, topic, got.handler, group):
             want = set(range(self.message_count))
             await got.wait_for(
-                lambda: got.has(want), timeout=self.delivery_timeout, what="the rest of the stream after a restart"
+                lambda: got.has(want), within=self.delivery_timeout, what="the rest of the stream after a restart"
             )
         assert late_calls == 0, "the handler was called after its subscription was cancelled"
 
@@ -377,7 +380,7 @@ class PubSubSuite(ComponentSuite):
         count = self.ordered_message_count
         async with await self.subscribe(pubsub, topic, got.handler, fresh_id("g-")):
             await self.publish_seqs(pubsub, topic, run, range(count))
-            await got.wait_for(lambda: got.has(set(range(count))), timeout=self.delivery_timeout, what="all messages")
+            await got.wait_for(lambda: got.has(set(range(count))), within=self.delivery_timeout, what="all messages")
         first_seen = list(dict.fromkeys(got.seqs))
         assert first_seen == list(range(count)), "messages arrived out of publish order"
 
@@ -397,9 +400,9 @@ class PubSubSuite(ComponentSuite):
             with pytest.raises(BulkError) as raised:
                 await pubsub.bulk_publish(topic, entries)
             assert list(raised.value.errors) == ["unserialisable"]
-            await got.wait_for(lambda: got.has(set(range(5))), timeout=self.delivery_timeout, what="the good entries")
+            await got.wait_for(lambda: got.has(set(range(5))), within=self.delivery_timeout, what="the good entries")
             await pubsub.bulk_publish(topic, [BulkPublishEntry(str(n), {"run": run, "seq": n}) for n in range(5, 10)])
-            await got.wait_for(lambda: got.has(set(range(10))), timeout=self.delivery_timeout, what="a full batch")
+            await got.wait_for(lambda: got.has(set(range(10))), within=self.delivery_timeout, what="a full batch")
 
     @capability("bulk", "BULK_SUBSCRIBE")
     async def test_bulk_subscribe(self, pubsub: PubSub, run: str) -> None:
@@ -420,7 +423,7 @@ class PubSubSuite(ComponentSuite):
             if self.subscribe_settle:
                 await asyncio.sleep(self.subscribe_settle)
             await self.publish_seqs(pubsub, topic, run, range(12))
-            await got.wait_for(lambda: got.has(set(range(12))), timeout=self.delivery_timeout, what="all messages")
+            await got.wait_for(lambda: got.has(set(range(12))), within=self.delivery_timeout, what="all messages")
         assert max(sizes) <= 5, f"a batch exceeded max_messages: {sizes}"
 
     # -- TTL -----------------------------------------------------------------------------------
@@ -437,6 +440,6 @@ class PubSubSuite(ComponentSuite):
         await pubsub.publish(topic, {"run": run, "seq": 3})
         await asyncio.sleep(self.message_ttl_wait)  # the TTL must pass with no subscriber attached
         async with await self.subscribe(pubsub, topic, got.handler, group):
-            await got.wait_for(lambda: got.has({3}), timeout=self.delivery_timeout, what="the message without TTL")
+            await got.wait_for(lambda: got.has({3}), within=self.delivery_timeout, what="the message without TTL")
             await asyncio.sleep(self.quiet_period)
         assert not {1, 2} & set(got.seqs), "an expired message was delivered"

@@ -31,7 +31,23 @@ def matrix_columns(results: Sequence[CaseResult]) -> list[str]:
     return [g for g in GROUP_ORDER if g in seen] + sorted(seen - set(GROUP_ORDER))
 
 
-def matrix_rows(results: Sequence[CaseResult]) -> tuple[list[str], list[list[str]]]:
+SHORT = {"passed": "✓", "failed": "✗", "xfailed": "xfail", "skipped": "skip", "not declared": "—", "not run": "not run"}
+"""Compact cells for the terminal; the legend is printed below the table."""
+
+
+KIND_ORDER = ("state", "pubsub", "bindings", "secretstores")
+
+
+def by_kind(results: Sequence[CaseResult]) -> list[tuple[str, list[CaseResult]]]:
+    """The results grouped by building block (the first part of the component type), in report order."""
+    groups: dict[str, list[CaseResult]] = {}
+    for r in results:
+        groups.setdefault(r.component.split(".", 1)[0], []).append(r)
+    order = {k: i for i, k in enumerate(KIND_ORDER)}
+    return sorted(groups.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+
+
+def matrix_rows(results: Sequence[CaseResult], *, short: bool = False) -> tuple[list[str], list[list[str]]]:
     """(columns, rows) of the components x capability groups matrix, as plain text cells."""
     columns = matrix_columns(results)
     rows = []
@@ -40,8 +56,8 @@ def matrix_rows(results: Sequence[CaseResult]) -> tuple[list[str], list[list[str
         cells = []
         for g in columns:
             status, reason = groups.get(g, ("", None))
-            text = CELL.get(status, status)
-            if status in ("skipped", "xfailed") and reason:
+            text = (SHORT if short else CELL).get(status, status)
+            if status in ("skipped", "xfailed") and reason and not short:
                 text += f" ({reason})"
             cells.append(text)
         rows.append([r.case, r.backend, *cells])
@@ -109,16 +125,17 @@ def markdown(results: Sequence[CaseResult]) -> str:
         "| case | component | backend | status | passed | failed | skipped | xfailed | time (s) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in results:
-        lines.append(
-            f"| {r.case} | {r.component} | {r.backend} | {r.status} | {r.passed} | {r.failed} | {r.skipped} | "
-            f"{r.xfailed} | {r.duration_s:.1f} |"
-        )
-    columns, rows = matrix_rows(results)
-    if columns:
-        lines += ["", "### Capabilities", "", "| case | backend | " + " | ".join(columns) + " |",
-                  "|---" * (len(columns) + 2) + "|"]  # fmt: skip
-        lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    lines.extend(
+        f"| {r.case} | {r.component} | {r.backend} | {r.status} | {r.passed} | {r.failed} | {r.skipped} | "
+        f"{r.xfailed} | {r.duration_s:.1f} |"
+        for r in results
+    )
+    for kind, subset in by_kind(results):
+        columns, rows = matrix_rows(subset)
+        if columns:
+            lines += ["", f"### Capabilities: {kind}", "", "| case | backend | " + " | ".join(columns) + " |",
+                      "|---" * (len(columns) + 2) + "|"]  # fmt: skip
+            lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
     not_run = [r for r in results if r.status == "not-run"]
     if not_run:
         lines += ["", "### Not run", ""]
@@ -153,7 +170,7 @@ def _html(results: Sequence[CaseResult]) -> str:
            "<table><tr><th>case</th><th>component</th><th>backend</th><th>status</th><th>passed</th>"
            "<th>failed</th><th>skipped</th><th>xfailed</th><th>time (s)</th><th>reason</th></tr>"]  # fmt: skip
     for r in results:
-        out.append(
+        out.append(  # noqa: PERF401
             f"<tr class='{e(r.status)}'><td>{e(r.case)}</td><td>{e(r.component)}</td><td>{e(r.backend)}</td>"
             f"<td>{e(r.status)}</td><td>{r.passed}</td><td>{r.failed}</td><td>{r.skipped}</td><td>{r.xfailed}</td>"
             f"<td>{r.duration_s:.1f}</td><td>{e(r.reason or '')}"

@@ -16,21 +16,21 @@ def fresh_id(prefix: str = "") -> str:
     return f"{prefix}{uuid.uuid4().hex[:16]}"
 
 
-async def eventually(  # noqa: ASYNC109
-    check: Callable[[], Awaitable[bool]], *, timeout: float, interval: float = 0.05, what: str = "condition"
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, within: float, interval: float = 0.05, what: str = "condition"
 ) -> None:
-    """Poll ``check`` until it returns True; fail after ``timeout`` seconds.
+    """Poll ``check`` until it returns True; fail after ``within`` seconds.
 
     For conditions with no event to wait on (TTL expiry); the interval grows to 0.5 s.
 
     :raises AssertionError: naming ``what`` when the time runs out.
     """
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         if await check():
             return
         if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} did not happen within {timeout:g}s")
+            raise AssertionError(f"{what} did not happen within {within:g}s")
         await asyncio.sleep(interval)
         interval = min(interval * 1.5, 0.5)
 
@@ -51,27 +51,27 @@ class Inbox:
         """Wake the waiters (call after changing state a predicate reads)."""
         self._changed.set()
 
-    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float, what: str = "messages") -> None:
+    async def wait_for(self, predicate: Callable[[], bool], *, within: float, what: str = "messages") -> None:
         """Return once ``predicate()`` holds; re-checked after every change.
 
-        :raises AssertionError: naming ``what`` when ``timeout`` seconds pass first.
+        :raises AssertionError: naming ``what`` when ``within`` seconds pass first.
         """
-        await wait_until(self._changed, predicate, timeout=timeout, what=what)
+        await wait_until(self._changed, predicate, within=within, what=what)
 
 
-async def wait_until(event: asyncio.Event, predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
+async def wait_until(event: asyncio.Event, predicate: Callable[[], bool], *, within: float, what: str) -> None:
     """Wait on ``event`` until ``predicate()`` holds (the event is set by whoever changes state)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         event.clear()
         if predicate():
             return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
         try:
             await asyncio.wait_for(event.wait(), remaining)
         except TimeoutError:
             if predicate():
                 return
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}") from None
+            raise AssertionError(f"timed out after {within:g}s waiting for {what}") from None

@@ -45,9 +45,13 @@ async def test_create_generates_a_name(files: LocalStorageBinding) -> None:
     assert json.loads(resp.data or b"") == {"fileName": name}
 
 
-async def test_get_missing_file(files: LocalStorageBinding) -> None:
-    with pytest.raises(InvalidRequestError, match="fileName"):
-        await files.invoke("get", metadata={"fileName": "nope.txt"})
+async def test_get_missing_file_reads_as_no_data(files: LocalStorageBinding) -> None:
+    resp = await files.invoke("get", metadata={"fileName": "nope.txt"})
+    assert resp.data is None
+    assert resp.metadata == {"fileName": "nope.txt", "found": "false"}
+    (files.root / "folder").mkdir()
+    with pytest.raises(InvalidRequestError, match="is a folder"):
+        await files.invoke("get", metadata={"fileName": "folder"})
     with pytest.raises(InvalidRequestError, match="needs request metadata 'fileName'"):
         await files.invoke("get")
 

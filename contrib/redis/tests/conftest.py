@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,15 +32,6 @@ def redis_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
         yield found
         return
     proc = RedisProcess(tmp_path_factory.mktemp("redis-auth"), password=secrets.token_urlsafe(18))
-    proc.start()
-    yield proc.server()
-    proc.stop()
-
-
-@pytest.fixture
-def persistent_redis(tmp_path: Path) -> Iterator[Server]:
-    """Our own Redis with AOF persistence (``appendfsync always``), restartable by the test."""
-    proc = RedisProcess(tmp_path, persistent=True)
     proc.start()
     yield proc.server()
     proc.stop()

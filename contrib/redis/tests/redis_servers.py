@@ -2,16 +2,18 @@
 
 ``redis_server`` / ``redis_auth_server`` come from ``get_launcher().up(...)`` when
 ``blockyard_conformance`` is importable, otherwise from a ``redis-server`` started here on a free
-loopback port. ``persistent_redis`` is always our own (AOF on, ``appendfsync always``) so a
-restart keeps what was acknowledged; it is what the fault tests restart.
+loopback port. The fault tests restart the launcher's own server (see ``test_fault.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,14 +54,13 @@ def _free_port() -> int:
 class RedisProcess:
     """A ``redis-server`` on 127.0.0.1 that these tests own (and may restart)."""
 
-    def __init__(self, workdir: Path, *, password: str | None = None, persistent: bool = False) -> None:
+    def __init__(self, workdir: Path, *, password: str | None = None) -> None:
         if REDIS_SERVER is None:
             pytest.skip(f"redis-server is not installed; enable with: {ENABLE}")
         self.workdir = workdir
         self.port = _free_port()
         self.password = password
-        lines = ["bind 127.0.0.1", f"port {self.port}", f"dir {workdir}", 'save ""']
-        lines += ["appendonly yes", "appendfsync always"] if persistent else ["appendonly no"]
+        lines = ["bind 127.0.0.1", f"port {self.port}", f"dir {workdir}", 'save ""', "appendonly no"]
         if password:
             lines.append(f"requirepass {password}")
         self.conf = workdir / "redis.conf"
@@ -89,10 +90,6 @@ class RedisProcess:
             self.proc.wait(timeout=10)
             self.proc = None
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
     def server(self) -> Server:
         return Server("127.0.0.1", self.port, self.password, self)
 
@@ -108,3 +105,12 @@ def launcher_up(name: str) -> Server | None:
     except BackendUnavailable as exc:
         pytest.skip(f"{name} is not available: {exc.reason}; enable with: {exc.enable_command}")
     return Server(ep.host, ep.port, ep.params.get("password"))
+
+
+async def eventually(check: Callable[[], Any], within: float = 10.0) -> None:
+    """Wait until ``check()`` (a bool, or an awaitable of one) is true; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not (await r if inspect.isawaitable(r := check()) else r):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(0.02)

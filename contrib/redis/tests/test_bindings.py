@@ -9,7 +9,6 @@ import pytest
 from redis_servers import Server
 
 from blockyard.errors import InvalidRequestError, NotSupportedError
-
 from blockyard_redis.bindings import RedisBinding
 
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from redis_servers import Server
+from redis_servers import Server, eventually
 
 from blockyard.errors import ComponentConfigError
 from blockyard.pubsub import BulkPublishEntry, HandlerResult, Message, PubSubFeature
-
 from blockyard_redis.pubsub import RedisPubSub
 
 FAST = {"processingTimeout": "1s", "redeliverInterval": "200ms"}
@@ -24,15 +22,6 @@ FAST = {"processingTimeout": "1s", "redeliverInterval": "200ms"}
 async def broker(redis_server: Server) -> AsyncIterator[RedisPubSub]:
     async with RedisPubSub(redis_server.metadata(consumerID="app", **FAST), name="pubsub") as b:
         yield b
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> None:
-    """Wait until ``check()`` (a bool, or an awaitable of one) is true."""
-    deadline = time.monotonic() + timeout
-    while not (await r if inspect.isawaitable(r := check()) else r):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 class TestRedisPubSub:
@@ -50,7 +39,8 @@ class TestRedisPubSub:
         assert first.json() == {"n": 1}
         assert first.metadata == {"k": "v"}
         assert first.content_type == "application/json"
-        assert first.id and "-" in first.id
+        assert first.id
+        assert "-" in first.id
 
     async def test_default_consumer_group_is_consumer_id(self, broker: RedisPubSub, ns: str, raw: Any) -> None:
         async def handle(m: Message) -> None:
@@ -91,9 +81,7 @@ class TestRedisPubSub:
         assert a2
 
     @pytest.mark.parametrize("failure", ["retry", "raise"])
-    async def test_failed_message_is_redelivered(
-        self, broker: RedisPubSub, ns: str, raw: Any, failure: str
-    ) -> None:
+    async def test_failed_message_is_redelivered(self, broker: RedisPubSub, ns: str, raw: Any, failure: str) -> None:
         attempts: Counter[str] = Counter()
 
         async def handle(m: Message) -> HandlerResult | None:

@@ -187,11 +187,12 @@ class TestRedisStateStore:
     @pytest.mark.parametrize("failing", ["etag", "first-write", "delete-etag"])
     async def test_transaction_is_all_or_nothing(self, store: RedisStateStore, ns: str, failing: str) -> None:
         await store.set(f"{ns}-x", "before")
-        last: SetRequest | DeleteRequest = {
+        choices: dict[str, SetRequest | DeleteRequest] = {
             "etag": SetRequest(f"{ns}-x", "after", etag="9999999"),
             "first-write": SetRequest(f"{ns}-x", "after", concurrency="first-write"),
             "delete-etag": DeleteRequest(f"{ns}-x", etag="9999999"),
-        }[failing]
+        }
+        last = choices[failing]
         with pytest.raises(ETagMismatchError) as info:
             await store.transact([SetRequest(f"{ns}-a", 1), DeleteRequest(f"{ns}-x"), last])
         assert info.value.key == f"{ns}-x"

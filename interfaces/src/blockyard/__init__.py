@@ -71,14 +71,14 @@ __all__ = [
 if TYPE_CHECKING:
     from typing import Any
 
-    from blockyard.bindings import InputBinding, OutputBinding  # noqa: F401
-    from blockyard.pubsub import Message, PubSub, PubSubFeature  # noqa: F401
-    from blockyard.registry import ComponentSpec, get_registry, register  # noqa: F401
-    from blockyard.resources import load_component, load_resources  # noqa: F401
-    from blockyard.secretstores import SecretStore, SecretStoreFeature  # noqa: F401
-    from blockyard.state import DeleteRequest, SetRequest, StateFeature, StateItem, StateStore  # noqa: F401
-    from blockyard.subscription import HandlerResult, Subscription  # noqa: F401
-    from blockyard.yard import Yard, open  # noqa: F401
+    from blockyard.bindings import InputBinding, OutputBinding
+    from blockyard.pubsub import Message, PubSub, PubSubFeature
+    from blockyard.registry import ComponentSpec, get_registry, register
+    from blockyard.resources import load_component, load_resources
+    from blockyard.secretstores import SecretStore, SecretStoreFeature
+    from blockyard.state import DeleteRequest, SetRequest, StateFeature, StateItem, StateStore
+    from blockyard.subscription import HandlerResult, Subscription
+    from blockyard.yard import Yard, open
 
 
 def __getattr__(name: str) -> Any:

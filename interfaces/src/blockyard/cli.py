@@ -81,15 +81,24 @@ class PluginGroup(click.Group):
         return self.plugin_commands().get(cmd_name)
 
 
-def _console(stderr: bool = False, *, soft_wrap: bool = False) -> Console:
-    """A console; ``soft_wrap`` keeps long lines whole (messages that start with ``file:line:``)."""
+def console(stderr: bool = False, *, soft_wrap: bool = False) -> Console:
+    """A rich console for command output, shared by plugin subcommands.
+
+    Output that is not a terminal (CI logs, pipes) gets 160 columns instead of rich's 80, unless
+    ``COLUMNS`` says otherwise, so tables stay readable. ``soft_wrap`` keeps long lines whole.
+    """
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
+    out = Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = 160
+    return out
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    _console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {_escape(message)}")
+    console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {_escape(message)}")
     sys.exit(code)
 
 
@@ -136,7 +145,7 @@ def list_components(fmt: str) -> None:
         return
     from rich.table import Table
 
-    console = _console()
+    out = console()
     from rich import box
 
     table = Table(title="Installed components", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -154,16 +163,16 @@ def list_components(fmt: str) -> None:
             _escape(s.distribution or "-"),
         )
     if specs:
-        console.print(table)
+        out.print(table)
     else:
-        console.print("No components installed. Try: pip install blockyard-local")
+        out.print("No components installed. Try: pip install blockyard-local")
     if failures:
         bad = Table(title="Plugins that failed to load", title_justify="left", box=box.SIMPLE_HEAD, style="red")
         for column in ("entry point", "distribution", "error"):
             bad.add_column(column, overflow="fold")
         for f in failures:
             bad.add_row(_escape(f.entry_point), _escape(f.distribution or "-"), _escape(f.error))
-        console.print(bad)
+        out.print(bad)
 
 
 def _features_text(spec: ComponentSpec) -> str:
@@ -209,13 +218,13 @@ def describe(type_: str, version: str | None) -> None:
 
     spec, cls = _resolve(type_, version)
     model = _model(cls)
-    console = _console()
-    console.print(f"[bold]{_escape(spec.type)}[/] {spec.version} ({spec.status})  {_escape(spec.target)}")
+    out = console()
+    out.print(f"[bold]{_escape(spec.type)}[/] {spec.version} ({spec.status})  {_escape(spec.target)}")
     doc = spec.description or next(iter((cls.__doc__ or "").strip().splitlines()), "")
     if doc:
-        console.print(_escape(doc))
-    console.print(f"distribution: {_escape(spec.distribution or '-')}")
-    console.print(f"features: {_escape(_features_text(spec))}")
+        out.print(_escape(doc))
+    out.print(f"distribution: {_escape(spec.distribution or '-')}")
+    out.print(f"features: {_escape(_features_text(spec))}")
     table = Table(title="Metadata", title_justify="left")
     for column in ("name", "type", "default", "required", "sensitive", "description", "aliases"):
         table.add_column(column, overflow="fold")
@@ -229,11 +238,11 @@ def describe(type_: str, version: str | None) -> None:
             _escape(entry.get("description", "")),
             _escape(", ".join(entry.get("aliases", []))),
         )
-    console.print(table)
+    out.print(table)
     if model.unsupported:
-        console.print("Not implemented (rejected if given):")
+        out.print("Not implemented (rejected if given):")
         for name, why in model.unsupported.items():
-            console.print(f"  {_escape(name)}: {_escape(why)}")
+            out.print(f"  {_escape(name)}: {_escape(why)}")
 
 
 def _model(cls: type[Component]) -> Any:
@@ -253,17 +262,17 @@ def validate(paths: tuple[str, ...]) -> None:
     from blockyard.resources import validate_resources
 
     report = validate_resources(list(paths))
-    console = _console(soft_wrap=True)
+    out = console(soft_wrap=True)
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {_escape(warning)}")
+        out.print(f"[yellow]warning:[/] {_escape(warning)}")
     for problem in report.problems:
-        console.print(f"[red]error:[/] {_escape(problem)}")
+        out.print(f"[red]error:[/] {_escape(problem)}")
     files = len({r.path for r in report.resources})
     summary = f"{len(report.resources)} component(s) in {files} file(s)"
     if report.problems:
-        console.print(f"[bold red]{len(report.problems)} problem(s)[/]; {summary}")
+        out.print(f"[bold red]{len(report.problems)} problem(s)[/]; {summary}")
         sys.exit(1)
-    console.print(f"[green]ok[/]: {summary}")
+    out.print(f"[green]ok[/]: {summary}")
 
 
 @cli.command()

@@ -19,6 +19,7 @@ import asyncio
 import builtins
 import enum
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -28,6 +29,7 @@ from blockyard.errors import (
     BackendUnavailableError,
     BlockyardError,
     ComponentClosedError,
+    ComponentConfigError,
     NotSupportedError,
 )
 
@@ -47,6 +49,7 @@ class ComponentKind(enum.StrEnum):
 
 
 _NEW, _READY, _CLOSED = 0, 1, 2
+_URL_CREDENTIALS = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)[^@\s]+@")
 
 
 class Component(abc.ABC):
@@ -179,11 +182,11 @@ class Component(abc.ABC):
     async def _ping(self) -> None:
         raise NotSupportedError("ping is not implemented by this component", component=self.name, operation="ping")
 
-    def _translate_error(self, exc: BaseException) -> builtins.type[BlockyardError] | None:
-        """Map a backend SDK exception to a Blockyard error class; ``None`` for the default.
+    def _translate_error(self, exc: BaseException) -> builtins.type[BlockyardError] | BlockyardError | None:
+        """Map a backend SDK exception to a Blockyard error class or a ready error; ``None`` for the default.
 
         The default maps timeouts and connection errors to :class:`BackendUnavailableError` and
-        everything else to :class:`BackendError`.
+        everything else to :class:`BackendError`. Return an instance to choose the message yourself.
         """
         return None
 
@@ -198,17 +201,32 @@ class Component(abc.ABC):
         """Turn any exception into a :class:`BlockyardError` naming component, operation and key.
 
         A Blockyard error passes through with its missing context filled in. Anything else becomes
-        the class :meth:`_translate_error` picks, with ``exc`` as ``__cause__``; its message carries
-        the exception's class and text, never request values. Use it as
-        ``except Exception as exc: raise self._wrap(exc, "get", key)``.
+        what :meth:`_translate_error` picks, with ``exc`` as ``__cause__``; a generated message carries
+        the exception's class and text with every sensitive metadata value and URL credential masked.
+        Use it as ``except Exception as exc: raise self._wrap(exc, "get", key)``.
         """
         if isinstance(exc, BlockyardError):
             return exc.fill(self.name, operation, key)
-        cls: builtins.type[BlockyardError] | None = self._translate_error(exc)
-        if cls is None:
-            is_connection = isinstance(exc, (TimeoutError, ConnectionError, OSError))
-            cls = BackendUnavailableError if is_connection else BackendError
-        detail = str(exc) or type(exc).__name__
-        err = cls(f"{type(exc).__name__}: {detail}", component=self.name, operation=operation, key=key)
+        translated = self._translate_error(exc)
+        if isinstance(translated, BlockyardError):
+            err = translated.fill(self.name, operation, key)
+        else:
+            cls = translated
+            if cls is None:
+                is_connection = isinstance(exc, (TimeoutError, ConnectionError, OSError))
+                cls = BackendUnavailableError if is_connection else BackendError
+            message = self._scrub(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            if issubclass(cls, ComponentConfigError):
+                err = cls(message, component=self.name)
+            else:
+                err = cls(message, component=self.name, operation=operation, key=key)
         err.__cause__ = exc
         return err
+
+    def _scrub(self, text: str) -> str:
+        """``text`` with every sensitive (``SecretStr``) metadata value and URL password masked."""
+        for _, value in self.meta or ():
+            secret = value.get_secret_value() if hasattr(value, "get_secret_value") else None
+            if isinstance(secret, str) and secret and secret in text:
+                text = text.replace(secret, "********")
+        return _URL_CREDENTIALS.sub(r"\1********@", text)

@@ -336,6 +336,8 @@ class BulkSubscriber(PubSub, abc.ABC):
 
     The default ``_bulk_subscribe`` batches the per-message deliveries of ``_subscribe``: a batch is
     handed over when ``max_messages`` are waiting or ``max_await`` has passed since its first message.
+    It only forms batches larger than one when ``_subscribe`` delivers messages concurrently; a plugin
+    that delivers one message at a time implements ``_bulk_subscribe`` natively instead.
     """
 
     async def bulk_subscribe(

@@ -19,8 +19,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import click
-from rich.console import Console
 from rich.table import Table
+
+from blockyard.cli import console
 
 from .launcher import BackendStartError, BackendStatus, get_launcher
 from .recipe import BackendUnavailable, Endpoint
@@ -48,7 +49,7 @@ def backends() -> None:
 @click.argument("names", nargs=-1)
 def up(names: tuple[str, ...]) -> None:
     """Find or start NAMES (default: all known backends), in parallel."""
-    console = Console()
+    out = console()
     launcher = get_launcher()
     wanted = _names(names)
 
@@ -64,17 +65,17 @@ def up(names: tuple[str, ...]) -> None:
     with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
         for name, result, seconds in pool.map(bring_up, wanted):
             if isinstance(result, Endpoint):
-                console.print(
+                out.print(
                     f"[green]ready[/]       {name:<11} {result.address:<21} "
                     f"{result.flavour} [dim]({result.source}, {seconds:.1f} s)[/]"
                 )
             elif isinstance(result, BackendStartError):
                 failed = True
-                console.print(f"[red]FAILED[/]      {name:<11} {result.reason}")
-                console.print(f"            [dim]{result.enable_command}[/]")
+                out.print(f"[red]FAILED[/]      {name:<11} {result.reason}")
+                out.print(f"            [dim]{result.enable_command}[/]")
             else:
-                console.print(f"[yellow]unavailable[/] {name:<11} {result.reason}")
-                console.print(f"            [dim]enable: {result.enable_command}[/]")
+                out.print(f"[yellow]unavailable[/] {name:<11} {result.reason}")
+                out.print(f"            [dim]enable: {result.enable_command}[/]")
     if failed:
         raise SystemExit(1)
 
@@ -117,7 +118,7 @@ def _status_table(rows: list[BackendStatus]) -> Table:
 def status(names: tuple[str, ...]) -> None:
     """Show NAMES (default: all): ready / not running / unavailable, and where."""
     rows = [row for name in _names(names) for row in get_launcher().status(name)]
-    Console().print(_status_table(rows))
+    console().print(_status_table(rows))
 
 
 @backends.command()

@@ -200,9 +200,11 @@ class Launcher:
         return [self._status_of(backend) for backend in self._names(name)]
 
     def restart(self, name: str) -> Endpoint:
-        """Stop and start a backend this launcher started, on the same port (fault tests).
+        """Stop and start a backend this launcher started, on the same port and working folder.
 
-        Data of in-memory servers is lost; fixtures are seeded again. Raises
+        For fault tests: a server that persists to its working folder (Redis's AOF, RabbitMQ's
+        durable queues) comes back with its data; in-memory servers come back empty and are seeded
+        again. Raises
         :class:`NotOwnedError` for a backend this launcher did not start.
         """
         recipe = self._recipe(name)

@@ -6,7 +6,8 @@ Operations (request metadata ``fileName`` is a path relative to ``rootPath``):
   the file is replaced atomically. The response data is ``{"fileName": <relative path>}`` and its
   metadata carries ``fileName``. Data is written exactly as given (Dapr's binding also tries to
   base64-decode it; Blockyard does not, so ``get`` returns what ``create`` wrote).
-- ``get``: returns the file's bytes. A missing file raises
+- ``get``: returns the file's bytes. A missing file reads as no data (``data is None``, metadata
+  ``found: "false"``), like a missing state key; a folder raises
   :class:`~blockyard.errors.InvalidRequestError` naming ``fileName``.
 - ``list``: returns a JSON array of the relative paths of every file under ``fileName`` (a folder,
   default the root), sorted.
@@ -108,9 +109,11 @@ class LocalStorageBinding(OutputBinding):
             path = self._resolve(rel)
             try:
                 data = await asyncio.to_thread(path.read_bytes)
-            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                raise InvalidRequestError(f"no file {rel!r} (request metadata 'fileName') under rootPath") from None
-            return BindingResponse(data, {"fileName": rel})
+            except (FileNotFoundError, NotADirectoryError):
+                return BindingResponse(None, {"fileName": rel, "found": "false"})
+            except IsADirectoryError:
+                raise InvalidRequestError(f"{rel!r} (request metadata 'fileName') is a folder, not a file") from None
+            return BindingResponse(data, {"fileName": rel, "found": "true"})
         if req.operation == "list":
             rel = req.metadata.get("fileName") or ""
             folder = self._resolve(rel) if rel else self.root

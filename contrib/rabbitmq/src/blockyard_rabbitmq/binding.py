@@ -116,12 +116,8 @@ class RabbitMQBinding(InputBinding, OutputBinding):
         pub = await self._connection().publisher()
         await pub.rpc(pub.raw.queue_declare, queue=self.meta.queue_name, passive=True)
 
-    def _wrap(self, exc: BaseException, operation: str, key: str | None) -> BlockyardError:
-        if not isinstance(exc, BlockyardError):
-            translated = translate_error(exc, self._conn.settings if self._conn else None)
-            translated.__cause__ = exc
-            exc = translated
-        return super()._wrap(exc, operation, key)
+    def _translate_error(self, exc: BaseException) -> BlockyardError:
+        return translate_error(exc, self._conn.settings if self._conn else None)
 
     def _connection(self) -> AmqpConnection:
         if self._conn is None:

@@ -116,7 +116,7 @@ class RabbitMQPubSub(BulkPublisher):
         m = self.meta
         if m.auto_ack or not m.requeue_in_failure:
             # failed messages are not delivered again with this configuration
-            self.__dict__["features"] = type(self).features - {PubSubFeature.REDELIVERY}
+            self._narrow_features(type(self).features - {PubSubFeature.REDELIVERY})
         self._conn: AmqpConnection | None = None
         self._delivery_mode = m.delivery_mode or None
         self._default_props = BasicProperties(delivery_mode=self._delivery_mode)
@@ -170,12 +170,8 @@ class RabbitMQPubSub(BulkPublisher):
         pub = await self._connection().publisher()
         await pub.rpc(pub.raw.exchange_declare, exchange="amq.fanout", exchange_type="fanout", passive=True)
 
-    def _wrap(self, exc: BaseException, operation: str, key: str | None) -> BlockyardError:
-        if not isinstance(exc, BlockyardError):
-            translated = translate_error(exc, self._conn.settings if self._conn else None)
-            translated.__cause__ = exc
-            exc = translated
-        return super()._wrap(exc, operation, key)
+    def _translate_error(self, exc: BaseException) -> BlockyardError:
+        return translate_error(exc, self._conn.settings if self._conn else None)
 
     def _connection(self) -> AmqpConnection:
         if self._conn is None:

@@ -50,7 +50,7 @@ class RedisBinding(RedisClientMixin, OutputBinding):
     """Output binding on Redis string keys; see the module docstring for the operations."""
 
     type: ClassVar[str] = "bindings.redis"
-    Metadata: ClassVar[type[RedisBindingMetadata]] = RedisBindingMetadata
+    Metadata = RedisBindingMetadata
     operations: ClassVar[frozenset[str]] = frozenset({"create", "get", "delete", "increment"})
 
     async def _init(self) -> None:

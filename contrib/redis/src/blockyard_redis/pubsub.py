@@ -102,7 +102,7 @@ class RedisPubSub(RedisClientMixin, BulkPublisher):
     """Pub/sub on Redis Streams; see the module docstring for the delivery guarantees."""
 
     type: ClassVar[str] = "pubsub.redis"
-    Metadata: ClassVar[type[RedisPubSubMetadata]] = RedisPubSubMetadata
+    Metadata = RedisPubSubMetadata
     features: ClassVar[frozenset[PubSubFeature]] = frozenset(
         {
             PubSubFeature.CONSUMER_GROUPS,
@@ -116,7 +116,7 @@ class RedisPubSub(RedisClientMixin, BulkPublisher):
         super().__init__(metadata, name=name)
         md: RedisPubSubMetadata = self.meta
         if not md.redeliver_interval or not md.processing_timeout:
-            self.features = type(self).features - {PubSubFeature.REDELIVERY}  # type: ignore[misc]
+            self._narrow_features(type(self).features - {PubSubFeature.REDELIVERY})
         if md.max_len_approx is not None:
             self._trim: tuple[Any, ...] = ("MAXLEN", "~", md.max_len_approx)
         else:
@@ -194,9 +194,13 @@ class _StreamConsumer:
             self._tasks.append(loop.create_task(self._reclaim_loop(), name=f"{name}:reclaimer"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Cancel until every task has ended: on Python < 3.12 asyncio.Condition.wait() (in redis-py's
+        # BlockingConnectionPool) can swallow a cancellation that races with a notify (CPython gh-112202).
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.05)
         self._tasks = []
         if self._reader is not None:
             with contextlib.suppress(Exception):

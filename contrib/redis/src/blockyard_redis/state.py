@@ -127,7 +127,7 @@ class RedisStateStore(RedisClientMixin, TransactionalStateStore, KeysLikeStateSt
     """State store on one Redis node; see the module docstring for layout and guarantees."""
 
     type: ClassVar[str] = "state.redis"
-    Metadata: ClassVar[type[RedisStateMetadata]] = RedisStateMetadata
+    Metadata = RedisStateMetadata
     features: ClassVar[frozenset[StateFeature]] = frozenset(
         {
             StateFeature.ETAG,

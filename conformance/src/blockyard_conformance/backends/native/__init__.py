@@ -28,6 +28,7 @@ _RECIPE_MODULES: dict[str, str] = {
     "cosmosdb": "cosmosdb",
     "kafka": "kafka",
     "cassandra": "cassandra",
+    "http-echo": "http_echo",
 }
 
 KNOWN_BACKENDS: tuple[str, ...] = tuple(_RECIPE_MODULES)

@@ -1,6 +1,8 @@
 """Redis from Debian's ``redis-server``: ``redis`` (no auth) and ``redis-auth`` (requirepass).
 
-Nothing is persisted (``save ""``, no AOF); a restart starts empty. The ``redis-auth``
+Writes go to an append-only file in the working folder (``appendonly yes``, fsync every second and
+on shutdown), so ``Launcher.restart`` -- which keeps that folder -- brings the data back; fault
+tests rely on it. ``up`` after ``down`` starts empty. The ``redis-auth``
 password is random per working folder, kept in a 0600 config file (never on a command
 line) and handed out as ``params["password"]``.
 """
@@ -35,7 +37,7 @@ def _redis_version(binary: str) -> str:
 
 
 class RedisRecipe(NativeRecipe):
-    """``redis-server`` bound to 127.0.0.1, no persistence, no password."""
+    """``redis-server`` bound to 127.0.0.1 with AOF persistence in its working folder, no password."""
 
     backend: ClassVar[str] = "redis"
     default_port: ClassVar[int] = 6379
@@ -60,7 +62,8 @@ class RedisRecipe(NativeRecipe):
             f"bind {LOOPBACK}",
             f"port {port}",
             'save ""',
-            "appendonly no",
+            "appendonly yes",
+            "appendfsync everysec",
             f"dir {workdir}",
             "protected-mode yes",
         ]

@@ -1,0 +1,320 @@
+"""Benchmark: Blockyard's Redis components against raw redis-py asyncio, side by side in one run.
+
+"Same commands" means the raw side sends exactly what the component sends, through an identical
+client (same BlockingConnectionPool size and retry policy):
+
+- state get: ``HMGET key data version ct exp`` (one command, no script);
+- state set: ``EVALSHA`` of the component's own SET script (``register_script``), same arguments;
+- bulk set / get of 1,000 keys: the component sends ONE ``EVALSHA`` of its bulk script; it is
+  compared with a raw pipeline of 1,000 single commands (the usual raw way), with the same bulk
+  script sent raw, and with 1,000 single component calls (64 at a time);
+- pub/sub: ``XADD`` by 16 concurrent publishers, against a raw consumer that ``XREADGROUP``s
+  (COUNT 100, BLOCK 1000) and ``XACK``s each message after its handler; latency is measured in a
+  paced run (one publisher, one message in flight) from before ``publish`` to the handler.
+
+Each scenario alternates raw and Blockyard rounds and reports the median. Run::
+
+    .venv/bin/python bench/redis_bench.py            # own redis-server on a free port
+    .venv/bin/python bench/redis_bench.py --host 127.0.0.1 --port 6379 --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from blockyard.pubsub import Message
+from blockyard.state import SetRequest
+from blockyard_redis import scripts
+from blockyard_redis.pubsub import RedisPubSub
+from blockyard_redis.state import RedisStateStore
+
+Op = Callable[[int], Awaitable[Any]]
+
+
+def start_server() -> tuple[subprocess.Popen[bytes], int, str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("redis-server is not installed (apt-get install -y redis-server), or pass --host/--port")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="redis-bench-")
+    proc = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.02)
+    return proc, port, workdir
+
+
+def raw_client(store_meta: Any) -> Redis:
+    """A raw client configured exactly like the component's."""
+    size, wait = store_meta.pool_limits()
+    return Redis(
+        connection_pool=BlockingConnectionPool(max_connections=size, timeout=wait, **store_meta.client_kwargs())
+    )
+
+
+async def run_ops(op: Op, total: int, concurrency: int) -> float:
+    """Run ``total`` calls of ``op`` (a multiple of ``concurrency``) with ``concurrency`` callers; return ops/s."""
+    per = total // concurrency
+    assert per * concurrency == total, "total must be a multiple of concurrency"
+
+    async def caller(offset: int) -> None:
+        for i in range(per):
+            await op(offset * per + i)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(caller(c) for c in range(concurrency)))
+    return per * concurrency / (time.perf_counter() - t0)
+
+
+async def compare(
+    rounds: int, raw: Callable[[], Awaitable[float]], ours: Callable[[], Awaitable[float]]
+) -> tuple[float, float]:
+    """Alternate raw and Blockyard rounds (after one warm-up each); medians of rates."""
+    await raw()
+    await ours()
+    r, o = [], []
+    for _ in range(rounds):
+        r.append(await raw())
+        o.append(await ours())
+    return statistics.median(r), statistics.median(o)
+
+
+ROWS: list[tuple[str, str, str, str, str]] = []
+
+
+def row(name: str, raw: float, ours: float, unit: str, target: float | None) -> None:
+    ratio = ours / raw
+    verdict = "" if target is None else ("ok" if ratio >= target else f"BELOW {target:.2f}")
+    ROWS.append((name, f"{raw:,.0f} {unit}", f"{ours:,.0f} {unit}", f"{ratio:.2f}", verdict))
+    print(
+        f"  {name:<44} raw {raw:>12,.0f}  blockyard {ours:>12,.0f} {unit:<6} ratio {ratio:5.2f} {verdict}", flush=True
+    )
+
+
+async def bench_state(host: str, port: int, rounds: int, scale: int) -> None:
+    store = RedisStateStore({"redisHost": f"{host}:{port}"}, name="bench")
+    await store.init()
+    raw = raw_client(store.meta)
+    set_script = raw.register_script(scripts.SET)
+    bulk_set_script = raw.register_script(scripts.BULK_SET)
+    bulk_get_script = raw.register_script(scripts.BULK_GET)
+    ns = uuid.uuid4().hex[:8]
+    keys = [f"b-{ns}-{i}" for i in range(1000)]
+    value = b'{"field":"a value of some sixty bytes, like a small JSON document"}'
+    await store.bulk_set([SetRequest(k, value) for k in keys])
+    fields = ("data", "version", "ct", "exp")
+
+    async def raw_get(i: int) -> Any:
+        return await raw.hmget(keys[i % 1000], fields)
+
+    async def our_get(i: int) -> Any:
+        return await store.get(keys[i % 1000])
+
+    async def raw_set(i: int) -> Any:
+        return await set_script(keys=(keys[i % 1000],), args=("", "0", 0, value, ""))
+
+    async def our_set(i: int) -> Any:
+        return await store.set(keys[i % 1000], value)
+
+    print(f"state.redis (pool {store.meta.pool_limits()[0]} connections)")
+    for conc, total in ((1, 3000 * scale), (64, 19968 * scale)):
+        for what, raw_op, our_op in (("get", raw_get, our_get), ("set", raw_set, our_set)):
+            r, o = await compare(
+                rounds,
+                lambda op=raw_op, t=total, c=conc: run_ops(op, t, c),  # type: ignore[misc]
+                lambda op=our_op, t=total, c=conc: run_ops(op, t, c),  # type: ignore[misc]
+            )
+            row(f"{what}, concurrency {conc}", r, o, "ops/s", 0.90)
+
+    async def timed(fn: Callable[[], Awaitable[Any]], n: int = 1000) -> float:
+        t0 = time.perf_counter()
+        await fn()
+        return n / (time.perf_counter() - t0)
+
+    requests = [SetRequest(k, value) for k in keys]
+
+    async def raw_pipeline_set() -> Any:
+        pipe = raw.pipeline(transaction=False)
+        for k in keys:
+            pipe.evalsha(set_script.sha, 1, k, "", "0", 0, value, "")
+        return await pipe.execute()
+
+    async def raw_pipeline_get() -> Any:
+        pipe = raw.pipeline(transaction=False)
+        for k in keys:
+            pipe.hmget(k, fields)
+        return await pipe.execute()
+
+    async def raw_bulk_set_script() -> Any:
+        args: list[Any] = []
+        for _ in keys:
+            args += ("", "0", 0, value, "")
+        return await bulk_set_script(keys=keys, args=args)
+
+    async def single_sets() -> Any:
+        return await run_ops(our_set, 1024, 64)
+
+    async def single_gets() -> Any:
+        return await run_ops(our_get, 1024, 64)
+
+    print("bulk operations, 1,000 keys (keys/s)")
+    our_bs = lambda: timed(lambda: store.bulk_set(requests))  # noqa: E731
+    our_bg = lambda: timed(lambda: store.bulk_get(keys))  # noqa: E731
+    r, o = await compare(rounds, lambda: timed(raw_pipeline_set), our_bs)
+    row("bulk_set vs raw pipeline of 1,000 EVALSHA", r, o, "keys/s", 0.85)
+    r, o = await compare(rounds, lambda: timed(raw_pipeline_get), our_bg)
+    row("bulk_get vs raw pipeline of 1,000 HMGET", r, o, "keys/s", 0.85)
+    r, o = await compare(rounds, lambda: timed(raw_bulk_set_script), our_bs)
+    row("bulk_set vs the same bulk script, raw", r, o, "keys/s", 0.85)
+    r, o = await compare(rounds, lambda: timed(lambda: bulk_get_script(keys=keys)), our_bg)
+    row("bulk_get vs the same bulk script, raw", r, o, "keys/s", 0.85)
+    r, o = await compare(rounds, single_sets, our_bs)
+    row("bulk_set vs 1,000 single set() (64 at once)", r, o, "keys/s", None)
+    r, o = await compare(rounds, single_gets, our_bg)
+    row("bulk_get vs 1,000 single get() (64 at once)", r, o, "keys/s", None)
+    await raw.delete(*keys)
+    await raw.aclose()
+    await store.close()
+
+
+async def bench_pubsub(host: str, port: int, rounds: int, scale: int) -> None:
+    broker = RedisPubSub({"redisHost": f"{host}:{port}", "consumerID": "bench"}, name="bench")
+    await broker.init()
+    raw = raw_client(broker.meta)
+    publishers = 16
+    count = 320 * publishers * scale  # a multiple of the publishers
+    payload = b"x" * 64
+
+    async def publish_all(publish: Callable[[int], Awaitable[Any]]) -> None:
+        await run_ops(publish, count, publishers)
+
+    async def ours() -> float:
+        topic = f"bench-{uuid.uuid4().hex[:8]}"
+        done = asyncio.Event()
+        seen = 0
+
+        async def handle(m: Message) -> None:
+            nonlocal seen
+            seen += 1
+            if seen == count:
+                done.set()
+
+        sub = await broker.subscribe(topic, handle)
+        t0 = time.perf_counter()
+        await publish_all(lambda i: broker.publish(topic, payload))
+        await done.wait()
+        rate = count / (time.perf_counter() - t0)
+        await sub.cancel()
+        await raw.delete(topic)
+        return rate
+
+    async def raw_run() -> float:
+        topic = f"bench-{uuid.uuid4().hex[:8]}"
+        await raw.xgroup_create(topic, "bench", id="0", mkstream=True)
+        reader = Redis(single_connection_client=True, **{**broker.meta.client_kwargs(), "socket_timeout": 5})
+        seen = 0
+
+        async def handle(fields: Any) -> None:
+            nonlocal seen
+            seen += 1
+
+        async def consume() -> None:
+            while seen < count:
+                resp: Any = await reader.xreadgroup("bench", "c1", {topic: ">"}, count=100, block=1000)
+                for _s, entries in resp or ():
+                    for msg_id, fields in entries:
+                        await handle(fields)
+                        await raw.xack(topic, "bench", msg_id)
+
+        t0 = time.perf_counter()
+        consumer = asyncio.create_task(consume())
+        await publish_all(lambda i: raw.xadd(topic, {"data": payload}))
+        await consumer
+        rate = count / (time.perf_counter() - t0)
+        await reader.aclose()
+        await raw.delete(topic)
+        return rate
+
+    print(f"pubsub.redis, {count:,} messages, {publishers} publishers (published -> handled)")
+    r, o = await compare(rounds, raw_run, ours)
+    row("publish -> handle", r, o, "msg/s", 0.80)
+
+    # latency: one message in flight at a time
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    latencies: list[float] = []
+    arrived = asyncio.Event()
+
+    async def timed_handle(m: Message) -> None:
+        latencies.append(time.perf_counter() - float(m.data))
+        arrived.set()
+
+    sub = await broker.subscribe(topic, timed_handle)
+    for _ in range(1000 * scale):
+        arrived.clear()
+        await broker.publish(topic, str(time.perf_counter()).encode())
+        await arrived.wait()
+    await sub.cancel()
+    await raw.delete(topic)
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2] * 1e3
+    p99 = latencies[int(len(latencies) * 0.99)] * 1e3
+    print(f"  end-to-end latency (publish -> handler), one in flight: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    ROWS.append(("publish -> handler latency (one in flight)", "", f"p50 {p50:.2f} ms / p99 {p99:.2f} ms", "", ""))
+    await raw.aclose()
+    await broker.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", help="use this Redis instead of starting one")
+    parser.add_argument("--port", type=int, default=6379)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test, noisy figures)")
+    args = parser.parse_args()
+    proc = None
+    host, port = args.host, args.port
+    if host is None:
+        proc, port, _ = start_server()
+        host = "127.0.0.1"
+    scale = 1
+    rounds = 2 if args.quick else args.rounds
+    try:
+        print(
+            f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, Redis at {host}:{port}, median of {rounds} rounds"
+        )
+        await bench_state(host, port, rounds, scale)
+        await bench_pubsub(host, port, rounds, scale)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait()
+    print("\n| scenario | raw redis-py | Blockyard | ratio | target |\n|---|---|---|---|---|")
+    for r in ROWS:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
