@@ -58,7 +58,8 @@ def test_case_components_construct(case: dict[str, object], tmp_path: Path) -> N
     for key, value in {
         "tmpdir": str(tmp_path),
         "case_dir": str(case_dir),
-        "http_echo_url": "http://127.0.0.1:1/",
+        "backend.url": "http://127.0.0.1:1",
+        "run_id": "construct",
     }.items():
         text = text.replace("${" + key + "}", value)
     doc = yaml.safe_load(text)
