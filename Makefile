@@ -43,8 +43,12 @@ backends-down: $(STAMP)
 bench-startup: $(STAMP)
 	$(BIN)/python bench/startup.py
 
+## Benchmarks: each prints its ratio against the raw client, measured side by side in one run.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/local_bench.py
+	$(BIN)/python bench/redis_bench.py
+	$(BIN)/python bench/rabbitmq_bench.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache

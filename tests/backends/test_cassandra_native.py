@@ -9,8 +9,6 @@ Skipped, with the reason, only when the recipe's ``missing()`` says it cannot ru
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 import uuid
@@ -21,6 +19,7 @@ import pytest
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.policies import WhiteListRoundRobinPolicy
 
+from blockyard_conformance.backends import procs
 from blockyard_conformance.backends.launcher import Launcher
 from blockyard_conformance.backends.native.cassandra import CassandraRecipe
 from blockyard_conformance.backends.recipe import Endpoint, free_port, port_open
@@ -32,36 +31,10 @@ REASON = RECIPE.missing()
 needs_cassandra = pytest.mark.skipif(REASON is not None, reason=f"Cassandra cannot run here: {REASON}")
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) pids whose process group is ``pgid``, read from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
-            found.append(int(entry.name))
-    return found
-
-
-def stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """SIGTERM the whole group, SIGKILL it after ``timeout``, reap the leader."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    deadline = time.monotonic() + 10
-    while group_members(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server's whole process group (SIGTERM, SIGKILL after 30 s) and reap its leader."""
+    procs.stop_group(proc.pid, timeout=30.0)
+    proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +60,7 @@ def cassandra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Endpoi
     finally:
         stop_group(proc)
     assert proc.poll() is not None
-    assert group_members(proc.pid) == [], "a process of the node's group is still running"
+    assert procs.group_members(proc.pid) == [], "a process of the node's group is still running"
     assert not port_open(port), "the CQL port still accepts connections"
 
 
@@ -136,7 +109,7 @@ def test_launcher_up_and_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         pgid = status.pid
     finally:
         launcher.down("cassandra")
-    assert group_members(pgid) == [], "a process of the node's group is still running"
+    assert procs.group_members(pgid) == [], "a process of the node's group is still running"
     assert not port_open(endpoint.port)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -21,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from blockyard_conformance.backends import procs
 from blockyard_conformance.backends.launcher import Launcher
 from blockyard_conformance.backends.native._kafka_common import kafka_ready
 from blockyard_conformance.backends.native.kafka import KafkaRecipe, PreferredKafkaRecipe
@@ -34,36 +34,10 @@ pytestmark = pytest.mark.slow
 GROUP_SETTINGS = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500}
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) pids whose process group is ``pgid``, read from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
-            found.append(int(entry.name))
-    return found
-
-
-def stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """SIGTERM the whole group, SIGKILL it after ``timeout``, reap the leader."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    deadline = time.monotonic() + 10
-    while group_members(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server's whole process group (SIGTERM, SIGKILL after 30 s) and reap its leader."""
+    procs.stop_group(proc.pid, timeout=30.0)
+    proc.wait(10)
 
 
 def start_and_wait(recipe: NativeRecipe, workdir: Path) -> tuple[subprocess.Popen[bytes], Endpoint]:
@@ -95,7 +69,7 @@ def kafka(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Endpoint]:
     finally:
         stop_group(proc)
     assert proc.poll() is not None
-    assert group_members(proc.pid) == [], "a process of the broker's group is still running"
+    assert procs.group_members(proc.pid) == [], "a process of the broker's group is still running"
     assert not port_open(endpoint.port), "the broker port still accepts connections"
 
 
@@ -167,7 +141,7 @@ def test_apache_kafka_binds_loopback_only(tmp_path: Path) -> None:
         assert len(ports) == 2, ports  # PLAINTEXT + CONTROLLER, nothing else
     finally:
         stop_group(proc)
-    assert group_members(proc.pid) == []
+    assert procs.group_members(proc.pid) == []
 
 
 def test_preferred_recipe_is_apache_kafka_when_available() -> None:
@@ -201,7 +175,7 @@ def test_launcher_up_and_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         pgid = status.pid
     finally:
         launcher.down("kafka")
-    assert group_members(pgid) == [], "a process of the broker's group is still running"
+    assert procs.group_members(pgid) == [], "a process of the broker's group is still running"
     assert not port_open(endpoint.port)
 
 
