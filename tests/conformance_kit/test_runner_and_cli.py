@@ -113,6 +113,34 @@ def test_run_component_file_writes_reports(tmp_path: Path) -> None:
     assert "sup3r-s3cret" not in "".join(p.read_text() for p in reports.iterdir())
 
 
+def test_unreachable_backend_makes_the_case_not_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    comp = tmp_path / "http.yaml"
+    comp.write_text(
+        textwrap.dedent("""
+        apiVersion: dapr.io/v1alpha1
+        kind: Component
+        metadata: {name: http}
+        spec:
+          type: bindings.http
+          version: v1
+          metadata:
+            - {name: url, value: "${backend.url}/x"}
+        """)
+    )
+    monkeypatch.setenv("BLOCKYARD_HTTP_ECHO_URL", "http://127.0.0.1:1")
+    reports = tmp_path / "reports"
+    result = CliRunner().invoke(
+        conformance, ["run", "--component", str(comp), "--backend", "http-echo", "--report-dir", str(reports)]
+    )
+    assert result.exit_code == 0, result.output  # not run is not a failure...
+    (case,) = json.loads((reports / "report.json").read_text())["cases"]
+    assert case["status"] == "not-run"  # ...and never a pass
+    assert case["passed"] == 0
+    assert "127.0.0.1:1 does not answer" in case["reason"]
+    assert "BLOCKYARD_HTTP_ECHO_URL" in case["enable_command"]
+    assert "not run" in (reports / "report.md").read_text().lower()
+
+
 def test_run_exits_non_zero_on_failure(tmp_path: Path) -> None:
     import sys
 

@@ -70,7 +70,9 @@ __all__ = [
     "MetadataItem",
     "SecretKeyRef",
     "ValidationReport",
+    "check_unique_names",
     "create_component",
+    "init_component",
     "load_component",
     "load_resources",
     "order_resources",
@@ -243,6 +245,13 @@ def _load_paths(
             problems.extend(file_problems)
     problems.extend(_duplicates(resources))
     return resources, problems
+
+
+def check_unique_names(resources: Sequence[ComponentResource]) -> None:
+    """:raises ComponentConfigError: naming every component whose ``metadata.name`` is taken."""
+    problems = _duplicates(resources)
+    if problems:
+        raise _config_error(problems)
 
 
 def _duplicates(resources: Sequence[ComponentResource]) -> list[_Problem]:
@@ -717,7 +726,7 @@ async def load_component(
         for res in needed:
             comp = await create_component(res, secret_stores=stores, registry=registry)
             temporary.append(comp)
-            await _init(comp, res)
+            await init_component(comp, res)
             stores[res.name] = comp  # type: ignore[assignment]
         component = await create_component(chosen, secret_stores=stores, registry=registry)
     finally:
@@ -727,7 +736,7 @@ async def load_component(
             except Exception as exc:
                 _log.warning("closing secret store %r failed: %s", comp.name, type(exc).__name__)
     try:
-        await _init(component, chosen)
+        await init_component(component, chosen)
     except BaseException:
         await component.close()
         raise
@@ -749,7 +758,11 @@ def _dependency_chain(
     return [r for r in order_resources(chain, external=external) if r is not chosen]
 
 
-async def _init(component: Component, resource: ComponentResource) -> None:
+async def init_component(component: Component, resource: ComponentResource) -> None:
+    """``await component.init()``, bounded by the resource's ``spec.initTimeout`` when it has one.
+
+    :raises BackendUnavailableError: when ``init()`` outlasts ``spec.initTimeout`` (the component is closed).
+    """
     if resource.init_timeout is None:
         await component.init()
         return

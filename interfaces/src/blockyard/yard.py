@@ -36,8 +36,9 @@ from blockyard.component import Component
 from blockyard.errors import BackendError, BlockyardError, ComponentConfigError, ComponentNotFoundError
 from blockyard.resources import (
     ComponentResource,
-    _init,
+    check_unique_names,
     create_component,
+    init_component,
     load_resources,
     order_resources,
 )
@@ -93,11 +94,7 @@ class Yard:
         if resources is None:
             resources = load_resources(self._paths) if self._paths is not None else []
         else:
-            from blockyard.resources import _config_error, _duplicates
-
-            dupes = _duplicates(resources)
-            if dupes:
-                raise _config_error(dupes)
+            check_unique_names(resources)
         ordered = order_resources(resources)
         stores: dict[str, SecretStore] = {}
         from blockyard.secretstores import SecretStore
@@ -112,7 +109,7 @@ class Yard:
                     _log.warning("component %r left out (spec.ignoreErrors): %s", res.name, exc)
                     continue
                 try:
-                    await _init(component, res)
+                    await init_component(component, res)
                 except BaseException as exc:
                     await _close_quietly(component)
                     if not (res.ignore_errors and isinstance(exc, Exception)):
