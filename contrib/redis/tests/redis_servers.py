@@ -2,7 +2,7 @@
 
 ``redis_server`` / ``redis_auth_server`` come from ``get_launcher().up(...)`` when
 ``blockyard_conformance`` is importable, otherwise from a ``redis-server`` started here on a free
-loopback port. The fault tests restart the launcher's own server (see ``test_fault.py``).
+loopback port. The fault tests restart the launcher's own server (see ``test_redis_fault.py``).
 """
 
 from __future__ import annotations
