@@ -230,6 +230,54 @@ class TestBroken(BindingSuite):
     assert any("test_delete" in line for line in failed), result.stdout.str()
 
 
+def test_data_lost_in_a_backend_restart_fails_the_kit(pytester: pytest.Pytester) -> None:
+    """A store kept in a backend that forgets everything when it restarts (the in-memory http-echo
+    server) fails the fault test once its case lets the kit restart the backend."""
+    body = """
+    import httpx
+    from blockyard.metadata import ComponentMetadata, meta
+    from blockyard.state import StateStore
+
+    class ForgetfulMetadata(ComponentMetadata):
+        url: str = meta(description="the http-echo server")
+
+    class Forgetful(StateStore):
+        type = "state.forgetful"
+        Metadata = ForgetfulMetadata
+
+        async def _init(self):
+            self.http = httpx.AsyncClient(base_url=self.meta.url)
+
+        async def _close(self):
+            await self.http.aclose()
+
+        async def _get(self, key, consistency, metadata):
+            resp = await self.http.get("/" + key)
+            return StateItem(key, resp.content if resp.status_code == 200 else None)
+
+        async def _set(self, op):
+            (await self.http.put("/" + op.key, content=op.value)).raise_for_status()
+
+        async def _delete(self, op):
+            (await self.http.delete("/" + op.key)).raise_for_status()
+    """
+    suite = """
+class TestForgetful(StateStoreSuite):
+    component_class = Forgetful
+    backend = "http-echo"
+    restart_backend = True
+
+    def component_metadata(self, env):
+        return {"url": env.endpoint.url}
+"""
+    result = run_suite(pytester, body, suite, "test_state_survives_a_backend_restart")
+    failed = failed_tests(result)
+    assert any(line.startswith("FAILED") and "test_state_survives_a_backend_restart" in line for line in failed), (
+        result.stdout.str()
+    )
+    result.stdout.fnmatch_lines(["*assert None == {'kept': True}*"])  # the data was lost, nothing else
+
+
 CORRECT = """
 class TestRefState(StateStoreSuite):
     component_class = RefStateStore
@@ -259,7 +307,10 @@ def test_correct_components_pass(pytester: pytest.Pytester) -> None:
     assert outcomes.get("errors", 0) == 0, result.stdout.str()[-4000:]
     assert outcomes["passed"] >= 60
     skipped = [line for line in result.outlines if line.startswith("SKIPPED")]
-    allowed = ("not registered", "no required field", "no sensitive metadata", "not declared", "does not exercise")
+    allowed = (
+        "not registered", "no required field", "no sensitive metadata", "not declared", "does not exercise",
+        "no backend to restart",
+    )  # fmt: skip
     assert all(any(a in line for a in allowed) for line in skipped), skipped
 
 

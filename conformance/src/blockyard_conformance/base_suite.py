@@ -13,6 +13,7 @@ class's features.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import tempfile
@@ -89,6 +90,9 @@ class ComponentSuite:
     component_name: ClassVar[str | None] = None
     backend: ClassVar[str | None] = None
     case: ClassVar[Case | None] = None
+    restart_backend: bool = False
+    """Knob: the backend keeps its data across a restart, so the fault tests may restart it."""
+    restart_timeout: float = 60.0
 
     # -- how the component is made -------------------------------------------------------------
 
@@ -115,6 +119,26 @@ class ComponentSuite:
     def declared(self, component: Component) -> set[str]:
         """The feature names the (initialised) component declares."""
         return {str(f) for f in component.features}
+
+    def restartable_backend(self, env: SuiteEnv) -> str:
+        """The name of the backend the fault tests may restart; skips with the reason otherwise.
+
+        Only a backend the launcher itself started is ever restarted, and only when the case says
+        it keeps its data across a restart (knob ``restart_backend``).
+        """
+        if env.endpoint is None:
+            pytest.skip("an embedded component has no backend to restart")
+        if not self.restart_backend:
+            pytest.skip("the case does not let the kit restart its backend (knob 'restart_backend')")
+        if env.endpoint.source not in ("native", "docker"):
+            pytest.skip(f"the launcher did not start this backend ({env.endpoint.source}); it restarts only its own")
+        return env.endpoint.backend
+
+    async def restart(self, backend: str) -> None:
+        """Stop and start ``backend`` through the launcher (same port, same data folder)."""
+        from blockyard_conformance.backends.launcher import get_launcher
+
+        await asyncio.to_thread(get_launcher().restart, backend)
 
     # -- fixtures ----------------------------------------------------------------------------
 

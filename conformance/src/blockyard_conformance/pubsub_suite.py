@@ -21,10 +21,10 @@ import orjson
 import pytest
 
 from blockyard.component import Component
-from blockyard.errors import BulkError, InvalidRequestError, NotSupportedError
+from blockyard.errors import BackendUnavailableError, BulkError, InvalidRequestError, NotSupportedError
 from blockyard.pubsub import BulkPublishEntry, BulkPublisher, BulkSubscriber, Message, PubSub
 from blockyard.subscription import HandlerResult, Subscription
-from blockyard_conformance.base_suite import ComponentSuite
+from blockyard_conformance.base_suite import ComponentSuite, SuiteEnv
 from blockyard_conformance.marks import capability
 from blockyard_conformance.support import Inbox, fresh_id
 
@@ -85,6 +85,7 @@ class PubSubSuite(ComponentSuite):
     quiet_period: float = 0.3
     message_ttl_wait: float = 1.6
     topic_prefix: str = "blockyard"
+    fault_message_count: int = 300
 
     async def exercise(self, component: Component) -> None:
         assert isinstance(component, PubSub)
@@ -322,6 +323,46 @@ class PubSubSuite(ComponentSuite):
                 what=f"all {count} messages (missing {len(want - set(got.seqs))}) after handler failures",
             )
         assert len(failed) == len(range(0, count, 10))
+
+    @capability("fault", "REDELIVERY")
+    async def test_no_confirmed_message_lost_across_a_backend_restart(
+        self, pubsub: PubSub, run: str, suite_env: SuiteEnv
+    ) -> None:
+        """The launcher restarts the backend mid-stream (knob ``restart_backend``): a publish that
+        fails is retried by the publisher, the subscription resumes by itself, and every confirmed
+        message arrives."""
+        backend = self.restartable_backend(suite_env)
+        topic, group = self.topic("fault"), fresh_id("g-")
+        got = Received(run)
+        confirmed: list[int] = []
+        a_third_confirmed, restarted = asyncio.Event(), asyncio.Event()
+
+        async def publisher() -> None:
+            n = 0
+            while n < self.fault_message_count:
+                try:
+                    await pubsub.publish(topic, {"run": run, "seq": n})
+                except BackendUnavailableError:
+                    await asyncio.sleep(0.05)  # not confirmed: publish the same message again
+                    continue
+                confirmed.append(n)
+                n += 1
+                if n == self.fault_message_count // 3:
+                    a_third_confirmed.set()
+
+        async def restarter() -> None:
+            await a_third_confirmed.wait()
+            await self.restart(backend)
+            restarted.set()
+
+        async with await self.subscribe(pubsub, topic, got.handler, group):
+            await asyncio.wait_for(asyncio.gather(publisher(), restarter()), self.restart_timeout)
+            want = set(confirmed)
+            await got.wait_for(
+                lambda: got.has(want), within=self.restart_timeout, what="every confirmed message after the restart"
+            )
+        assert restarted.is_set()
+        assert len(want) == self.fault_message_count
 
     @capability("redelivery", "REDELIVERY")
     async def test_at_least_once_across_subscriber_restart(self, pubsub: PubSub, run: str) -> None:

@@ -15,7 +15,7 @@ __all__ = ["CaseResult", "Collector", "TestOutcome", "fold"]
 GROUP_ORDER = (
     "lifecycle", "core", "etag", "first-write", "concurrency", "transactions", "ttl", "delete-with-prefix",
     "keys-like", "model", "consumer-groups", "redelivery", "ordered", "bulk", "operations", "input",
-    "multi-key", "versions",
+    "multi-key", "versions", "fault",
 )  # fmt: skip
 
 

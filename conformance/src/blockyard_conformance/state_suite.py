@@ -21,6 +21,7 @@ import pytest_asyncio
 
 from blockyard.component import Component
 from blockyard.errors import (
+    BackendUnavailableError,
     BlockyardError,
     BulkError,
     ETagError,
@@ -39,7 +40,7 @@ from blockyard.state import (
     StateStore,
     TransactionalStateStore,
 )
-from blockyard_conformance.base_suite import ComponentSuite
+from blockyard_conformance.base_suite import ComponentSuite, SuiteEnv
 from blockyard_conformance.marks import capability
 from blockyard_conformance.state_model import run_state_model
 from blockyard_conformance.support import eventually, fresh_id
@@ -115,6 +116,22 @@ class StateStoreSuite(ComponentSuite):
                 await store.delete(key)
             except BlockyardError:
                 pass
+
+    # -- fault injection ---------------------------------------------------------------------
+
+    @capability("fault")
+    async def test_state_survives_a_backend_restart(self, store: StateStore, keys: Keys, suite_env: SuiteEnv) -> None:
+        """After the launcher restarts the backend, the store reconnects by itself and reads back what
+        it wrote before, with the same ETag (knob ``restart_backend``)."""
+        backend = self.restartable_backend(suite_env)
+        key = keys("fault")
+        etag = await store.set(key, {"kept": True})
+        await self.restart(backend)
+        item = await _eventually(lambda: store.get(key), within=self.restart_timeout)
+        assert item.json() == {"kept": True}
+        if "ETAG" in self.declared(store):
+            assert item.etag == etag
+            assert await store.set(key, {"kept": "updated"}, etag=etag) != etag
 
     # -- core ----------------------------------------------------------------------------------
 
@@ -623,3 +640,15 @@ class StateStoreSuite(ComponentSuite):
 
 async def _absent(store: StateStore, key: str) -> bool:
     return (await store.get(key)).value is None
+
+
+async def _eventually(call: Callable[[], Awaitable[Any]], *, within: float) -> Any:
+    """``await call()``, retried while the backend is unavailable, for at most ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            return await call()
+        except BackendUnavailableError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
