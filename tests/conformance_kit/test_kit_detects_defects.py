@@ -270,7 +270,13 @@ class TestForgetful(StateStoreSuite):
     def component_metadata(self, env):
         return {"url": env.endpoint.url}
 """
-    result = run_suite(pytester, body, suite, "test_state_survives_a_backend_restart")
+    # In a subprocess: an in-process run would re-import httpx's lazily loaded modules afresh for the
+    # tests that follow (pytester restores sys.modules), and break their exception classes.
+    pytester.makeini(INI)
+    pytester.makepyfile(test_case=HEADER + textwrap.dedent(body) + suite)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-k", "test_state_survives_a_backend_restart", "-rfEs"
+    )
     failed = failed_tests(result)
     assert any(line.startswith("FAILED") and "test_state_survives_a_backend_restart" in line for line in failed), (
         result.stdout.str()
