@@ -178,9 +178,11 @@ def _html(results: Sequence[CaseResult]) -> str:
             + "</td></tr>"
         )
     out.append("</table>")
-    columns, rows = matrix_rows(results)
-    if columns:
-        out.append("<h2>Capabilities</h2><table><tr><th>case</th><th>backend</th>")
+    for kind, subset in by_kind(results):
+        columns, rows = matrix_rows(subset)
+        if not columns:
+            continue
+        out.append(f"<h2>Capabilities: {e(kind)}</h2><table><tr><th>case</th><th>backend</th>")
         out += [f"<th>{e(c)}</th>" for c in columns]
         out.append("</tr>")
         for row in rows:
