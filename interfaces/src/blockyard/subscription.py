@@ -84,20 +84,20 @@ class Subscription:
 class SubscriptionOwner:
     """Mixin for components that hand out subscriptions; cancels them all on close."""
 
-    _subscriptions: set[Subscription]
+    @property
+    def _subscriptions(self) -> set[Subscription]:
+        subs: set[Subscription] = self.__dict__.setdefault("_active_subscriptions", set())
+        return subs
 
     def _track(self, sub: Subscription) -> Subscription:
-        if not hasattr(self, "_subscriptions"):
-            self._subscriptions = set()
         self._subscriptions.add(sub)
         return sub
 
     def _forget(self, sub: Subscription) -> None:
-        if hasattr(self, "_subscriptions"):
-            self._subscriptions.discard(sub)
+        self._subscriptions.discard(sub)
 
     async def _cancel_all(self) -> None:
-        subs = list(getattr(self, "_subscriptions", ()))
+        subs = list(self._subscriptions)
         if subs:
             await asyncio.gather(*(s.cancel() for s in subs), return_exceptions=True)
 
