@@ -285,3 +285,20 @@ class TestRedisStateStore:
         assert like_to_glob("a%b_c*") == "a*b*c\\*"
         assert like_to_regex("a%b_").fullmatch("aXXbé")
         assert not like_to_regex("a.b").fullmatch("axb")
+
+
+async def test_delete_with_prefix_treats_glob_characters_literally(store: RedisStateStore, ns: str) -> None:
+    prefix = f"{ns}*[?]\\"
+    await store.bulk_set(
+        [
+            SetRequest(f"{prefix}||a", 1),
+            SetRequest(f"{prefix}||b", 2),
+            SetRequest(f"{prefix}||deeper||c", 3),  # not directly under the prefix
+            SetRequest(f"{ns}X[?]\\||a", 4),  # what an unescaped '*' would match
+            SetRequest(f"{ns}*[?]\\Z||a", 5),  # another prefix that starts the same
+        ]
+    )
+    assert await store.delete_with_prefix(prefix) == 2
+    remaining = [k for k in [f"{prefix}||deeper||c", f"{ns}X[?]\\||a", f"{ns}*[?]\\Z||a"] if (await store.get(k)).found]
+    assert len(remaining) == 3
+    assert not (await store.get(f"{prefix}||a")).found

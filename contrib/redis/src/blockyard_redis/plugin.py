@@ -15,7 +15,7 @@ SPECS: tuple[ComponentSpec, ...] = (
         "redis",
         "blockyard_redis.state:RedisStateStore",
         status="alpha",
-        features=("ETAG", "FIRST_WRITE", "KEYS_LIKE", "TRANSACTIONAL", "TTL", "TTL_EXPIRE_TIME"),
+        features=("DELETE_WITH_PREFIX", "ETAG", "FIRST_WRITE", "KEYS_LIKE", "TRANSACTIONAL", "TTL", "TTL_EXPIRE_TIME"),
         description="Redis state store: atomic Lua writes, ETags, TTL, transactions",
         distribution="blockyard-redis",
     ),

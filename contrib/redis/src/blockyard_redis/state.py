@@ -1,6 +1,6 @@
 """``state.redis``: a state store on Redis, every conditional write atomic on the server.
 
-Features: ETAG, FIRST_WRITE, TTL, TTL_EXPIRE_TIME, TRANSACTIONAL, KEYS_LIKE (no QUERY_API).
+Features: ETAG, FIRST_WRITE, TTL, TTL_EXPIRE_TIME, TRANSACTIONAL, KEYS_LIKE, DELETE_WITH_PREFIX (no QUERY_API).
 
 - Each item is a hash ``{data, version[, ct][, exp]}`` (Dapr's ``{data, version}`` plus the content
   type and the expiry); the ETag is the integer ``version``. A non-integer ETag raises
@@ -17,6 +17,8 @@ Features: ETAG, FIRST_WRITE, TTL, TTL_EXPIRE_TIME, TRANSACTIONAL, KEYS_LIKE (no 
   neither repeat nor skip a key that lives throughout; each page costs a full SCAN of the
   database. The store should own its database (``redisDB``): any hash key matching the pattern
   is listed.
+- ``delete_with_prefix`` SCANs the keys under the prefix and UNLINKs those directly under it; an item
+  written under the prefix while it runs may survive (the two steps are not atomic).
 - A single server is strongly consistent: ``consistency="strong"`` needs nothing more.
 
 Example::
@@ -48,6 +50,7 @@ from blockyard.state import (
     TTL_EXPIRE_TIME,
     Consistency,
     DeleteOp,
+    DeleteWithPrefixStateStore,
     KeysLikeStateStore,
     KeysPage,
     SetOp,
@@ -123,7 +126,12 @@ def like_to_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
-class RedisStateStore(RedisClientMixin, TransactionalStateStore, KeysLikeStateStore):
+def _glob_literal(text: str) -> str:
+    """``text`` with Redis glob metacharacters escaped, so it matches only itself."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+class RedisStateStore(RedisClientMixin, TransactionalStateStore, KeysLikeStateStore, DeleteWithPrefixStateStore):
     """State store on one Redis node; see the module docstring for layout and guarantees."""
 
     type: ClassVar[str] = "state.redis"
@@ -136,6 +144,7 @@ class RedisStateStore(RedisClientMixin, TransactionalStateStore, KeysLikeStateSt
             StateFeature.TTL_EXPIRE_TIME,
             StateFeature.TRANSACTIONAL,
             StateFeature.KEYS_LIKE,
+            StateFeature.DELETE_WITH_PREFIX,
         }
     )
 
@@ -269,6 +278,23 @@ class RedisStateStore(RedisClientMixin, TransactionalStateStore, KeysLikeStateSt
             raise ETagMismatchError(f"{_EXISTS if first else _MISMATCH}; nothing was applied", key=op.key)
 
     # -- keys like -------------------------------------------------------------------------------
+
+    async def _delete_with_prefix(self, prefix: str) -> int:
+        """SCAN the items under ``prefix`` and UNLINK those directly under it, 1,000 per call.
+
+        Every item that exists for the whole call is deleted; one written under the prefix while the
+        call runs may survive (the scan and the deletes are not one atomic step).
+        """
+        raw_prefix = prefix.encode("utf-8", errors="surrogateescape")
+        doomed = [
+            raw
+            async for raw in self._client.scan_iter(match=_glob_literal(prefix) + "*", count=1000, _type="HASH")
+            if b"||" not in raw[len(raw_prefix) :]
+        ]
+        deleted = 0
+        for start in range(0, len(doomed), 1000):
+            deleted += int(await self._client.unlink(*doomed[start : start + 1000]))
+        return deleted
 
     async def _keys_like(self, pattern: str, page_size: int | None, continuation_token: str | None) -> KeysPage:
         after: str | None = None
