@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from blockyard_conformance.backends.launcher import Launcher
+
 pytest_plugins = ["pytester"]
 
 KIT_DIR = Path(__file__).parent
@@ -230,7 +232,9 @@ class TestBroken(BindingSuite):
     assert any("test_delete" in line for line in failed), result.stdout.str()
 
 
-def test_data_lost_in_a_backend_restart_fails_the_kit(pytester: pytest.Pytester) -> None:
+def test_data_lost_in_a_backend_restart_fails_the_kit(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A store kept in a backend that forgets everything when it restarts (the in-memory http-echo
     server) fails the fault test once its case lets the kit restart the backend."""
     body = """
@@ -274,9 +278,15 @@ class TestForgetful(StateStoreSuite):
     # tests that follow (pytester restores sys.modules), and break their exception classes.
     pytester.makeini(INI)
     pytester.makepyfile(test_case=HEADER + textwrap.dedent(body) + suite)
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-k", "test_state_survives_a_backend_restart", "-rfEs"
-    )
+    state = pytester.path / "launcher-state"  # the inner run's own backends, all stopped below
+    monkeypatch.setenv("BLOCKYARD_STATE_DIR", str(state))
+    try:
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "-k", "test_state_survives_a_backend_restart", "-rfEs"
+        )
+    finally:
+        Launcher(state).down()
+    assert not list(state.glob("*/state.json")), "a backend of the inner run is still recorded as running"
     failed = failed_tests(result)
     assert any(line.startswith("FAILED") and "test_state_survives_a_backend_restart" in line for line in failed), (
         result.stdout.str()
