@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from blockyard.state import (
     StateFeature,
     StateItem,
     TransactionalStateStore,
+    compile_like,
 )
 from blockyard.subscription import HandlerResult, Stopper
 
@@ -108,7 +108,7 @@ class RefStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLik
         return len(doomed)
 
     async def _keys_like(self, pattern: str, page_size: int | None, continuation_token: str | None) -> KeysPage:
-        rx = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern), re.S)
+        rx = compile_like(pattern)
         found = sorted(k for k in list(self.data) if self._live(k) and rx.fullmatch(k))
         start = int(continuation_token or 0)
         if page_size is None:

@@ -30,8 +30,10 @@ from __future__ import annotations
 import abc
 import asyncio
 import enum
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from blockyard.component import Component, ComponentKind
@@ -56,6 +58,8 @@ __all__ = [
     "TransactionalStateStore",
     "TTL_EXPIRE_TIME",
     "TTL_METADATA",
+    "compile_like",
+    "format_expire_time",
 ]
 
 TTL_METADATA = "ttlInSeconds"
@@ -65,6 +69,21 @@ TTL_EXPIRE_TIME = "ttlExpireTime"
 """Response metadata key carrying the expiry as RFC 3339 UTC."""
 
 _MAX_TTL = 2**31 - 1
+
+
+def compile_like(pattern: str) -> re.Pattern[str]:
+    """The ``keys_like`` pattern language as a regular expression; use it with ``fullmatch``.
+
+    ``%`` matches any run of characters (also none), ``_`` exactly one; every other character is
+    literal (there is no escape syntax) and matching is case-sensitive.
+    """
+    parts = [".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern]
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def format_expire_time(epoch_seconds: float) -> str:
+    """The ``ttlExpireTime`` text for an expiry at ``epoch_seconds``: RFC 3339 UTC, whole seconds."""
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class StateFeature(enum.StrEnum):

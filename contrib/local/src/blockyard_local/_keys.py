@@ -11,50 +11,31 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
-from datetime import UTC, datetime
 
 from blockyard.errors import InvalidRequestError
 
 __all__ = [
     "decode_token",
     "encode_token",
+    "glob_literal",
     "is_direct_child",
     "like_to_glob",
-    "like_to_regex",
-    "rfc3339",
 ]
 
 _TOKEN_PREFIX = "k1."
 
 
-def like_to_regex(pattern: str) -> re.Pattern[str]:
-    """Compile an SQL LIKE pattern to an anchored, case-sensitive regular expression."""
-    parts = []
-    for ch in pattern:
-        if ch == "%":
-            parts.append(".*")
-        elif ch == "_":
-            parts.append(".")
-        else:
-            parts.append(re.escape(ch))
-    return re.compile("".join(parts), re.DOTALL)
-
-
 _GLOB_SPECIAL = {"*": "[*]", "?": "[?]", "[": "[[]"}
+
+
+def glob_literal(text: str) -> str:
+    """``text`` as an SQLite ``GLOB`` pattern that matches only itself."""
+    return "".join(_GLOB_SPECIAL.get(ch, ch) for ch in text)
 
 
 def like_to_glob(pattern: str) -> str:
     """Translate an SQL LIKE pattern into an SQLite ``GLOB`` pattern (case-sensitive, literal rest)."""
-    out = []
-    for ch in pattern:
-        if ch == "%":
-            out.append("*")
-        elif ch == "_":
-            out.append("?")
-        else:
-            out.append(_GLOB_SPECIAL.get(ch, ch))
-    return "".join(out)
+    return "".join("*" if ch == "%" else "?" if ch == "_" else glob_literal(ch) for ch in pattern)
 
 
 def encode_token(last_key: str) -> str:
@@ -81,8 +62,3 @@ def decode_token(token: str | None) -> str | None:
 def is_direct_child(key: str, prefix: str) -> bool:
     """True if ``key`` is ``prefix + rest`` with no ``||`` in ``rest`` (``prefix`` ends with ``||``)."""
     return key.startswith(prefix) and "||" not in key[len(prefix) :]
-
-
-def rfc3339(epoch_seconds: float) -> str:
-    """Format a Unix time as RFC 3339 UTC with second precision, e.g. ``2024-05-01T12:00:00Z``."""
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

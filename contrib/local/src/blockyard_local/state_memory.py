@@ -67,8 +67,10 @@ from blockyard.state import (
     StateFeature,
     StateItem,
     TransactionalStateStore,
+    compile_like,
+    format_expire_time,
 )
-from blockyard_local._keys import decode_token, encode_token, is_direct_child, like_to_regex, rfc3339
+from blockyard_local._keys import decode_token, encode_token, is_direct_child
 
 __all__ = ["InMemoryStateMetadata", "InMemoryStateStore"]
 
@@ -144,7 +146,7 @@ class InMemoryStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, Ke
     def _item(self, key: str, entry: _Entry | None) -> StateItem:
         if entry is None:
             return StateItem(key)
-        md = {TTL_EXPIRE_TIME: rfc3339(entry.expires)} if entry.expires is not None else {}
+        md = {TTL_EXPIRE_TIME: format_expire_time(entry.expires)} if entry.expires is not None else {}
         return StateItem(key, entry.value, entry.etag, md, entry.content_type)
 
     async def _get(self, key: str, consistency: Consistency | None, metadata: Mapping[str, str]) -> StateItem:
@@ -230,7 +232,7 @@ class InMemoryStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, Ke
 
     async def _keys_like(self, pattern: str, page_size: int | None, continuation_token: str | None) -> KeysPage:
         after = decode_token(continuation_token)
-        rx = like_to_regex(pattern)
+        rx = compile_like(pattern)
         now = time.time()
         keys = sorted(
             k

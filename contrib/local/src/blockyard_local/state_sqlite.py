@@ -85,8 +85,9 @@ from blockyard.state import (
     StateFeature,
     StateItem,
     TransactionalStateStore,
+    format_expire_time,
 )
-from blockyard_local._keys import decode_token, encode_token, like_to_glob, rfc3339
+from blockyard_local._keys import decode_token, encode_token, glob_literal, like_to_glob
 
 __all__ = ["SQLiteStateMetadata", "SQLiteStateStore"]
 
@@ -144,10 +145,6 @@ def _pack(value: bytes) -> tuple[str | bytes, int]:
 
 def _unpack(value: str | bytes, is_binary: int) -> bytes:
     return value if isinstance(value, bytes) else value.encode()
-
-
-def _glob_literal(text: str) -> str:
-    return text.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]")
 
 
 class SQLiteStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLikeStateStore):
@@ -330,7 +327,7 @@ class SQLiteStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, Keys
         if row is None:
             return StateItem(key)
         value, is_binary, etag, expires_at, content_type = row
-        md = {TTL_EXPIRE_TIME: rfc3339(expires_at)} if expires_at is not None else {}
+        md = {TTL_EXPIRE_TIME: format_expire_time(expires_at)} if expires_at is not None else {}
         return StateItem(key, _unpack(value, is_binary), etag, md, content_type)
 
     def _get_now(self, key: str) -> StateItem:
@@ -414,7 +411,7 @@ class SQLiteStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, Keys
         await self._call(self._in_transaction, run)
 
     async def _delete_with_prefix(self, prefix: str) -> int:
-        args = (_glob_literal(prefix) + "*", len(prefix) + 1)
+        args = (glob_literal(prefix) + "*", len(prefix) + 1)
 
         def run(db: sqlite3.Connection) -> int:
             count: int = db.execute(self._sql["count_children"], (*args, time.time())).fetchone()[0]

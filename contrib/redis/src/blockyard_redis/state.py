@@ -39,9 +39,7 @@ Example::
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from blockyard.errors import BackendError, BlockyardError, ETagInvalidError, ETagMismatchError
@@ -57,6 +55,8 @@ from blockyard.state import (
     StateFeature,
     StateItem,
     TransactionalStateStore,
+    compile_like,
+    format_expire_time,
 )
 from blockyard_redis import scripts
 from blockyard_redis.connection import RedisClientMixin, RedisConnectionMetadata
@@ -86,10 +86,6 @@ def _valid_etag(etag: str) -> bool:
     return etag.isdigit() and etag.isascii()
 
 
-def _expire_time(exp: bytes) -> str:
-    return datetime.fromtimestamp(int(exp) / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _item(key: str, data: Any, version: Any, ct: Any, exp: Any) -> StateItem:
     if data is None:
         return StateItem(key)
@@ -97,7 +93,7 @@ def _item(key: str, data: Any, version: Any, ct: Any, exp: Any) -> StateItem:
         key,
         data,
         version.decode() if version is not None else None,
-        {TTL_EXPIRE_TIME: _expire_time(exp)} if exp is not None else {},
+        {TTL_EXPIRE_TIME: format_expire_time(int(exp) / 1000)} if exp is not None else {},
         ct.decode() if ct else None,
     )
 
@@ -106,7 +102,7 @@ def like_to_glob(pattern: str) -> str:
     """A Redis glob matching (at least) every key the SQL LIKE ``pattern`` matches.
 
     ``%`` and ``_`` both become ``*`` (Redis' ``?`` matches one byte, not one character); glob
-    metacharacters are escaped. Check the keys with :func:`like_to_regex` afterwards.
+    metacharacters are escaped. Check the keys with :func:`blockyard.state.compile_like` afterwards.
     """
     out: list[str] = []
     for ch in pattern:
@@ -118,12 +114,6 @@ def like_to_glob(pattern: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
-
-
-def like_to_regex(pattern: str) -> re.Pattern[str]:
-    """The exact SQL LIKE semantics: ``%`` any run, ``_`` one character, the rest literal."""
-    parts = [".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern]
-    return re.compile("".join(parts), re.DOTALL)
 
 
 def _glob_literal(text: str) -> str:
@@ -305,7 +295,7 @@ class RedisStateStore(RedisClientMixin, TransactionalStateStore, KeysLikeStateSt
                 from blockyard.errors import InvalidRequestError
 
                 raise InvalidRequestError("malformed continuation token") from None
-        exact = like_to_regex(pattern)
+        exact = compile_like(pattern)
         found: set[str] = set()
         async for raw in self._client.scan_iter(match=like_to_glob(pattern), count=1000, _type="HASH"):
             key = raw.decode("utf-8", errors="surrogateescape")
