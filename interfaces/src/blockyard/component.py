@@ -32,20 +32,12 @@ from blockyard.errors import (
     ComponentConfigError,
     NotSupportedError,
 )
+from blockyard.kinds import ComponentKind
 
 if TYPE_CHECKING:
     from blockyard.metadata import ComponentMetadata
 
 __all__ = ["Component", "ComponentKind"]
-
-
-class ComponentKind(enum.StrEnum):
-    """The building block a component implements; the first part of its Dapr type."""
-
-    STATE = "state"
-    PUBSUB = "pubsub"
-    BINDINGS = "bindings"
-    SECRETSTORES = "secretstores"
 
 
 _NEW, _READY, _CLOSED = 0, 1, 2

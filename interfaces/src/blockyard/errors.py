@@ -1,7 +1,7 @@
 """One exception hierarchy for every component and every backend.
 
 Every error Blockyard raises is a :class:`BlockyardError`. Backend SDK exceptions never leak raw:
-a component wraps them (see :meth:`blockyard.component.Component.wrap_errors`) into the matching
+a component wraps them (see :meth:`blockyard.component.Component._wrap`) into the matching
 subclass, carrying the component's name, the operation and the key, and chains the original as
 ``__cause__``. Messages never contain a metadata value, a state value or a secret.
 
@@ -25,7 +25,10 @@ subclass, carrying the component's name, the operation and the key, and chains t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Self
+
+from blockyard.problems import Problem
 
 __all__ = [
     "AuthenticationError",
@@ -95,8 +98,9 @@ class BlockyardError(Exception):
 class ComponentConfigError(BlockyardError):
     """A component definition or its metadata is invalid.
 
-    ``problems`` lists every problem found (each already naming its file, component and field), so
-    a validator can report all of them at once.
+    ``details`` holds every problem found as a :class:`~blockyard.problems.Problem` (file, line,
+    component, field, message), so a validator can report all of them at once; ``problems`` is
+    their text, one line each.
     """
 
     def __init__(
@@ -106,13 +110,42 @@ class ComponentConfigError(BlockyardError):
         component: str | None = None,
         field: str | None = None,
         source: str | None = None,
-        problems: list[str] | None = None,
+        problems: Sequence[Problem | str] | None = None,
     ) -> None:
         self.field = field
         self.source = source
-        self.problems = problems if problems is not None else [message]
+        given = problems if problems is not None else [message]
+        self.details: tuple[Problem, ...] = tuple(p if isinstance(p, Problem) else Problem(p) for p in given)
         prefix = f"{source}: " if source else ""
         super().__init__(prefix + message, component=component, operation=None, key=field)
+
+    @property
+    def problems(self) -> list[str]:
+        """The text of each problem (``str`` of each of :attr:`details`)."""
+        return [str(p) for p in self.details]
+
+    @classmethod
+    def from_problems(cls, problems: Sequence[Problem]) -> Self:
+        """One error listing ``problems`` (at least one); the message is their text.
+
+        ``component``, ``field`` and ``source`` are set when every problem shares them.
+        """
+        texts = [str(p) for p in problems]
+        if len(texts) == 1:
+            message = texts[0]
+        else:
+            message = f"{len(texts)} problems in component definitions:\n" + "\n".join(f"  - {t}" for t in texts)
+        err = cls(message, problems=problems)
+        components = {p.component for p in problems}
+        fields = {p.field for p in problems}
+        sources = {p.file for p in problems}
+        # Set after construction: the message already names them.
+        err.component = components.pop() if len(components) == 1 else None
+        err.field = fields.pop() if len(fields) == 1 else None
+        err.source = sources.pop() if len(sources) == 1 else None
+        if len(texts) == 1 and err.field is not None:
+            err.key = err.field
+        return err
 
     def _render(self) -> str:
         # The message (each problem) already names its field.

@@ -12,7 +12,7 @@ Dapr's rules, applied by :meth:`ComponentMetadata.parse`:
 - names match case-insensitively; the same name given twice (in any case) is an error;
 - names no field defines are ignored with a warning, as Dapr does;
 - durations accept Go strings (``"1m30s"``, ``"500ms"``) or integer seconds;
-- booleans accept ``true/false``, ``1/0``, ``yes/no``, ``on/off``;
+- booleans accept ``true/false``, ``1/0``, ``yes/no``, ``on/off`` (:func:`parse_bool` outside a model);
 - :data:`CommaList` splits ``"a, b"`` into ``["a", "b"]``; :data:`ByteSize` accepts ``"100Mi"``;
 - ``SecretStr`` fields are *sensitive*: never printed in ``repr``, errors or logs.
 
@@ -27,23 +27,27 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import Annotated, Any, ClassVar, Self, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
 from blockyard.errors import ComponentConfigError
+from blockyard.problems import Problem
 
 __all__ = [
     "ByteSize",
     "CommaList",
     "ComponentMetadata",
     "Duration",
+    "MetadataCheck",
     "SecretStr",
     "meta",
+    "parse_bool",
     "parse_duration",
 ]
 
@@ -76,6 +80,23 @@ def parse_duration(value: Any) -> timedelta:
         if body and "".join(num + unit for num, unit in parts) == body:
             return timedelta(seconds=sign * sum(float(num) * _GO_UNITS[unit] for num, unit in parts))
     raise ValueError("expected a duration such as '5s', '1m30s', '500ms' or integer seconds")
+
+
+_TRUE = frozenset({"true", "1", "yes", "on", "y", "t"})
+_FALSE = frozenset({"false", "0", "no", "off", "n", "f", ""})
+
+
+def parse_bool(value: Any) -> bool:
+    """Parse a Dapr boolean: ``true/1/yes/on/y/t`` or ``false/0/no/off/n/f`` (any case); empty is false.
+
+    :raises ValueError: for anything else; the value itself is not echoed.
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError("expected true or false")
 
 
 _BYTE_UNITS = {
@@ -166,6 +187,19 @@ def _schema_type(annotation: Any) -> str:
     return "string"
 
 
+_M = TypeVar("_M")
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataCheck(Generic[_M]):
+    """What :meth:`ComponentMetadata.check` found: the ``model`` (``None`` when there are ``problems``)
+    and the ``unknown`` names, which no field defines (Dapr ignores them)."""
+
+    model: _M | None
+    problems: list[Problem]
+    unknown: list[str]
+
+
 class ComponentMetadata(BaseModel):
     """Base of every component's metadata model. Frozen; secrets are ``SecretStr``."""
 
@@ -186,20 +220,48 @@ class ComponentMetadata(BaseModel):
     def parse(cls, properties: Mapping[str, Any], *, component: str | None = None, source: str | None = None) -> Self:
         """Validate Dapr-style ``properties`` (name -> value) into this model.
 
+        Names no field defines are logged as a warning and ignored.
+
         :raises ComponentConfigError: listing every problem, each naming its field and what was
             expected; values are never echoed (they may be secrets).
         """
-        lookup = _lookup(cls)
+        checked = cls.check(properties)
+        if checked.unknown:
+            _log.warning(
+                "component %r: ignoring unknown metadata field(s) %s",
+                component,
+                ", ".join(repr(u) for u in checked.unknown),
+            )
+        if checked.model is not None:
+            return checked.model
+        problems = checked.problems
+        raise ComponentConfigError(
+            "; ".join(p.message for p in problems),
+            component=component,
+            source=source,
+            problems=problems,
+            field=next((p.field for p in problems if p.field), None),
+        )
+
+    @classmethod
+    def check(cls, properties: Mapping[str, Any]) -> MetadataCheck[Self]:
+        """Validate ``properties`` without raising or logging: the model, or every problem.
+
+        Each problem's ``field`` is the name as given (or the field's Dapr name when it is missing).
+        """
+        lookup = cls.field_lookup()
         data: dict[str, Any] = {}
         given: dict[str, str] = {}
-        problems: list[str] = []
+        problems: list[Problem] = []
         unknown: list[str] = []
         unsupported = {k.lower(): (k, why) for k, why in cls.unsupported.items()}
         for raw_name, value in properties.items():
             low = raw_name.lower()
             if low in unsupported:
                 name, why = unsupported[low]
-                problems.append(f"field {name!r} is not supported by this component: {why}")
+                problems.append(
+                    Problem(f"field {name!r} is not supported by this component: {why}", field=name, code="unsupported")
+                )
                 continue
             field_name = lookup.get(low)
             if field_name is None:
@@ -207,30 +269,27 @@ class ComponentMetadata(BaseModel):
                 continue
             if field_name in given:
                 problems.append(
-                    f"field {raw_name!r} is given twice (also as {given[field_name]!r}); "
-                    "metadata names match case-insensitively"
+                    Problem(
+                        f"field {raw_name!r} is given twice (also as {given[field_name]!r}); "
+                        "metadata names match case-insensitively",
+                        field=raw_name,
+                        code="duplicate",
+                    )
                 )
                 continue
             given[field_name] = raw_name
             data[field_name] = value
-        if unknown:
-            _log.warning(
-                "component %r: ignoring unknown metadata field(s) %s",
-                component,
-                ", ".join(repr(u) for u in unknown),
-            )
         if not problems:
             try:
-                return cls.model_validate(data)
+                return MetadataCheck(cls.model_validate(data), [], unknown)
             except ValidationError as exc:
                 problems.extend(_describe(cls, exc, given))
-        raise ComponentConfigError(
-            "; ".join(problems),
-            component=component,
-            source=source,
-            problems=problems,
-            field=_first_field(problems),
-        )
+        return MetadataCheck(None, problems, unknown)
+
+    @classmethod
+    def field_lookup(cls) -> Mapping[str, str]:
+        """Every accepted metadata name (Python name, Dapr name, aliases), lower-case -> field name."""
+        return _lookup(cls)
 
     def __repr_args__(self) -> Any:
         # SecretStr already masks itself; this keeps reprs to set fields only.
@@ -313,23 +372,15 @@ def _lookup(cls: type[ComponentMetadata]) -> dict[str, str]:
     return table
 
 
-def _describe(cls: type[ComponentMetadata], exc: ValidationError, given: Mapping[str, str]) -> list[str]:
+def _describe(cls: type[ComponentMetadata], exc: ValidationError, given: Mapping[str, str]) -> list[Problem]:
     problems = []
     for err in exc.errors(include_input=False, include_url=False):
         loc = err["loc"][0] if err["loc"] else None
         info = cls.model_fields.get(str(loc)) if loc is not None else None
         label = given.get(str(loc)) or (info.alias if info and info.alias else str(loc)) if loc is not None else None
         if err["type"] == "missing":
-            problems.append(f"field {label!r} is required")
+            problems.append(Problem(f"field {label!r} is required", field=label, code="required"))
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"field {label!r}: {msg}" if label else msg)
+            problems.append(Problem(f"field {label!r}: {msg}" if label else msg, field=label))
     return problems
-
-
-def _first_field(problems: list[str]) -> str | None:
-    for p in problems:
-        m = re.match(r"field '([^']+)'", p)
-        if m:
-            return m.group(1)
-    return None

@@ -27,21 +27,16 @@ Guarantees:
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Self, cast
 
 from blockyard.component import Component
-from blockyard.errors import BackendError, BlockyardError, ComponentConfigError, ComponentNotFoundError
-from blockyard.resources import (
-    ComponentResource,
-    check_unique_names,
-    create_component,
-    init_component,
-    load_resources,
-    order_resources,
-)
+from blockyard.errors import BackendError, ComponentConfigError, ComponentNotFoundError
+from blockyard.resources.creating import start_component
+from blockyard.resources.loading import PathArg, check_unique_names, load_resources
+from blockyard.resources.model import ComponentResource
+from blockyard.resources.ordering import order_resources
 
 if TYPE_CHECKING:
     from blockyard.bindings import InputBinding, OutputBinding
@@ -53,8 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["Yard", "open"]
 
 _log = logging.getLogger("blockyard.yard")
-
-PathArg = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
 
 class Yard:
@@ -102,17 +95,9 @@ class Yard:
         try:
             for res in ordered:
                 try:
-                    component = await create_component(res, secret_stores=stores, registry=self._registry)
-                except BlockyardError as exc:
+                    component = await start_component(res, secret_stores=stores, registry=self._registry)
+                except Exception as exc:
                     if not res.ignore_errors:
-                        raise
-                    _log.warning("component %r left out (spec.ignoreErrors): %s", res.name, exc)
-                    continue
-                try:
-                    await init_component(component, res)
-                except BaseException as exc:
-                    await _close_quietly(component)
-                    if not (res.ignore_errors and isinstance(exc, Exception)):
                         raise
                     _log.warning("component %r left out (spec.ignoreErrors): %s", res.name, exc)
                     continue
@@ -243,13 +228,6 @@ class Yard:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open" if self._started else "new"
         return f"<Yard {state} components={list(self._components)}>"
-
-
-async def _close_quietly(component: Component) -> None:
-    try:
-        await component.close()
-    except Exception as exc:
-        _log.warning("closing component %r failed: %s", component.name, type(exc).__name__)
 
 
 def open(path_or_paths: PathArg, *, registry: Registry | None = None) -> Yard:
