@@ -44,12 +44,29 @@ def test_entry_point_plugins_are_lazy_and_a_broken_one_is_reported(plugin_path: 
 def test_unknown_type_names_what_to_install_and_close_matches() -> None:
     registry = make_registry()
     with pytest.raises(ComponentNotFoundError) as ei:
-        registry.resolve("state.aws.dynamodb")
-    assert "state.aws.dynamodb needs: pip install blockyard-aws" in str(ei.value)
+        registry.resolve("state.redis")
+    assert "state.redis needs: pip install blockyard-redis" in str(ei.value)
     with pytest.raises(ComponentNotFoundError, match=r"did you mean state\.mem"):
         registry.resolve("state.mme")
     with pytest.raises(ComponentNotFoundError, match="has no version 'v2'; available: v1"):
         registry.resolve("state.mem", "v2")
+
+
+def test_install_hints_name_exactly_the_distributions_that_exist() -> None:
+    """KNOWN_DISTRIBUTIONS is what the contrib/* distributions' plugins declare: no more, no less."""
+    import importlib
+    import tomllib
+
+    from blockyard.registry import KNOWN_DISTRIBUTIONS
+
+    declared: dict[str, str] = {}
+    for pyproject in sorted((Path(__file__).parents[2] / "contrib").glob("*/pyproject.toml")):
+        project = tomllib.loads(pyproject.read_text())["project"]
+        for target in project.get("entry-points", {}).get("blockyard", {}).values():
+            plugin = importlib.import_module(target)
+            declared.update(dict.fromkeys((s.type for s in plugin.blockyard_components()), project["name"]))
+    assert declared, "no contrib distribution found"
+    assert dict(KNOWN_DISTRIBUTIONS) == declared
 
 
 def test_a_target_that_fails_to_import_is_a_clear_error() -> None:

@@ -14,10 +14,11 @@ class's features.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -71,6 +72,21 @@ def _resolve_backend(case: Case) -> Endpoint | None:
         return get_launcher().up(case.backend)
     except BackendUnavailable as exc:
         pytest.skip(f"{NOT_RUN}backend {case.backend} is unavailable: {exc.reason}; enable with: {exc.enable_command}")
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in ``os.environ``; afterwards every variable is as it was (unset if it was)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in before.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
 
 
 class ComponentSuite:
@@ -144,8 +160,11 @@ class ComponentSuite:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def suite_env(cls, tmp_path_factory: pytest.TempPathFactory) -> SuiteEnv:
-        """Resolve the backend once per suite class; a missing backend skips as "not run"."""
+    def suite_env(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SuiteEnv]:
+        """Resolve the backend once per suite class; a missing backend skips as "not run".
+
+        The case's ``env`` is set for the suite class's tests and put back as it was afterwards.
+        """
         case = cls.case
         run_id = fresh_id()
         tmpdir = Path(tempfile.mkdtemp(prefix=f"blockyard-{run_id}-", dir=tmp_path_factory.getbasetemp()))
@@ -153,13 +172,14 @@ class ComponentSuite:
             endpoint = None
             if cls.backend is not None:
                 endpoint = _resolve_backend(Case("subclass", "", "x.y", backend=cls.backend))
-            return SuiteEnv(run_id, tmpdir, None, endpoint)
+            yield SuiteEnv(run_id, tmpdir, None, endpoint)
+            return
         endpoint = _resolve_backend(case)
         where = {"run_id": run_id, "tmpdir": str(tmpdir), "source": case.source, "case_dir": case.case_dir}
         text = substitute(case.component, endpoint=endpoint, **where)
         knobs = substitute_knobs(case.knobs, endpoint=endpoint, **where)
-        os.environ.update(case.env)
-        return SuiteEnv(run_id, tmpdir, case, endpoint, text, knobs)
+        with _environment(case.env):
+            yield SuiteEnv(run_id, tmpdir, case, endpoint, text, knobs)
 
     @pytest.fixture(autouse=True)
     def _suite_setup(self, request: pytest.FixtureRequest, suite_env: SuiteEnv) -> None:

@@ -36,12 +36,12 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from blockyard.errors import ComponentConfigError
+from blockyard.kinds import ComponentKind, kind_of
 
 if TYPE_CHECKING:
     from blockyard_conformance.backends.recipe import Endpoint
 
 __all__ = [
-    "KINDS",
     "Case",
     "CaseError",
     "Limit",
@@ -53,7 +53,6 @@ __all__ = [
     "substitute",
 ]
 
-KINDS = ("state", "pubsub", "bindings", "secretstores")
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _CASE_KEYS = {"id", "backend", "component", "knobs", "limits", "description", "env"}
 
@@ -100,7 +99,7 @@ class Case:
     @property
     def kind(self) -> str:
         """The building block: ``state``, ``pubsub``, ``bindings`` or ``secretstores``."""
-        return self.type.split(".", 1)[0]
+        return kind_of(self.type)
 
     @property
     def embedded(self) -> bool:
@@ -137,9 +136,10 @@ def _spec_type(text: str, source: str, case_id: str) -> str:
         raise _fail(source, f"case {case_id!r}: 'component' must hold exactly one Component, found {len(comps)}")
     spec = comps[0].get("spec")
     type_ = spec.get("type") if isinstance(spec, dict) else None
-    if not isinstance(type_, str) or type_.split(".", 1)[0] not in KINDS:
+    kinds = ComponentKind.names()
+    if not isinstance(type_, str) or kind_of(type_) not in kinds:
         raise _fail(
-            source, f"case {case_id!r}: component spec.type must start with one of {', '.join(KINDS)}", "spec.type"
+            source, f"case {case_id!r}: component spec.type must start with one of {', '.join(kinds)}", "spec.type"
         )
     return type_
 

@@ -2,61 +2,28 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
 from pydantic import SecretStr
 
 from blockyard.component import Component
 from blockyard.errors import ComponentConfigError
+from blockyard.resources import create_component, parse_resources
 
 __all__ = ["build_component", "given_properties", "secret_values"]
 
 
 async def build_component(text: str, *, source: str) -> Component:
-    """Create (not initialise) the one component ``text`` defines.
+    """Create (not initialise) the one component ``text`` defines, as :mod:`blockyard.resources` does.
 
-    Uses :mod:`blockyard.resources` (``secretKeyRef`` and ``envRef`` resolution) when installed;
-    otherwise reads plain ``value`` and ``envRef`` entries itself.
-
-    :raises ComponentConfigError: malformed YAML, unknown type, invalid metadata.
+    :raises ComponentConfigError: malformed YAML, unknown type, invalid metadata, unresolvable
+        ``secretKeyRef`` or ``envRef``.
     """
-    try:
-        from blockyard import resources
-    except ImportError:
-        return _build_plain(text, source)
-    found = resources.parse_resources(text, source=source)
+    found = parse_resources(text, source=source)
     if len(found) != 1:
         raise ComponentConfigError(f"expected exactly one Component, found {len(found)}", source=source)
-    return await resources.create_component(found[0])
-
-
-def _build_plain(text: str, source: str) -> Component:
-    from blockyard.registry import get_registry
-
-    docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind", "Component") == "Component"]
-    if len(docs) != 1:
-        raise ComponentConfigError(f"expected exactly one Component, found {len(docs)}", source=source)
-    doc = docs[0]
-    spec = doc.get("spec") or {}
-    name = (doc.get("metadata") or {}).get("name")
-    props: dict[str, Any] = {}
-    for i, item in enumerate(spec.get("metadata") or []):
-        if not isinstance(item, dict) or "name" not in item:
-            raise ComponentConfigError(f"spec.metadata[{i}] needs a name", source=source, component=name)
-        if "secretKeyRef" in item:
-            raise ComponentConfigError(
-                f"spec.metadata[{i}] ({item['name']!r}): secretKeyRef needs blockyard.resources",
-                source=source, component=name, field=str(item["name"]),
-            )  # fmt: skip
-        if "envRef" in item:
-            props[item["name"]] = os.environ.get(str(item["envRef"]), "")
-        else:
-            value = item.get("value")
-            props[item["name"]] = "" if value is None else value if isinstance(value, str) else str(value)
-    return get_registry().create(str(spec.get("type")), props, name=name, version=spec.get("version"))
+    return await create_component(found[0])
 
 
 def given_properties(component: Component) -> dict[str, Any]:

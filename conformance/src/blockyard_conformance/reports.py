@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from blockyard.kinds import ComponentKind, kind_of
 from blockyard_conformance.results import GROUP_ORDER, CaseResult
 
 __all__ = ["CELL", "matrix_rows", "write_reports"]
@@ -35,16 +36,12 @@ SHORT = {"passed": "✓", "failed": "✗", "xfailed": "xfail", "skipped": "skip"
 """Compact cells for the terminal; the legend is printed below the table."""
 
 
-KIND_ORDER = ("state", "pubsub", "bindings", "secretstores")
-
-
 def by_kind(results: Sequence[CaseResult]) -> list[tuple[str, list[CaseResult]]]:
     """The results grouped by building block (the first part of the component type), in report order."""
     groups: dict[str, list[CaseResult]] = {}
     for r in results:
-        groups.setdefault(r.component.split(".", 1)[0], []).append(r)
-    order = {k: i for i, k in enumerate(KIND_ORDER)}
-    return sorted(groups.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+        groups.setdefault(kind_of(r.component), []).append(r)
+    return sorted(groups.items(), key=lambda kv: (ComponentKind.order(kv[0]), kv[0]))
 
 
 def matrix_rows(results: Sequence[CaseResult], *, short: bool = False) -> tuple[list[str], list[list[str]]]:

@@ -14,14 +14,13 @@
 from __future__ import annotations
 
 import abc
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from blockyard.component import Component, ComponentKind
 from blockyard.errors import InvalidRequestError, NotSupportedError
-from blockyard.subscription import HandlerResult, Stopper, Subscription, SubscriptionOwner, coerce_result
+from blockyard.subscription import HandlerResult, Stopper, Subscription, SubscriptionOwner, coerce_result, guard
 from blockyard.values import decode_json, encode_value
 
 __all__ = [
@@ -131,15 +130,11 @@ class InputBinding(SubscriptionOwner, Component, abc.ABC):
         self._check_ready("read")
         log, name = self.log, self.name
 
-        async def deliver(event: BindingEvent) -> HandlerResult:
-            try:
-                return coerce_result(await handler(event))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("component %r: input handler failed (%s)", name, type(exc).__name__)
-                return HandlerResult.RETRY
+        def failed(event: BindingEvent, exc: Exception) -> HandlerResult:
+            log.warning("component %r: input handler failed (%s)", name, type(exc).__name__)
+            return HandlerResult.RETRY
 
+        deliver = guard(handler, lambda _, result: coerce_result(result), failed)
         try:
             stopper = await self._read(deliver)
         except Exception as exc:

@@ -59,6 +59,16 @@ class Component(abc.ABC):
     type: ClassVar[str] = ""
     Metadata: ClassVar[builtins.type[ComponentMetadata] | None] = None
     features: ClassVar[frozenset[enum.StrEnum]] = frozenset()
+    #: Feature -> name of the mixin class that implements it; a class declaring the feature must
+    #: subclass that mixin (checked when the class is defined). Set by each building block.
+    feature_mixins: ClassVar[Mapping[enum.StrEnum, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        bases = {k.__name__ for k in cls.__mro__}
+        for feature, mixin in cls.feature_mixins.items():
+            if feature in cls.features and mixin not in bases:
+                raise TypeError(f"{cls.__name__} declares {feature} but does not subclass {mixin}")
 
     def __init__(
         self,
@@ -214,6 +224,18 @@ class Component(abc.ABC):
                 err = cls(message, component=self.name, operation=operation, key=key)
         err.__cause__ = exc
         return err
+
+    def _unsupported(self, feature: enum.StrEnum, what: str, *, key: str | None = None) -> NotSupportedError:
+        """The error for ``what`` (an operation, or what a request used) needing undeclared ``feature``.
+
+        The error names ``key`` when given, else ``what`` as the operation.
+        """
+        return NotSupportedError(
+            f"{what} needs feature {feature.value}, which {self.type or 'this component'} does not declare",
+            component=self.name,
+            operation=what if key is None else None,
+            key=key,
+        )
 
     def _scrub(self, text: str) -> str:
         """``text`` with every sensitive (``SecretStr``) metadata value and URL password masked."""

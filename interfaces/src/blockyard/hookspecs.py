@@ -14,6 +14,10 @@ A distribution registers one entry point in group ``blockyard`` that points at a
     @hookimpl
     def blockyard_components():
         return [ComponentSpec("state", "redis", "blockyard_redis.state:RedisStateStore", features=(...))]
+
+Other packages define further hooks (the conformance kit: ``blockyard_conformance_cases``,
+``blockyard_backend_recipes``, in :mod:`blockyard_conformance.hookspecs`); implement those with
+``@hookimpl(optionalhook=True)``.
 """
 
 from __future__ import annotations
@@ -23,8 +27,6 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from blockyard.registry import ComponentSpec
 
 __all__ = ["hookimpl", "hookspec"]
@@ -39,16 +41,6 @@ def blockyard_components() -> list[ComponentSpec]:  # type: ignore[empty-body]
 
     A spec names its class by import path; the class is imported only when the component is used.
     """
-
-
-@hookspec
-def blockyard_conformance_cases() -> list[Path]:  # type: ignore[empty-body]
-    """Return paths of conformance case files (YAML) for this plugin's components."""
-
-
-@hookspec
-def blockyard_backend_recipes() -> list[Any]:  # type: ignore[empty-body]
-    """Return native backend recipes (``blockyard_conformance.backends.recipe.NativeRecipe``)."""
 
 
 @hookspec

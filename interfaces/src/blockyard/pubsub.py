@@ -31,9 +31,9 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from blockyard.component import Component, ComponentKind
-from blockyard.errors import BlockyardError, BulkError, InvalidRequestError, NotSupportedError
-from blockyard.state import TTL_METADATA, parse_ttl
-from blockyard.subscription import HandlerResult, Stopper, Subscription, SubscriptionOwner, coerce_result
+from blockyard.errors import BlockyardError, BulkError, InvalidRequestError
+from blockyard.subscription import HandlerResult, Stopper, Subscription, SubscriptionOwner, coerce_result, guard
+from blockyard.ttl import request_ttl
 from blockyard.values import decode_json, encode_value
 
 __all__ = [
@@ -147,16 +147,10 @@ class PubSub(SubscriptionOwner, Component, abc.ABC):
 
     kind: ClassVar[ComponentKind] = ComponentKind.PUBSUB
     features: ClassVar[frozenset[PubSubFeature]] = frozenset()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        for feature, mixin_name in (
-            (PubSubFeature.BULK_PUBSUB, "BulkPublisher"),
-            (PubSubFeature.BULK_SUBSCRIBE, "BulkSubscriber"),
-        ):
-            mixin = globals().get(mixin_name)
-            if mixin is not None and feature in cls.features and not issubclass(cls, mixin):
-                raise TypeError(f"{cls.__name__} declares {feature} but does not subclass {mixin_name}")
+    feature_mixins: ClassVar[Mapping[enum.StrEnum, str]] = {
+        PubSubFeature.BULK_PUBSUB: "BulkPublisher",
+        PubSubFeature.BULK_SUBSCRIBE: "BulkSubscriber",
+    }
 
     @property
     def default_consumer_group(self) -> str:
@@ -253,41 +247,22 @@ class PubSub(SubscriptionOwner, Component, abc.ABC):
     ) -> PublishOp:
         self._check_topic(topic)
         md = metadata or _EMPTY
-        md_ttl = md.get(TTL_METADATA) if md else None
-        if ttl is not None and md_ttl is not None:
-            raise InvalidRequestError(
-                f"give the TTL either as ttl= or as metadata {TTL_METADATA!r}, not both", component=self.name, key=topic
-            )
-        raw = ttl if ttl is not None else md_ttl
-        seconds = parse_ttl(raw, component=self.name, key=topic) if raw is not None else None
-        if raw is not None and PubSubFeature.MESSAGE_TTL not in self.features:
+        given, seconds = request_ttl(ttl, md, component=self.name, key=topic)
+        if given and PubSubFeature.MESSAGE_TTL not in self.features:
             raise self._unsupported(PubSubFeature.MESSAGE_TTL, "publish with a TTL")
         return PublishOp(topic, encode_value(data, key=topic, component=self.name), md, content_type, seconds)
 
     def _deliverer(self, handler: Handler, topic: str) -> Deliver:
-        log = self.log
-        name = self.name
+        log, name = self.log, self.name
 
-        async def deliver(message: Message) -> HandlerResult:
-            try:
-                return coerce_result(await handler(message))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning(
-                    "component %r: handler for topic %r failed on message %s (%s); asking for redelivery",
-                    name, topic, message.id, type(exc).__name__,
-                )  # fmt: skip
-                return HandlerResult.RETRY
+        def failed(message: Message, exc: Exception) -> HandlerResult:
+            log.warning(
+                "component %r: handler for topic %r failed on message %s (%s); asking for redelivery",
+                name, topic, message.id, type(exc).__name__,
+            )  # fmt: skip
+            return HandlerResult.RETRY
 
-        return deliver
-
-    def _unsupported(self, feature: PubSubFeature, operation: str) -> NotSupportedError:
-        return NotSupportedError(
-            f"{operation} needs feature {feature.value}, which {self.type or 'this component'} does not declare",
-            component=self.name,
-            operation=operation,
-        )
+        return guard(handler, lambda _, result: coerce_result(result), failed)
 
 
 class BulkPublisher(PubSub, abc.ABC):
@@ -381,18 +356,17 @@ class BulkSubscriber(PubSub, abc.ABC):
     ) -> Callable[[list[Message]], Awaitable[dict[str, HandlerResult]]]:
         log, name = self.log, self.name
 
-        async def deliver_batch(messages: list[Message]) -> dict[str, HandlerResult]:
-            ids = [m.id or str(i) for i, m in enumerate(messages)]
-            try:
-                raw = await handler(messages) or {}
-                return {i: coerce_result(raw.get(i)) for i in ids}
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("component %r: bulk handler for %r failed (%s)", name, topic, type(exc).__name__)
-                return dict.fromkeys(ids, HandlerResult.RETRY)
+        def ids(messages: list[Message]) -> list[str]:
+            return [m.id or str(i) for i, m in enumerate(messages)]
 
-        return deliver_batch
+        def results(messages: list[Message], raw: Mapping[str, HandlerResult] | None) -> dict[str, HandlerResult]:
+            return {i: coerce_result((raw or {}).get(i)) for i in ids(messages)}
+
+        def failed(messages: list[Message], exc: Exception) -> dict[str, HandlerResult]:
+            log.warning("component %r: bulk handler for %r failed (%s)", name, topic, type(exc).__name__)
+            return dict.fromkeys(ids(messages), HandlerResult.RETRY)
+
+        return guard(handler, results, failed)
 
 
 class _Batcher:

@@ -1,7 +1,10 @@
 """Plugin discovery: entry points -> component specs -> classes, imported lazily.
 
 Every distribution in entry-point group ``blockyard`` is loaded as a pluggy plugin; its
-``blockyard_components`` hook returns :class:`ComponentSpec` objects. Listing components never
+``blockyard_components`` hook returns :class:`ComponentSpec` objects. Other packages add hooks of
+their own by naming a module of hook specifications in entry-point group ``blockyard.hookspecs``
+(the conformance kit does); a plugin marks its implementations of such hooks
+``@hookimpl(optionalhook=True)`` so that it loads whether or not that package is installed. Listing components never
 imports a component class (so never a backend SDK); :meth:`Registry.resolve` imports one when it is
 used. A plugin that fails to import is recorded in :attr:`Registry.failures` and the others keep
 working. Set ``BLOCKYARD_DISABLE_PLUGIN_AUTOLOAD=1`` to skip entry points (tests, embedding).
@@ -25,6 +28,7 @@ import pluggy
 
 from blockyard import hookspecs
 from blockyard.errors import ComponentNotFoundError
+from blockyard.kinds import ComponentKind
 
 if TYPE_CHECKING:
     from blockyard.component import Component
@@ -39,28 +43,30 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "blockyard"
-KINDS = ("state", "pubsub", "bindings", "secretstores")
+HOOKSPEC_GROUP = "blockyard.hookspecs"
+"""Entry-point group of modules with further hook specifications (the conformance kit's)."""
 
 #: First-party component types and the distribution that provides each, for "pip install" hints.
+#: Only distributions that exist are named; ``tests/core/test_core_registry.py`` checks this table
+#: against the plugins of every ``contrib/*`` distribution.
 KNOWN_DISTRIBUTIONS: Mapping[str, str] = {
     **dict.fromkeys(
-        ("state.in-memory", "state.sqlite", "pubsub.in-memory", "secretstores.local.file",
-         "secretstores.local.env", "bindings.localstorage", "bindings.cron", "bindings.http"),
+        (
+            "state.in-memory",
+            "state.sqlite",
+            "pubsub.in-memory",
+            "secretstores.local.file",
+            "secretstores.local.env",
+            "bindings.localstorage",
+            "bindings.cron",
+            "bindings.http",
+        ),
         "blockyard-local",
     ),
     **dict.fromkeys(("state.redis", "pubsub.redis", "bindings.redis"), "blockyard-redis"),
     **dict.fromkeys(("pubsub.rabbitmq", "bindings.rabbitmq"), "blockyard-rabbitmq"),
-    **dict.fromkeys(("pubsub.kafka", "bindings.kafka"), "blockyard-kafka"),
-    **dict.fromkeys(
-        ("state.aws.dynamodb", "pubsub.aws.snssqs", "bindings.aws.s3", "secretstores.aws.secretmanager",
-         "secretstores.aws.parameterstore"),
-        "blockyard-aws",
-    ),
-    "state.azure.cosmosdb": "blockyard-azure",
-    "state.cassandra": "blockyard-cassandra",
     "secretstores.hashicorp.vault": "blockyard-vault",
-    "bindings.twilio.sms": "blockyard-twilio",
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +95,9 @@ class ComponentSpec:
     distribution: str | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"ComponentSpec kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if self.kind not in ComponentKind.names():
+            kinds = ", ".join(ComponentKind.names())
+            raise ValueError(f"ComponentSpec kind must be one of {kinds}, not {self.kind!r}")
         if ":" not in self.target:
             raise ValueError(f"ComponentSpec target must be 'module:Class', not {self.target!r}")
 
@@ -161,6 +168,11 @@ class Registry:
         pm.add_hookspecs(hookspecs)
         if not self.autoload or os.environ.get("BLOCKYARD_DISABLE_PLUGIN_AUTOLOAD"):
             return pm
+        for ep in _entry_points(HOOKSPEC_GROUP):
+            try:
+                pm.add_hookspecs(ep.load())
+            except Exception as exc:
+                self.failures.append(PluginFailure(ep.name, ep.dist, f"{type(exc).__name__}: {exc}"))
         for ep in _entry_points(ENTRY_POINT_GROUP):
             dist = ep.dist
             try:
@@ -286,12 +298,15 @@ class Registry:
         self._classes.pop((spec.type, spec.version), None)
 
     def hook(self) -> Any:
-        """The pluggy hook relay, for the other hooks (cases, recipes, CLI commands)."""
+        """The pluggy hook relay, for the other hooks (CLI commands, and those other packages add)."""
         return self.plugin_manager.hook
 
     def iter_hook(self, name: str) -> Iterable[Any]:
         """Flatten the list results of hook ``name`` over every plugin."""
-        for result in getattr(self.plugin_manager.hook, name)():
+        caller = getattr(self.plugin_manager.hook, name, None)
+        if caller is None:  # no package defines the hook, and no plugin implements it
+            return
+        for result in caller():
             yield from result or ()
 
 

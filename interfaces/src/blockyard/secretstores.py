@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from blockyard.component import Component, ComponentKind
-from blockyard.errors import InvalidRequestError, NotSupportedError
+from blockyard.errors import InvalidRequestError
 
 __all__ = ["VERSION_METADATA", "SecretStore", "SecretStoreFeature"]
 
@@ -75,10 +75,7 @@ class SecretStore(Component, abc.ABC):
             return
         for k in VERSION_METADATA:
             if k in metadata:
-                raise NotSupportedError(
-                    f"metadata {k!r} needs feature SECRET_VERSIONS, which {self.type or 'this store'} does not declare",
-                    component=self.name,
-                )
+                raise self._unsupported(SecretStoreFeature.SECRET_VERSIONS, f"metadata {k!r}", key=k)
 
     @abc.abstractmethod
     async def _get_secret(self, name: str, metadata: Mapping[str, str]) -> dict[str, str]:

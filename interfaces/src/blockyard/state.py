@@ -37,7 +37,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from blockyard.component import Component, ComponentKind
-from blockyard.errors import BlockyardError, BulkError, InvalidRequestError, NotSupportedError
+from blockyard.errors import BlockyardError, BulkError, InvalidRequestError
+from blockyard.ttl import TTL_METADATA, parse_ttl, request_ttl
 from blockyard.values import decode_json, encode_value
 
 __all__ = [
@@ -60,15 +61,11 @@ __all__ = [
     "TTL_METADATA",
     "compile_like",
     "format_expire_time",
+    "parse_ttl",
 ]
-
-TTL_METADATA = "ttlInSeconds"
-"""Request metadata key carrying a TTL in seconds."""
 
 TTL_EXPIRE_TIME = "ttlExpireTime"
 """Response metadata key carrying the expiry as RFC 3339 UTC."""
-
-_MAX_TTL = 2**31 - 1
 
 
 def compile_like(pattern: str) -> re.Pattern[str]:
@@ -216,14 +213,6 @@ class QueryResult:
 
 _EMPTY: Mapping[str, str] = {}
 
-#: The mixin a feature requires, by class name (checked when a store class is defined).
-_FEATURE_MIXINS: dict[StateFeature, str] = {
-    StateFeature.TRANSACTIONAL: "TransactionalStateStore",
-    StateFeature.DELETE_WITH_PREFIX: "DeleteWithPrefixStateStore",
-    StateFeature.KEYS_LIKE: "KeysLikeStateStore",
-    StateFeature.QUERY_API: "QueryableStateStore",
-}
-
 
 def _option(enum_cls: type[enum.StrEnum], value: Any, what: str, component: str) -> Any:
     if value is None or value == "":
@@ -237,48 +226,22 @@ def _option(enum_cls: type[enum.StrEnum], value: Any, what: str, component: str)
         ) from None
 
 
-def parse_ttl(value: Any, *, component: str | None = None, key: str | None = None) -> int | None:
-    """Normalise a TTL: ``None``, ``<= 0`` -> ``None`` (no expiry); else positive int seconds.
-
-    :raises InvalidRequestError: unless an integer (or integer string) in -1..2**31-1.
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        seconds = None
-    elif isinstance(value, int):
-        seconds = value
-    else:
-        try:
-            seconds = int(str(value).strip())
-        except ValueError:
-            seconds = None
-    if seconds is None or seconds < -1 or seconds > _MAX_TTL:
-        raise InvalidRequestError(
-            f"incorrect value for metadata {TTL_METADATA!r}: expected an integer from -1 to {_MAX_TTL}",
-            component=component,
-            key=key,
-        )
-    return seconds if seconds > 0 else None
-
-
 class StateStore(Component, abc.ABC):
     """A key/value state store. See the module docstring for the guaranteed semantics."""
 
     kind: ClassVar[ComponentKind] = ComponentKind.STATE
     features: ClassVar[frozenset[StateFeature]] = frozenset()
+    feature_mixins: ClassVar[Mapping[enum.StrEnum, str]] = {
+        StateFeature.TRANSACTIONAL: "TransactionalStateStore",
+        StateFeature.DELETE_WITH_PREFIX: "DeleteWithPrefixStateStore",
+        StateFeature.KEYS_LIKE: "KeysLikeStateStore",
+        StateFeature.QUERY_API: "QueryableStateStore",
+    }
 
     #: Default parallelism of the generic bulk operations (``None`` = unbounded).
     bulk_parallelism: ClassVar[int | None] = 64
     #: Default TTL applied when a write has none (a plugin sets it from its metadata).
     default_ttl: int | None = None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        for feature, mixin_name in _FEATURE_MIXINS.items():
-            mixin = globals().get(mixin_name)
-            if mixin is not None and feature in cls.features and not issubclass(cls, mixin):
-                raise TypeError(f"{cls.__name__} declares {feature} but does not subclass {mixin_name}")
 
     # -- public API --------------------------------------------------------------------------
 
@@ -480,18 +443,7 @@ class StateStore(Component, abc.ABC):
 
     def _check_feature(self, feature: StateFeature, what: str, key: str | None) -> None:
         if feature not in self.features:
-            raise NotSupportedError(
-                f"{what} needs feature {feature.value}, which {self.type or 'this store'} does not declare",
-                component=self.name,
-                key=key,
-            )
-
-    def _unsupported(self, feature: StateFeature, operation: str) -> NotSupportedError:
-        return NotSupportedError(
-            f"{operation} needs feature {feature.value}, which {self.type or 'this store'} does not declare",
-            component=self.name,
-            operation=operation,
-        )
+            raise self._unsupported(feature, what, key=key)
 
     def _set_op(
         self,
@@ -516,14 +468,8 @@ class StateStore(Component, abc.ABC):
         first_write = conc is Concurrency.FIRST_WRITE and etag is None
         if first_write:
             self._check_feature(StateFeature.FIRST_WRITE, "first-write concurrency", key)
-        md_ttl = md.get(TTL_METADATA) if md else None
-        if ttl is not None and md_ttl is not None:
-            raise InvalidRequestError(
-                f"give the TTL either as ttl= or as metadata {TTL_METADATA!r}, not both", component=self.name, key=key
-            )
-        raw_ttl = ttl if ttl is not None else md_ttl
-        if raw_ttl is not None:
-            seconds = parse_ttl(raw_ttl, component=self.name, key=key)
+        given, seconds = request_ttl(ttl, md, component=self.name, key=key)
+        if given:
             self._check_feature(StateFeature.TTL, "a TTL", key)
         else:
             seconds = self.default_ttl

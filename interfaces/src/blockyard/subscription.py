@@ -6,9 +6,12 @@ import asyncio
 import enum
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
-__all__ = ["HandlerResult", "Stopper", "Subscription"]
+__all__ = ["HandlerResult", "Stopper", "Subscription", "coerce_result", "guard"]
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 
 class HandlerResult(enum.StrEnum):
@@ -112,3 +115,25 @@ def coerce_result(value: Any) -> HandlerResult:
         return HandlerResult(value)
     except ValueError:
         raise TypeError(f"a handler must return None or a HandlerResult, not {value!r}") from None
+
+
+def guard(
+    handler: Callable[[_In], Awaitable[Any]],
+    convert: Callable[[_In, Any], _Out],
+    failed: Callable[[_In, Exception], _Out],
+) -> Callable[[_In], Awaitable[_Out]]:
+    """Wrap a user's handler so that delivery never fails: the one way handlers are run.
+
+    The wrapper returns ``convert(arg, <handler's result>)``; when the handler (or ``convert``)
+    raises, it returns ``failed(arg, exc)`` instead. Cancellation propagates.
+    """
+
+    async def run(arg: _In) -> _Out:
+        try:
+            return convert(arg, await handler(arg))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return failed(arg, exc)
+
+    return run

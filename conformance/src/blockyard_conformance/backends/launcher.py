@@ -89,39 +89,6 @@ class BackendStatus:
     endpoint: Endpoint | None = field(default=None, repr=False)
 
 
-class _PortOnlyRecipe(NativeRecipe):
-    """Stand-in for a backend whose native recipe module is not installed: it can be
-    reached through the environment, a listening server or Docker, never started natively."""
-
-    def __init__(self, backend: str, default_port: int) -> None:
-        self.backend = backend  # type: ignore[misc]
-        self.default_port = default_port  # type: ignore[misc]
-        self._backend = backend
-
-    def missing(self) -> str | None:
-        return f"no native recipe for {self._backend} is installed"
-
-    def start(self, workdir: Path, port: int, log: Any) -> subprocess.Popen[bytes]:
-        raise BackendUnavailable(self._backend, self.missing() or "", "")
-
-    def endpoint(self, port: int, workdir: Path) -> Endpoint:
-        return Endpoint(
-            backend=self._backend,
-            flavour=f"{self._backend} (native)",
-            host=LOOPBACK,
-            port=port,
-            url=f"{LOOPBACK}:{port}",
-            source="native",
-        )
-
-    def ready(self, endpoint: Endpoint) -> bool:
-        return port_open(endpoint.port, endpoint.host)
-
-
-# standard ports of backends that may lack a native recipe module here
-_FALLBACK_PORTS = {"kafka": 9092, "cassandra": 9042}
-
-
 class Launcher:
     """Brings backends up and down; safe to use from several threads for different backends."""
 
@@ -258,7 +225,9 @@ class Launcher:
             )
         recipe = load_recipe(name)
         if recipe is None:
-            return _PortOnlyRecipe(name, _FALLBACK_PORTS.get(name, 0))
+            raise BackendUnavailable(
+                name, f"no native recipe for {name} is installed", "reinstall blockyard-conformance"
+            )
         return recipe
 
     def _from_env(self, recipe: NativeRecipe) -> Endpoint | None:

@@ -70,7 +70,7 @@ def blockyard_components() -> list[ComponentSpec]:
     ]  # fmt: skip
 
 
-@hookimpl
+@hookimpl(optionalhook=True)
 def blockyard_conformance_cases() -> list[Path]:
     """The conformance case file of the eight components."""
     return [Path(__file__).parent / "conformance" / "cases.yaml"]

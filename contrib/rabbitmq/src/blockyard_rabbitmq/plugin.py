@@ -36,7 +36,7 @@ def blockyard_components() -> list[ComponentSpec]:
     ]
 
 
-@hookimpl
+@hookimpl(optionalhook=True)
 def blockyard_conformance_cases() -> list[Path]:
     """The conformance cases of both components."""
     return [Path(__file__).parent / "conformance" / "cases.yaml"]

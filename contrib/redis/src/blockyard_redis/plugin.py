@@ -47,7 +47,7 @@ def blockyard_components() -> list[ComponentSpec]:
     return list(SPECS)
 
 
-@hookimpl
+@hookimpl(optionalhook=True)
 def blockyard_conformance_cases() -> list[Path]:
     """The conformance cases of the Redis components (run against the ``redis`` backend)."""
     return [Path(__file__).parent / "conformance" / "cases.yaml"]

@@ -26,7 +26,7 @@ def blockyard_components() -> list[ComponentSpec]:
     return [VAULT_SPEC]
 
 
-@hookimpl
+@hookimpl(optionalhook=True)
 def blockyard_conformance_cases() -> list[Path]:
     """The conformance case file of the Vault secret store."""
     return [Path(__file__).parent / "conformance" / "cases.yaml"]

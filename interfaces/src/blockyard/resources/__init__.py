@@ -45,7 +45,6 @@ variable is an error (Dapr passes an empty string); ``spec.initTimeout`` is appl
 given.
 """
 
-
 from blockyard.resources.creating import create_component, init_component, load_component, start_component
 from blockyard.resources.document import ComponentDocument
 from blockyard.resources.loading import check_unique_names, load_resources, parse_resources

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeGuard
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -103,8 +103,12 @@ def _text(value: Any) -> str | tuple[str, ...] | None:
     return json.dumps(value)
 
 
-def _is_name(value: Any) -> bool:
+def _is_name(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip())
+
+
+def _is_store(value: Any) -> bool:
+    return value is None or _is_name(value)
 
 
 class _Model(BaseModel):
@@ -186,9 +190,9 @@ class Spec(_Model):
 class Auth(_Model):
     """``auth``: the secret store that ``secretKeyRef`` entries read from."""
 
-    secret_store: Annotated[str | None, _check(lambda v: v is None or _is_name(v), "expected the name of a secret store")] = (
-        Field(None, validation_alias=AliasChoices("secretStore", "secretstore"))
-    )  # fmt: skip
+    secret_store: Annotated[str | None, _check(_is_store, "expected the name of a secret store")] = Field(
+        None, validation_alias=AliasChoices("secretStore", "secretstore")
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -348,4 +352,3 @@ def _resource(parsed: ComponentDocument, doc: Document, origin: str) -> Componen
         namespace=parsed.metadata.namespace,
         _lines=lines,
     )
-
