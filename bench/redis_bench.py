@@ -24,20 +24,20 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from blockyard.pubsub import Message
 from blockyard.state import SetRequest
+from blockyard_conformance.testing import ServerProcess, free_port, port_open
 from blockyard_redis import scripts
 from blockyard_redis.pubsub import RedisPubSub
 from blockyard_redis.state import RedisStateStore
@@ -45,26 +45,26 @@ from blockyard_redis.state import RedisStateStore
 Op = Callable[[int], Awaitable[Any]]
 
 
-def start_server() -> tuple[subprocess.Popen[bytes], int, str]:
+def start_server() -> tuple[ServerProcess, int]:
     binary = shutil.which("redis-server")
     if binary is None:
         sys.exit("redis-server is not installed (apt-get install -y redis-server), or pass --host/--port")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    workdir = tempfile.mkdtemp(prefix="redis-bench-")
-    proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.02)
-    return proc, port, workdir
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="redis-bench-"))
+    argv = [
+        binary,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+    ]
+    return ServerProcess(argv, ready=lambda: port_open(port), workdir=workdir).start(), port
 
 
 def raw_client(store_meta: Any) -> Redis:
@@ -297,7 +297,7 @@ async def main() -> None:
     proc = None
     host, port = args.host, args.port
     if host is None:
-        proc, port, _ = start_server()
+        proc, port = start_server()
         host = "127.0.0.1"
     scale = 1
     rounds = 2 if args.quick else args.rounds
@@ -309,8 +309,7 @@ async def main() -> None:
         await bench_pubsub(host, port, rounds, scale)
     finally:
         if proc is not None:
-            proc.terminate()
-            proc.wait()
+            proc.stop()
     print("\n| scenario | raw redis-py | Blockyard | ratio | target |\n|---|---|---|---|---|")
     for r in ROWS:
         print("| " + " | ".join(r) + " |")

@@ -98,3 +98,32 @@ auth: {secretStore: localsecrets}
     assert "bad.yaml:9: component 'other': metadata 'keyPrefix': secret 'nothere' (secretKeyRef) does not exist" in str(
         ei.value
     )
+
+
+def test_the_library_path_imports_no_cli_dependency(tmp_path: Path) -> None:
+    """Opening a yard and using its components never imports click or rich (they serve the CLI only)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    (tmp_path / "store.yaml").write_text(
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: store}\nspec: {type: state.in-memory}\n"
+    )
+    code = textwrap.dedent(
+        f"""
+        import asyncio, json, sys
+        import blockyard
+
+        async def main():
+            async with blockyard.open({str(tmp_path)!r}) as yard:
+                await yard.state("store").set("k", {{"v": 1}})
+                assert (await yard.state("store").get("k")).json() == {{"v": 1}}
+
+        asyncio.run(main())
+        print(json.dumps(sorted(sys.modules)))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    modules = {m.split(".")[0] for m in json.loads(result.stdout)}
+    assert "blockyard_local" in modules  # the component really ran
+    assert not modules & {"click", "rich"}

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -17,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from blockyard_conformance.testing import ServerProcess, free_port, port_open
 
 ENABLE = "apt-get install -y --no-install-recommends rabbitmq-server"
 
@@ -29,12 +27,6 @@ class Broker:
     port: int
     restart: Callable[[], None] | None
     stop: Callable[[], None] = lambda: None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _amqp_ready(port: int) -> bool:
@@ -59,20 +51,23 @@ class OwnBroker:
         epmd = shutil.which("epmd")
         if not scripts or epmd is None:
             raise FileNotFoundError(f"rabbitmq-server is not installed ({ENABLE})")
-        self.script, self.epmd = scripts[-1], epmd
         self.dir = Path(tempfile.mkdtemp(prefix="blockyard-rmq-test-"))
-        self.port, self.dist_port, self.epmd_port = _free_port(), _free_port(), _free_port()
+        self.port, self.dist_port, self.epmd_port = free_port(), free_port(), free_port()
         (self.dir / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n"
         )
         (self.dir / "enabled_plugins").write_text("[].\n")
-        self.epmd_proc: subprocess.Popen[bytes] | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.epmd = ServerProcess(
+            [epmd, "-address", "127.0.0.1", "-port", str(self.epmd_port)],
+            ready=lambda: port_open(self.epmd_port), workdir=self.dir / "epmd",
+        )  # fmt: skip
+        self.broker = ServerProcess(
+            [scripts[-1]], ready=lambda: _amqp_ready(self.port), workdir=self.dir, env=self._env(), timeout=60
+        )
 
     def _env(self) -> dict[str, str]:
         d = self.dir
         return {
-            **os.environ,
             "HOME": str(d),
             "RABBITMQ_NODENAME": "rabbit@localhost",
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
@@ -89,40 +84,12 @@ class OwnBroker:
         }
 
     def start(self) -> None:
-        log = (self.dir / "server.log").open("ab")
-        self.epmd_proc = subprocess.Popen(
-            [self.epmd, "-address", "127.0.0.1", "-port", str(self.epmd_port)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        time.sleep(0.2)
-        self.proc = subprocess.Popen(
-            [self.script], env=self._env(), cwd=self.dir, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"rabbitmq-server exited; see {self.dir / 'server.log'}")
-            if _amqp_ready(self.port):
-                return
-            time.sleep(0.3)
-        raise RuntimeError(f"rabbitmq-server not ready after 60 s; see {self.dir / 'server.log'}")
-
-    def _stop_group(self, proc: subprocess.Popen[bytes] | None) -> None:
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        except ProcessLookupError:
-            pass
+        self.epmd.start()
+        self.broker.start()
 
     def stop(self) -> None:
-        self._stop_group(self.proc)
-        self._stop_group(self.epmd_proc)
+        self.broker.stop()
+        self.epmd.stop()
 
     def restart(self) -> None:
         self.stop()

@@ -4,7 +4,6 @@ connection string (it holds the password) never shows in errors, reprs or logs."
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -13,6 +12,7 @@ import pytest
 from rabbitmq_testing import Broker
 
 from blockyard.errors import AuthenticationError, BackendUnavailableError, ComponentConfigError
+from blockyard_conformance.testing import free_port, silent_port
 from blockyard_rabbitmq.binding import RabbitMQBinding
 from blockyard_rabbitmq.pubsub import RabbitMQPubSub
 
@@ -28,19 +28,14 @@ def with_auth(broker: Broker, user: str, password: str, vhost: str = "") -> str:
 
 @pytest.fixture
 def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()
 
 
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """Accepts TCP connections and never answers."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    yield int(srv.getsockname()[1])
-    srv.close()
+    with silent_port() as port:
+        yield port
 
 
 def assert_no_secret(*texts: str) -> None:

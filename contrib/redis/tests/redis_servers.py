@@ -11,7 +11,6 @@ import asyncio
 import inspect
 import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from blockyard_conformance.testing import ServerProcess, free_port
 
 REDIS_SERVER = shutil.which("redis-server")
 ENABLE = "apt-get install -y --no-install-recommends redis-server"
@@ -45,50 +46,35 @@ class Server:
         return md
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class RedisProcess:
     """A ``redis-server`` on 127.0.0.1 that these tests own (and may restart)."""
 
     def __init__(self, workdir: Path, *, password: str | None = None) -> None:
         if REDIS_SERVER is None:
             pytest.skip(f"redis-server is not installed; enable with: {ENABLE}")
-        self.workdir = workdir
-        self.port = _free_port()
+        self.port = free_port()
         self.password = password
         lines = ["bind 127.0.0.1", f"port {self.port}", f"dir {workdir}", 'save ""', "appendonly no"]
         if password:
             lines.append(f"requirepass {password}")
-        self.conf = workdir / "redis.conf"
-        self.conf.write_text("\n".join(lines) + "\n")
-        self.conf.chmod(0o600)
-        self.proc: subprocess.Popen[bytes] | None = None
+        conf = workdir / "redis.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        conf.chmod(0o600)
+        self.process = ServerProcess([REDIS_SERVER, str(conf)], ready=self._answers, workdir=workdir, timeout=10)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))
+        except OSError:
+            return False
 
     def start(self) -> None:
-        log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen([str(REDIS_SERVER), str(self.conf)], stdout=log, stderr=log, cwd=self.workdir)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.sendall(b"PING\r\n")
-                    reply = s.recv(64)
-                    if reply.startswith((b"+PONG", b"-NOAUTH")):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
+        self.process.start()
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
+        self.process.stop()
 
     def server(self) -> Server:
         return Server("127.0.0.1", self.port, self.password, self)

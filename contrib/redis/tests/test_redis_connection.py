@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +12,7 @@ from redis_servers import Server
 
 from blockyard.errors import AuthenticationError, BackendUnavailableError, ComponentConfigError
 from blockyard.registry import get_registry
+from blockyard_conformance.testing import free_port, silent_port
 from blockyard_redis import plugin
 from blockyard_redis.bindings import RedisBinding
 from blockyard_redis.pubsub import RedisPubSub
@@ -120,24 +120,16 @@ async def test_right_password_works(redis_auth_server: Server, ns: str) -> None:
         assert (await store.get(ns)).json() == 1
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """A port that accepts connections (kernel backlog) but never answers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(16)
-        yield int(s.getsockname()[1])
+    with silent_port() as port:
+        yield port
 
 
 @pytest.mark.parametrize("cls", COMPONENTS)
 async def test_refused_connection_is_backend_unavailable(cls: Any) -> None:
-    component = cls({"redisHost": f"127.0.0.1:{_closed_port()}", "dialTimeout": "2s"}, name="down")
+    component = cls({"redisHost": f"127.0.0.1:{free_port()}", "dialTimeout": "2s"}, name="down")
     t0 = time.monotonic()
     with pytest.raises(BackendUnavailableError) as info:
         await component.init()

