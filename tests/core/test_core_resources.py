@@ -408,3 +408,43 @@ def test_validate_secret_store_cycle(registry: Registry, tmp_path: Path) -> None
     report = validate_resources(tmp_path, registry=registry)
     assert len(report.problems) == 1
     assert "secret stores reference each other in a cycle: s1 -> s2 -> s1" in report.problems[0]
+
+
+# -- problems as data --------------------------------------------------------------------------
+
+
+async def test_problems_are_structured_from_the_model_to_the_error(registry: Registry) -> None:
+    from blockyard.problems import Problem, Severity
+
+    [res] = parse_resources(component(metadata="- {name: port, value: many}"), source="p.yaml")
+    with pytest.raises(ComponentConfigError) as ei:
+        await create_component(res, registry=registry)
+    by_field = {p.field: p for p in ei.value.details}
+    assert by_field["host"] == Problem(
+        "metadata field 'host' is required", "p.yaml", 8, "statestore", "host", Severity.ERROR, "required"
+    )
+    assert (by_field["port"].file, by_field["port"].line, by_field["port"].component) == ("p.yaml", 9, "statestore")
+    assert ei.value.problems == [str(p) for p in ei.value.details]
+
+
+def test_validation_details_carry_severity(registry: Registry, tmp_path: Path) -> None:
+    from blockyard.problems import Severity
+
+    text = component(metadata=HOST + "- {name: colour, value: red}\n- {name: port, value: x}")
+    (tmp_path / "a.yaml").write_text(text)
+    report = validate_resources(tmp_path, registry=registry)
+    [warning] = [p for p in report.details if p.severity is Severity.WARNING]
+    [error] = [p for p in report.details if p.severity is Severity.ERROR]
+    assert (warning.field, warning.code, warning.line) == ("colour", "unknown-field", 11)
+    assert (error.field, error.component, error.line) == ("port", "statestore", 12)
+    assert report.warnings == [str(warning)]
+    assert report.problems == [str(error)]
+
+
+@pytest.mark.parametrize(("text", "value"), [("TRUE", True), ("y", True), ("on", True), ("0", False), ("No", False)])
+def test_booleans_are_parsed_by_one_rule(text: str, value: bool) -> None:
+    from blockyard.metadata import parse_bool
+
+    assert parse_bool(text) is value
+    [res] = parse_resources(component().replace("version: v1", f"version: v1\n  ignoreErrors: {text}"))
+    assert res.ignore_errors is value

@@ -120,7 +120,7 @@ class OutputBinding(Component, abc.ABC):
         """Run one declared operation."""
 
 
-class InputBinding(SubscriptionOwner, Component, abc.ABC):
+class InputBinding(SubscriptionOwner, abc.ABC):
     """A binding that delivers events to a handler."""
 
     kind: ClassVar[ComponentKind] = ComponentKind.BINDINGS
@@ -140,12 +140,6 @@ class InputBinding(SubscriptionOwner, Component, abc.ABC):
         except Exception as exc:
             raise self._wrap(exc, "read", None)
         return self._track(Subscription(self.name, None, stopper, self))
-
-    async def close(self) -> None:
-        """Stop every reader, then release resources. Idempotent."""
-        if not self.closed:
-            await self._cancel_all()
-        await super().close()
 
     @abc.abstractmethod
     async def _read(self, deliver: DeliverEvent) -> Stopper:

@@ -20,14 +20,15 @@ import builtins
 import enum
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from blockyard.errors import (
     BackendError,
     BackendUnavailableError,
     BlockyardError,
+    BulkError,
     ComponentClosedError,
     ComponentConfigError,
     NotSupportedError,
@@ -41,6 +42,8 @@ __all__ = ["Component", "ComponentKind"]
 
 
 _NEW, _READY, _CLOSED = 0, 1, 2
+_Request = TypeVar("_Request")
+_Op = TypeVar("_Op")
 _URL_CREDENTIALS = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)[^@\s]+@")
 
 
@@ -224,6 +227,37 @@ class Component(abc.ABC):
                 err = cls(message, component=self.name, operation=operation, key=key)
         err.__cause__ = exc
         return err
+
+    async def _bulk(
+        self,
+        operation: str,
+        items: Sequence[tuple[str, _Request]],
+        prepare: Callable[[_Request], _Op],
+        apply: Callable[[list[_Op]], Awaitable[Mapping[str, BlockyardError]]],
+        *,
+        key: str | None = None,
+    ) -> None:
+        """Run a bulk operation: prepare each ``(id, request)``, apply every valid one, report the rest.
+
+        ``apply`` gets the prepared ops and returns the errors by id of those that failed; an exception
+        it raises is wrapped naming ``operation`` and ``key``.
+
+        :raises BulkError: naming each failed id (invalid or failed) with its cause; the others were applied.
+        """
+        ops: list[_Op] = []
+        errors: dict[str, BlockyardError] = {}
+        for item_id, request in items:
+            try:
+                ops.append(prepare(request))
+            except BlockyardError as exc:
+                errors[item_id] = exc
+        if ops:
+            try:
+                errors.update(await apply(ops))
+            except Exception as exc:
+                raise self._wrap(exc, operation, key)
+        if errors:
+            raise BulkError(errors, component=self.name, operation=operation)
 
     def _unsupported(self, feature: enum.StrEnum, what: str, *, key: str | None = None) -> NotSupportedError:
         """The error for ``what`` (an operation, or what a request used) needing undeclared ``feature``.

@@ -83,11 +83,11 @@ def parse_duration(value: Any) -> timedelta:
 
 
 _TRUE = frozenset({"true", "1", "yes", "on", "y", "t"})
-_FALSE = frozenset({"false", "0", "no", "off", "n", "f", ""})
+_FALSE = frozenset({"false", "0", "no", "off", "n", "f"})
 
 
 def parse_bool(value: Any) -> bool:
-    """Parse a Dapr boolean: ``true/1/yes/on/y/t`` or ``false/0/no/off/n/f`` (any case); empty is false.
+    """Parse a Dapr boolean: ``true/1/yes/on/y/t`` or ``false/0/no/off/n/f`` (any case), as the models do.
 
     :raises ValueError: for anything else; the value itself is not echoed.
     """

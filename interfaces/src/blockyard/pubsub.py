@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from blockyard.component import Component, ComponentKind
-from blockyard.errors import BlockyardError, BulkError, InvalidRequestError
+from blockyard.component import ComponentKind
+from blockyard.errors import BlockyardError, InvalidRequestError
 from blockyard.subscription import HandlerResult, Stopper, Subscription, SubscriptionOwner, coerce_result, guard
 from blockyard.ttl import request_ttl
 from blockyard.values import decode_json, encode_value
@@ -142,7 +142,7 @@ class BulkSubscribeRequest:
 _EMPTY: Mapping[str, str] = {}
 
 
-class PubSub(SubscriptionOwner, Component, abc.ABC):
+class PubSub(SubscriptionOwner, abc.ABC):
     """A publish/subscribe broker. See the module docstring for the guaranteed semantics."""
 
     kind: ClassVar[ComponentKind] = ComponentKind.PUBSUB
@@ -205,7 +205,30 @@ class PubSub(SubscriptionOwner, Component, abc.ABC):
 
         :raises BulkError: naming each failed ``entry_id``; the other entries were published.
         """
-        raise self._unsupported(PubSubFeature.BULK_PUBSUB, "bulk_publish")
+        self._check_ready("bulk_publish")
+        if PubSubFeature.BULK_PUBSUB not in self.features:
+            raise self._unsupported(PubSubFeature.BULK_PUBSUB, "bulk_publish")
+        self._check_topic(topic)
+        shared = metadata or _EMPTY
+
+        def prepare(e: BulkPublishEntry) -> tuple[str, PublishOp]:
+            md = {**shared, **e.metadata} if e.metadata else shared
+            return e.entry_id, self._publish_op(topic, e.data, md, e.content_type, None)
+
+        await self._bulk("bulk_publish", [(e.entry_id, e) for e in entries], prepare, self._bulk_publish, key=topic)
+
+    async def _bulk_publish(self, ops: list[tuple[str, PublishOp]]) -> dict[str, BlockyardError]:
+        """Publish every op; return the per-entry errors. Default: ``_publish`` each, concurrently."""
+
+        async def one(entry_id: str, op: PublishOp) -> tuple[str, BlockyardError | None]:
+            try:
+                await self._publish(op)
+            except Exception as exc:
+                return entry_id, self._wrap(exc, "bulk_publish", op.topic)
+            return entry_id, None
+
+        results = await asyncio.gather(*(one(i, op) for i, op in ops))
+        return {i: e for i, e in results if e is not None}
 
     async def bulk_subscribe(
         self,
@@ -218,13 +241,49 @@ class PubSub(SubscriptionOwner, Component, abc.ABC):
         metadata: Mapping[str, str] | None = None,
     ) -> Subscription:
         """Deliver batches of messages (needs :attr:`PubSubFeature.BULK_SUBSCRIBE`)."""
-        raise self._unsupported(PubSubFeature.BULK_SUBSCRIBE, "bulk_subscribe")
+        self._check_ready("bulk_subscribe")
+        if PubSubFeature.BULK_SUBSCRIBE not in self.features:
+            raise self._unsupported(PubSubFeature.BULK_SUBSCRIBE, "bulk_subscribe")
+        self._check_topic(topic)
+        if max_messages < 1:
+            raise InvalidRequestError("max_messages must be at least 1", component=self.name, key=topic)
+        group = consumer_group or self.default_consumer_group
+        req = BulkSubscribeRequest(
+            topic, group, metadata or _EMPTY, max_messages, max_await, self._batch_deliverer(handler, topic)
+        )
+        try:
+            stopper = await self._bulk_subscribe(req)
+        except Exception as exc:
+            raise self._wrap(exc, "bulk_subscribe", topic)
+        return self._track(Subscription(topic, group, stopper, self))
 
-    async def close(self) -> None:
-        """Cancel every subscription, then release the connection. Idempotent."""
-        if not self.closed:
-            await self._cancel_all()
-        await super().close()
+    async def _bulk_subscribe(self, req: BulkSubscribeRequest) -> Stopper:
+        """Deliver batches; the default batches what ``_subscribe`` delivers (see :class:`BulkSubscriber`)."""
+        batcher = _Batcher(req)
+        stop = await self._subscribe(SubscribeRequest(req.topic, req.consumer_group, req.metadata, batcher.deliver))
+
+        async def stopper() -> None:
+            await stop()
+            await batcher.close()
+
+        return stopper
+
+    def _batch_deliverer(
+        self, handler: BulkHandler, topic: str
+    ) -> Callable[[list[Message]], Awaitable[dict[str, HandlerResult]]]:
+        log, name = self.log, self.name
+
+        def ids(messages: list[Message]) -> list[str]:
+            return [m.id or str(i) for i, m in enumerate(messages)]
+
+        def results(messages: list[Message], raw: Mapping[str, HandlerResult] | None) -> dict[str, HandlerResult]:
+            return {i: coerce_result((raw or {}).get(i)) for i in ids(messages)}
+
+        def failed(messages: list[Message], exc: Exception) -> dict[str, HandlerResult]:
+            log.warning("component %r: bulk handler for %r failed (%s)", name, topic, type(exc).__name__)
+            return dict.fromkeys(ids(messages), HandlerResult.RETRY)
+
+        return guard(handler, results, failed)
 
     # -- plugin hooks ------------------------------------------------------------------------
 
@@ -266,107 +325,20 @@ class PubSub(SubscriptionOwner, Component, abc.ABC):
 
 
 class BulkPublisher(PubSub, abc.ABC):
-    """Mixin for :attr:`PubSubFeature.BULK_PUBSUB`. Override ``_bulk_publish`` for one round trip."""
+    """Base of a pub/sub that declares :attr:`PubSubFeature.BULK_PUBSUB`.
 
-    async def bulk_publish(
-        self, topic: str, entries: Sequence[BulkPublishEntry], *, metadata: Mapping[str, str] | None = None
-    ) -> None:
-        self._check_ready("bulk_publish")
-        if PubSubFeature.BULK_PUBSUB not in self.features:
-            raise self._unsupported(PubSubFeature.BULK_PUBSUB, "bulk_publish")
-        self._check_topic(topic)
-        shared = metadata or _EMPTY
-        ops: list[tuple[str, PublishOp]] = []
-        errors: dict[str, BlockyardError] = {}
-        for e in entries:
-            try:
-                md = {**shared, **e.metadata} if e.metadata else shared
-                ops.append((e.entry_id, self._publish_op(topic, e.data, md, e.content_type, None)))
-            except BlockyardError as exc:
-                errors[e.entry_id] = exc
-        if ops:
-            try:
-                errors.update(await self._bulk_publish(ops))
-            except Exception as exc:
-                raise self._wrap(exc, "bulk_publish", topic)
-        if errors:
-            raise BulkError(errors, component=self.name, operation="bulk_publish")
-
-    async def _bulk_publish(self, ops: list[tuple[str, PublishOp]]) -> dict[str, BlockyardError]:
-        """Publish every op; return the per-entry errors. Default: ``_publish`` each, concurrently."""
-
-        async def one(entry_id: str, op: PublishOp) -> tuple[str, BlockyardError | None]:
-            try:
-                await self._publish(op)
-            except Exception as exc:
-                return entry_id, self._wrap(exc, "bulk_publish", op.topic)
-            return entry_id, None
-
-        results = await asyncio.gather(*(one(i, op) for i, op in ops))
-        return {i: e for i, e in results if e is not None}
+    The default ``_bulk_publish`` publishes each message concurrently; override it for one round trip.
+    """
 
 
 class BulkSubscriber(PubSub, abc.ABC):
-    """Mixin for :attr:`PubSubFeature.BULK_SUBSCRIBE`.
+    """Base of a pub/sub that declares :attr:`PubSubFeature.BULK_SUBSCRIBE`.
 
     The default ``_bulk_subscribe`` batches the per-message deliveries of ``_subscribe``: a batch is
     handed over when ``max_messages`` are waiting or ``max_await`` has passed since its first message.
     It only forms batches larger than one when ``_subscribe`` delivers messages concurrently; a plugin
     that delivers one message at a time implements ``_bulk_subscribe`` natively instead.
     """
-
-    async def bulk_subscribe(
-        self,
-        topic: str,
-        handler: BulkHandler,
-        *,
-        consumer_group: str | None = None,
-        max_messages: int = 100,
-        max_await: timedelta = timedelta(seconds=1),
-        metadata: Mapping[str, str] | None = None,
-    ) -> Subscription:
-        self._check_ready("bulk_subscribe")
-        if PubSubFeature.BULK_SUBSCRIBE not in self.features:
-            raise self._unsupported(PubSubFeature.BULK_SUBSCRIBE, "bulk_subscribe")
-        self._check_topic(topic)
-        if max_messages < 1:
-            raise InvalidRequestError("max_messages must be at least 1", component=self.name, key=topic)
-        group = consumer_group or self.default_consumer_group
-        req = BulkSubscribeRequest(
-            topic, group, metadata or _EMPTY, max_messages, max_await, self._batch_deliverer(handler, topic)
-        )
-        try:
-            stopper = await self._bulk_subscribe(req)
-        except Exception as exc:
-            raise self._wrap(exc, "bulk_subscribe", topic)
-        return self._track(Subscription(topic, group, stopper, self))
-
-    async def _bulk_subscribe(self, req: BulkSubscribeRequest) -> Stopper:
-        batcher = _Batcher(req)
-        stop = await self._subscribe(SubscribeRequest(req.topic, req.consumer_group, req.metadata, batcher.deliver))
-
-        async def stopper() -> None:
-            await stop()
-            await batcher.close()
-
-        return stopper
-
-    def _batch_deliverer(
-        self, handler: BulkHandler, topic: str
-    ) -> Callable[[list[Message]], Awaitable[dict[str, HandlerResult]]]:
-        log, name = self.log, self.name
-
-        def ids(messages: list[Message]) -> list[str]:
-            return [m.id or str(i) for i, m in enumerate(messages)]
-
-        def results(messages: list[Message], raw: Mapping[str, HandlerResult] | None) -> dict[str, HandlerResult]:
-            return {i: coerce_result((raw or {}).get(i)) for i in ids(messages)}
-
-        def failed(messages: list[Message], exc: Exception) -> dict[str, HandlerResult]:
-            log.warning("component %r: bulk handler for %r failed (%s)", name, topic, type(exc).__name__)
-            return dict.fromkeys(ids(messages), HandlerResult.RETRY)
-
-        return guard(handler, results, failed)
 
 
 class _Batcher:

@@ -30,16 +30,28 @@ from __future__ import annotations
 import abc
 import asyncio
 import enum
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 from blockyard.component import Component, ComponentKind
-from blockyard.errors import BlockyardError, BulkError, InvalidRequestError
+from blockyard.errors import BlockyardError, InvalidRequestError
+from blockyard.state_types import (
+    TTL_EXPIRE_TIME,
+    Concurrency,
+    Consistency,
+    DeleteOp,
+    DeleteRequest,
+    KeysPage,
+    QueryResult,
+    SetOp,
+    SetRequest,
+    StateFeature,
+    StateItem,
+    compile_like,
+    format_expire_time,
+)
 from blockyard.ttl import TTL_METADATA, parse_ttl, request_ttl
-from blockyard.values import decode_json, encode_value
+from blockyard.values import encode_value
 
 __all__ = [
     "Concurrency",
@@ -63,153 +75,6 @@ __all__ = [
     "format_expire_time",
     "parse_ttl",
 ]
-
-TTL_EXPIRE_TIME = "ttlExpireTime"
-"""Response metadata key carrying the expiry as RFC 3339 UTC."""
-
-
-def compile_like(pattern: str) -> re.Pattern[str]:
-    """The ``keys_like`` pattern language as a regular expression; use it with ``fullmatch``.
-
-    ``%`` matches any run of characters (also none), ``_`` exactly one; every other character is
-    literal (there is no escape syntax) and matching is case-sensitive.
-    """
-    parts = [".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern]
-    return re.compile("".join(parts), re.DOTALL)
-
-
-def format_expire_time(epoch_seconds: float) -> str:
-    """The ``ttlExpireTime`` text for an expiry at ``epoch_seconds``: RFC 3339 UTC, whole seconds."""
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class StateFeature(enum.StrEnum):
-    """Optional capabilities of a state store (Dapr's names, plus Blockyard's own)."""
-
-    ETAG = "ETAG"
-    """Writes return and check ETags; every write changes the ETag."""
-    TRANSACTIONAL = "TRANSACTIONAL"
-    """``transact()`` applies all operations in order, or none (every ETag is checked first)."""
-    TTL = "TTL"
-    """Items expire ``ttl`` seconds after their write; the TTL is written with the value."""
-    QUERY_API = "QUERY_API"
-    """``query()`` filters, sorts and pages JSON values."""
-    DELETE_WITH_PREFIX = "DELETE_WITH_PREFIX"
-    """``delete_with_prefix()`` deletes the keys directly under a ``||``-separated prefix."""
-    KEYS_LIKE = "KEYS_LIKE"
-    """``keys_like()`` lists keys matching an SQL LIKE pattern, with paging."""
-    PARTITION_KEY = "PARTITION_KEY"
-    """Requests may carry a ``partitionKey`` metadata."""
-    FIRST_WRITE = "FIRST_WRITE"
-    """``concurrency="first-write"`` without an ETag is an atomic insert-if-absent (Blockyard's)."""
-    TTL_EXPIRE_TIME = "TTL_EXPIRE_TIME"
-    """``get`` returns ``metadata["ttlExpireTime"]`` for items with a TTL (Blockyard's)."""
-
-
-class Consistency(enum.StrEnum):
-    """Read/write consistency requested from the store."""
-
-    EVENTUAL = "eventual"
-    STRONG = "strong"
-
-
-class Concurrency(enum.StrEnum):
-    """Write concurrency: ``last-write`` (default) or ``first-write`` (insert-if-absent without ETag)."""
-
-    FIRST_WRITE = "first-write"
-    LAST_WRITE = "last-write"
-
-
-@dataclass(slots=True)
-class StateItem:
-    """One key as read from the store. ``value is None`` means there is no item."""
-
-    key: str
-    value: bytes | None = None
-    etag: str | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    content_type: str | None = None
-    error: BlockyardError | None = None
-    """Set only in ``bulk_get`` results, for a key that could not be read."""
-
-    @property
-    def found(self) -> bool:
-        """True when the key holds a value."""
-        return self.value is not None
-
-    def json(self) -> Any:
-        """The value decoded as JSON (``None`` when there is no item)."""
-        return decode_json(self.value)
-
-
-@dataclass(slots=True)
-class SetRequest:
-    """A write, for ``bulk_set`` and ``transact``; arguments as in :meth:`StateStore.set`."""
-
-    key: str
-    value: Any
-    etag: str | None = None
-    ttl: int | None = None
-    concurrency: Concurrency | str | None = None
-    consistency: Consistency | str | None = None
-    metadata: Mapping[str, str] | None = None
-    content_type: str | None = None
-
-
-@dataclass(slots=True)
-class DeleteRequest:
-    """A delete, for ``bulk_delete`` and ``transact``; arguments as in :meth:`StateStore.delete`."""
-
-    key: str
-    etag: str | None = None
-    concurrency: Concurrency | str | None = None
-    consistency: Consistency | str | None = None
-    metadata: Mapping[str, str] | None = None
-
-
-@dataclass(slots=True)
-class SetOp:
-    """A validated write as a plugin receives it.
-
-    ``first_write`` is True for an insert-if-absent (first-write concurrency, no ETag). ``ttl`` is
-    ``None`` for no expiry, else positive seconds. ``etag`` is ``None`` or non-empty.
-    """
-
-    key: str
-    value: bytes
-    etag: str | None
-    first_write: bool
-    ttl: int | None
-    consistency: Consistency | None
-    metadata: Mapping[str, str]
-    content_type: str | None
-
-
-@dataclass(slots=True)
-class DeleteOp:
-    """A validated delete as a plugin receives it; ``etag`` is ``None`` or non-empty."""
-
-    key: str
-    etag: str | None
-    consistency: Consistency | None
-    metadata: Mapping[str, str]
-
-
-@dataclass(slots=True)
-class KeysPage:
-    """One page of ``keys_like`` results; ``continuation_token`` is ``None`` on the last page."""
-
-    keys: list[str]
-    continuation_token: str | None = None
-
-
-@dataclass(slots=True)
-class QueryResult:
-    """Results of ``query``; ``token`` pages onwards when not ``None``."""
-
-    results: list[StateItem]
-    token: str | None = None
-
 
 _EMPTY: Mapping[str, str] = {}
 
@@ -338,24 +203,7 @@ class StateStore(Component, abc.ABC):
         :raises BulkError: naming each failed key with its cause (e.g. an ``ETagMismatchError``).
         """
         self._check_ready("bulk_set")
-        ops: list[SetOp] = []
-        errors: dict[str, BlockyardError] = {}
-        for r in requests:
-            try:
-                ops.append(
-                    self._set_op(
-                        r.key, r.value, r.etag, r.ttl, r.concurrency, r.consistency, r.metadata, r.content_type
-                    )
-                )
-            except BlockyardError as exc:
-                errors[str(r.key)] = exc
-        if ops:
-            try:
-                errors.update(await self._bulk_set(ops))
-            except Exception as exc:
-                raise self._wrap(exc, "bulk_set", None)
-        if errors:
-            raise BulkError(errors, component=self.name, operation="bulk_set")
+        await self._bulk("bulk_set", [(str(r.key), r) for r in requests], self._request_op, self._bulk_set)
 
     async def bulk_delete(self, requests: Iterable[DeleteRequest]) -> None:
         """Delete many keys; every valid delete is applied even if others fail.
@@ -363,20 +211,7 @@ class StateStore(Component, abc.ABC):
         :raises BulkError: naming each failed key with its cause.
         """
         self._check_ready("bulk_delete")
-        ops: list[DeleteOp] = []
-        errors: dict[str, BlockyardError] = {}
-        for r in requests:
-            try:
-                ops.append(self._delete_op(r.key, r.etag, r.concurrency, r.consistency, r.metadata))
-            except BlockyardError as exc:
-                errors[str(r.key)] = exc
-        if ops:
-            try:
-                errors.update(await self._bulk_delete(ops))
-            except Exception as exc:
-                raise self._wrap(exc, "bulk_delete", None)
-        if errors:
-            raise BulkError(errors, component=self.name, operation="bulk_delete")
+        await self._bulk("bulk_delete", [(str(r.key), r) for r in requests], self._request_op, self._bulk_delete)
 
     # Optional operations: the matching mixin overrides these; here they are "not supported".
 
@@ -458,12 +293,7 @@ class StateStore(Component, abc.ABC):
     ) -> SetOp:
         self._check_key(key)
         md = metadata or _EMPTY
-        if etag == "":
-            etag = None
-        elif etag is not None:
-            if not isinstance(etag, str):
-                raise InvalidRequestError("etag must be a string", component=self.name, key=key)
-            self._check_feature(StateFeature.ETAG, "an ETag", key)
+        etag = self._etag(etag, key)
         conc = _option(Concurrency, concurrency, "concurrency", self.name)
         first_write = conc is Concurrency.FIRST_WRITE and etag is None
         if first_write:
@@ -484,16 +314,31 @@ class StateStore(Component, abc.ABC):
             content_type,
         )
 
+    def _etag(self, etag: Any, key: str) -> str | None:
+        """``None`` for no (or an empty) ETag, else the ETag, checked to be a string the store supports."""
+        if etag is None or etag == "":
+            return None
+        if not isinstance(etag, str):
+            raise InvalidRequestError("etag must be a string", component=self.name, key=key)
+        self._check_feature(StateFeature.ETAG, "an ETag", key)
+        return etag
+
+    @overload
+    def _request_op(self, r: SetRequest) -> SetOp: ...
+    @overload
+    def _request_op(self, r: DeleteRequest) -> DeleteOp: ...
+
+    def _request_op(self, r: SetRequest | DeleteRequest) -> SetOp | DeleteOp:
+        """The validated op of a request of ``bulk_set``, ``bulk_delete`` or ``transact``."""
+        if isinstance(r, SetRequest):
+            return self._set_op(r.key, r.value, r.etag, r.ttl, r.concurrency, r.consistency, r.metadata, r.content_type)
+        return self._delete_op(r.key, r.etag, r.concurrency, r.consistency, r.metadata)
+
     def _delete_op(
         self, key: str, etag: str | None, concurrency: Any, consistency: Any, metadata: Mapping[str, str] | None
     ) -> DeleteOp:
         self._check_key(key)
-        if etag == "":
-            etag = None
-        elif etag is not None:
-            if not isinstance(etag, str):
-                raise InvalidRequestError("etag must be a string", component=self.name, key=key)
-            self._check_feature(StateFeature.ETAG, "an ETag", key)
+        etag = self._etag(etag, key)
         _option(Concurrency, concurrency, "concurrency", self.name)
         return DeleteOp(key, etag, _option(Consistency, consistency, "consistency", self.name), metadata or _EMPTY)
 
@@ -544,18 +389,11 @@ class TransactionalStateStore(StateStore, abc.ABC):
             )
         ops: list[SetOp | DeleteOp] = []
         for r in operations:
-            if isinstance(r, SetRequest):
-                ops.append(
-                    self._set_op(
-                        r.key, r.value, r.etag, r.ttl, r.concurrency, r.consistency, r.metadata, r.content_type
-                    )
-                )
-            elif isinstance(r, DeleteRequest):
-                ops.append(self._delete_op(r.key, r.etag, r.concurrency, r.consistency, r.metadata))
-            else:
+            if not isinstance(r, (SetRequest, DeleteRequest)):
                 raise InvalidRequestError(
                     f"a transaction takes SetRequest or DeleteRequest, not {type(r).__name__}", component=self.name
                 )
+            ops.append(self._request_op(r))
         try:
             await self._transact(ops, metadata or _EMPTY)
         except Exception as exc:

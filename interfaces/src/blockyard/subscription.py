@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import enum
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
+
+from blockyard.component import Component
 
 __all__ = ["HandlerResult", "Stopper", "Subscription", "coerce_result", "guard"]
 
@@ -84,8 +87,17 @@ class Subscription:
         return f"<Subscription topic={self.topic!r} group={self.consumer_group!r} {state}>"
 
 
-class SubscriptionOwner:
-    """Mixin for components that hand out subscriptions; cancels them all on close."""
+class SubscriptionOwner(Component, abc.ABC):
+    """Base of the components that hand out subscriptions (pub/sub, input bindings).
+
+    ``close()`` cancels every subscription still running, then closes the component.
+    """
+
+    async def close(self) -> None:
+        """Cancel every subscription, then release resources. Idempotent."""
+        if not self.closed:
+            await self._cancel_all()
+        await super().close()
 
     @property
     def _subscriptions(self) -> set[Subscription]:

@@ -40,7 +40,7 @@ from pydantic import model_validator
 
 from blockyard.bindings import BindingResponse, InvokeRequest, OutputBinding
 from blockyard.errors import BackendError, BackendUnavailableError, BlockyardError, InvalidRequestError
-from blockyard.metadata import ByteSize, ComponentMetadata, Duration, SecretStr, meta
+from blockyard.metadata import ByteSize, ComponentMetadata, Duration, SecretStr, meta, parse_bool
 
 __all__ = ["HttpBinding", "HttpBindingMetadata"]
 
@@ -55,8 +55,6 @@ _METHODS = {
     "options": "OPTIONS",
 }
 _CONTROL_METADATA = {"path", "errorif2xx", "errorifnot2xx"}
-_TRUE = {"true", "1", "yes", "on", "t"}
-_FALSE = {"false", "0", "no", "off", "f"}
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -133,10 +131,10 @@ class HttpBinding(OutputBinding):
         for key, value in req.metadata.items():
             low = key.lower()
             if low == "errorifnot2xx":
-                text = str(value).strip().lower()
-                if text not in _TRUE | _FALSE:
-                    raise InvalidRequestError("request metadata 'errorIfNot2XX' must be 'true' or 'false'")
-                error_if_not_2xx = text in _TRUE
+                try:
+                    error_if_not_2xx = parse_bool(value)
+                except ValueError:
+                    raise InvalidRequestError("request metadata 'errorIfNot2XX' must be 'true' or 'false'") from None
             elif low not in _CONTROL_METADATA:
                 if not key or not set(key) <= _TOKEN_CHARS:
                     raise InvalidRequestError(f"request metadata {key!r} is not a valid HTTP header name")
