@@ -26,6 +26,7 @@ _EXPORTS = {
     "load_resources": "blockyard.resources",
     "ComponentSpec": "blockyard.registry",
     "register": "blockyard.registry",
+    "hookimpl": "blockyard.hookspecs",
     "get_registry": "blockyard.registry",
     "StateStore": "blockyard.state",
     "StateFeature": "blockyard.state",
@@ -62,6 +63,7 @@ __all__ = [
     "Yard",
     "__version__",
     "get_registry",
+    "hookimpl",
     "load_component",
     "load_resources",
     "open",
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from blockyard.bindings import InputBinding, OutputBinding
+    from blockyard.hookspecs import hookimpl
     from blockyard.pubsub import Message, PubSub, PubSubFeature
     from blockyard.registry import ComponentSpec, get_registry, register
     from blockyard.resources import load_component, load_resources
