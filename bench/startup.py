@@ -41,10 +41,16 @@ def main() -> None:
     script = shutil.which("blockyard", path=str(Path(py).parent)) or shutil.which("blockyard")
     list_cmd = [script, "list"] if script else [py, "-m", "blockyard", "list"]
     plugins = subprocess.run(
-        [py, "-c", "from blockyard.registry import get_registry as g; r = g(); print(len(r.specs()), "
-         "len(r.plugin_manager.get_plugins()), len(r.failures))"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+        [
+            py,
+            "-c",
+            "from blockyard.registry import get_registry as g; r = g(); print(len(r.specs()), "
+            "len(r.plugin_manager.get_plugins()), len(r.failures))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     cases = {
         "python -c pass": [py, "-c", "pass"],
         "import blockyard": [py, "-c", "import blockyard"],
@@ -52,8 +58,10 @@ def main() -> None:
     }
     results = _medians_ms(cases, args.runs)
     base = results["python -c pass"]
-    print(f"startup, median of {args.runs} runs ({plugins[1]} plugins, {plugins[0]} component types, "
-          f"{plugins[2]} plugin failures)")  # fmt: skip
+    print(
+        f"startup, median of {args.runs} runs ({plugins[1]} plugins, {plugins[0]} component types, "
+        f"{plugins[2]} plugin failures)"
+    )
     print(f"{'case':<20} {'median ms':>10} {'over bare python':>17} {'target':>8}  ok")
     for name, ms in results.items():
         target = TARGETS_MS.get(name)

@@ -94,9 +94,13 @@ async def test_produce_consume_commit_resume(kafka: Endpoint) -> None:
         await producer.send_and_wait(topic, b"m1", key=b"k", headers=[("h", b"v")])
 
         first = AIOKafkaConsumer(
-            topic, bootstrap_servers=brokers, group_id=group, enable_auto_commit=False,
-            auto_offset_reset="earliest", **GROUP_SETTINGS,
-        )  # fmt: skip
+            topic,
+            bootstrap_servers=brokers,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **GROUP_SETTINGS,
+        )
         await first.start()
         try:
             msg = await asyncio.wait_for(first.getone(), 30)
@@ -111,9 +115,13 @@ async def test_produce_consume_commit_resume(kafka: Endpoint) -> None:
         await producer.stop()
 
     second = AIOKafkaConsumer(
-        topic, bootstrap_servers=brokers, group_id=group, enable_auto_commit=False,
-        auto_offset_reset="earliest", **GROUP_SETTINGS,
-    )  # fmt: skip
+        topic,
+        bootstrap_servers=brokers,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **GROUP_SETTINGS,
+    )
     await second.start()
     try:
         resumed = await asyncio.wait_for(second.getone(), 30)

@@ -48,10 +48,15 @@ class RefStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLik
     Metadata = FakeMetadata
     features = frozenset(
         {
-            StateFeature.ETAG, StateFeature.TRANSACTIONAL, StateFeature.TTL, StateFeature.DELETE_WITH_PREFIX,
-            StateFeature.KEYS_LIKE, StateFeature.FIRST_WRITE, StateFeature.TTL_EXPIRE_TIME,
+            StateFeature.ETAG,
+            StateFeature.TRANSACTIONAL,
+            StateFeature.TTL,
+            StateFeature.DELETE_WITH_PREFIX,
+            StateFeature.KEYS_LIKE,
+            StateFeature.FIRST_WRITE,
+            StateFeature.TTL_EXPIRE_TIME,
         }
-    )  # fmt: skip
+    )
 
     async def _init(self) -> None:
         self.data: dict[str, tuple[bytes, str, float | None]] = {}

@@ -324,9 +324,13 @@ def test_correct_components_pass(pytester: pytest.Pytester) -> None:
     assert outcomes["passed"] >= 60
     skipped = [line for line in result.outlines if line.startswith("SKIPPED")]
     allowed = (
-        "not registered", "no required field", "no sensitive metadata", "not declared", "does not exercise",
+        "not registered",
+        "no required field",
+        "no sensitive metadata",
+        "not declared",
+        "does not exercise",
         "no backend to restart",
-    )  # fmt: skip
+    )
     assert all(any(a in line for a in allowed) for line in skipped), skipped
 
 

@@ -68,10 +68,14 @@ def test_case_parsing_and_errors() -> None:
 
 
 def test_github_matrix() -> None:
-    cases = parse_cases({"cases": [
-        {"id": "state.redis", "backend": "redis", "component": COMPONENT},
-        {"id": "state.kitref", "component": COMPONENT},
-    ]})  # fmt: skip
+    cases = parse_cases(
+        {
+            "cases": [
+                {"id": "state.redis", "backend": "redis", "component": COMPONENT},
+                {"id": "state.kitref", "component": COMPONENT},
+            ]
+        }
+    )
     data = github_matrix(cases)
     assert data == {"include": [{"case": "state.redis", "backend": "redis", "compose": "docker/redis.yml"}]}
     with_embedded = github_matrix(cases, include_embedded=True)["include"]
@@ -91,9 +95,19 @@ def test_run_component_file_writes_reports(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     result = CliRunner().invoke(
         conformance,
-        ["run", "--component", str(comp), "--component", str(missing), "--report-dir", str(reports), "--no-progress",
-         "-k", "not model and not ttl_expires"],
-    )  # fmt: skip
+        [
+            "run",
+            "--component",
+            str(comp),
+            "--component",
+            str(missing),
+            "--report-dir",
+            str(reports),
+            "--no-progress",
+            "-k",
+            "not model and not ttl_expires",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((reports / "report.json").read_text())
     by_case = {c["case"]: c for c in data["cases"]}
@@ -159,9 +173,9 @@ def test_run_exits_non_zero_on_failure(tmp_path: Path) -> None:
     comp = tmp_path / "broken.yaml"
     comp.write_text(COMPONENT.replace("state.kitref", "state.kitbroken"))
     result = CliRunner().invoke(
-        conformance, ["run", "--component", str(comp), "--no-progress", "-k", "etag_sequence", "--report-dir",
-                      str(tmp_path / "r")],
-    )  # fmt: skip
+        conformance,
+        ["run", "--component", str(comp), "--no-progress", "-k", "etag_sequence", "--report-dir", str(tmp_path / "r")],
+    )
     assert result.exit_code == 1, result.output
     case = json.loads((tmp_path / "r" / "report.json").read_text())["cases"][0]
     assert case["status"] == "failed"
@@ -170,9 +184,11 @@ def test_run_exits_non_zero_on_failure(tmp_path: Path) -> None:
 
 def _suite_file(pytester: pytest.Pytester, body: str) -> None:
     pytester.makeini(INI)
-    pytester.makepyfile(test_case=f"import sys\nsys.path.insert(0, {str(KIT_DIR)!r})\n"
-                        "import pytest\nfrom reference_fakes import RefStateStore\n"
-                        "from blockyard_conformance import StateStoreSuite\n" + textwrap.dedent(body))  # fmt: skip
+    pytester.makepyfile(
+        test_case=f"import sys\nsys.path.insert(0, {str(KIT_DIR)!r})\n"
+        "import pytest\nfrom reference_fakes import RefStateStore\n"
+        "from blockyard_conformance import StateStoreSuite\n" + textwrap.dedent(body)
+    )
 
 
 def test_override_without_marker_is_refused(pytester: pytest.Pytester) -> None:
@@ -212,11 +228,22 @@ def test_override_with_strict_xfail_or_skip_is_accepted(pytester: pytest.Pyteste
 
 def test_case_limits_skip_and_strict_xfail(pytester: pytest.Pytester, tmp_path: Path) -> None:
     case_file = tmp_path / "cases.yaml"
-    case_file.write_text(json.dumps({"cases": [{
-        "id": "state.kitref", "component": COMPONENT,
-        "limits": [{"test": "test_large_value", "skip": "emulator caps values"},
-                   {"test": "test_last_write_wins", "xfail": "pretend defect"}],
-    }]}))  # fmt: skip
+    case_file.write_text(
+        json.dumps(
+            {
+                "cases": [
+                    {
+                        "id": "state.kitref",
+                        "component": COMPONENT,
+                        "limits": [
+                            {"test": "test_large_value", "skip": "emulator caps values"},
+                            {"test": "test_last_write_wins", "xfail": "pretend defect"},
+                        ],
+                    }
+                ]
+            }
+        )
+    )
     pytester.makeini(INI)
     pytester.makepyfile(
         test_gen=f"""
@@ -242,8 +269,10 @@ def test_plugin_module_is_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, blockyard_conformance.plugin as p; "
-            "print(any(m in sys.modules for m in ('pytest', 'rich', 'hypothesis')))")  # fmt: skip
+    code = (
+        "import sys, blockyard_conformance.plugin as p; "
+        "print(any(m in sys.modules for m in ('pytest', 'rich', 'hypothesis')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
     from blockyard_conformance.plugin import blockyard_cli_commands

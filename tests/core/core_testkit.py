@@ -216,10 +216,11 @@ SPECS = [
     ComponentSpec("state", "plain", "core_testkit:PlainState", aliases=("plain2",)),
     ComponentSpec("secretstores", "mem", "core_testkit:MemSecrets", features=("MULTIPLE_KEY_VALUES_PER_SECRET",)),
     ComponentSpec("pubsub", "mem", "core_testkit:MemPubSub", features=("MESSAGE_TTL",)),
-    ComponentSpec("bindings", "echo", "core_testkit:EchoBinding", operations=("create", "get"),
-                  direction="input,output"),
+    ComponentSpec(
+        "bindings", "echo", "core_testkit:EchoBinding", operations=("create", "get"), direction="input,output"
+    ),
     ComponentSpec("state", "broken", "core_testkit_missing_module:Nothing"),
-]  # fmt: skip
+]
 
 
 def make_registry() -> Registry:

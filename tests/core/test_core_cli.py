@@ -93,8 +93,11 @@ def test_schema_formats(run) -> None:  # type: ignore[no-untyped-def]
     dapr = yaml.safe_load(run("schema", "bindings.echo", "--format", "dapr").output)
     assert dapr["type"] == "bindings"
     assert dapr["name"] == "echo"
-    assert dapr["binding"] == {"input": True, "output": True, "operations": [
-        {"name": "create", "description": ""}, {"name": "get", "description": ""}]}  # fmt: skip
+    assert dapr["binding"] == {
+        "input": True,
+        "output": True,
+        "operations": [{"name": "create", "description": ""}, {"name": "get", "description": ""}],
+    }
     state = yaml.safe_load(run("schema", "state.mem", "--format", "dapr").output)
     assert state["capabilities"] == ["etag", "first_write", "transactional", "ttl"]
     assert {m["name"] for m in state["metadata"]} >= {"host", "password", "enableTLS"}
@@ -135,8 +138,10 @@ def test_list_imports_no_sdk_no_pydantic_no_component(tmp_path: Path) -> None:
     """`blockyard list` with every installed plugin: no backend SDK, no pydantic, no component module."""
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "blockyard", "list", "--format", "json"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     top = {m.split(".")[0] for m in imported}
     for sdk in ("boto3", "botocore", "azure", "cassandra", "aiokafka", "pika", "hvac", "twilio", "redis", "pydantic"):

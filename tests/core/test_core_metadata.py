@@ -36,9 +36,19 @@ def test_same_name_twice_in_any_case_is_an_error() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("5s", 5), ("1m30s", 90), ("500ms", 0.5), ("1h2m3.5s", 3723.5), ("10", 10), (7, 7), ("-5s", -5), ("2.5", 2.5),
-     ("100us", 0.0001), ("1µs", 0.000001)],
-)  # fmt: skip
+    [
+        ("5s", 5),
+        ("1m30s", 90),
+        ("500ms", 0.5),
+        ("1h2m3.5s", 3723.5),
+        ("10", 10),
+        (7, 7),
+        ("-5s", -5),
+        ("2.5", 2.5),
+        ("100us", 0.0001),
+        ("1µs", 0.000001),
+    ],
+)
 def test_go_durations_and_integer_seconds(text: Any, seconds: float) -> None:
     assert parse_duration(text).total_seconds() == pytest.approx(seconds)
     assert parse(timeout=text).timeout == timedelta(seconds=seconds)
@@ -57,9 +67,18 @@ def test_bad_durations_name_the_field_and_the_expected_forms(bad: Any) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("true", True), ("1", True), ("yes", True), ("on", True), ("TRUE", True),
-     ("false", False), ("0", False), ("no", False), ("off", False)],
-)  # fmt: skip
+    [
+        ("true", True),
+        ("1", True),
+        ("yes", True),
+        ("on", True),
+        ("TRUE", True),
+        ("false", False),
+        ("0", False),
+        ("no", False),
+        ("off", False),
+    ],
+)
 def test_truthy_booleans(text: str, value: bool) -> None:
     assert parse(enableTLS=text).enable_tls is value
 
@@ -120,9 +139,12 @@ def test_unsupported_fields_are_rejected_with_the_reason() -> None:
 def test_generated_dapr_metadata() -> None:
     entries = {e["name"]: e for e in MemStateMetadata.dapr_metadata()}
     assert entries["host"] == {
-        "name": "host", "description": "host:port of the server", "type": "string", "required": True,
+        "name": "host",
+        "description": "host:port of the server",
+        "type": "string",
+        "required": True,
         "example": "localhost:6379",
-    }  # fmt: skip
+    }
     assert entries["password"]["sensitive"] is True
     assert "default" not in entries["password"]
     assert entries["timeout"]["type"] == "duration"

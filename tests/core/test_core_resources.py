@@ -47,8 +47,12 @@ def test_parse_a_component_keeps_every_field() -> None:
     )
     [res] = parse_resources(text, source="x.yaml")
     assert (res.name, res.type, res.version, res.kind, res.secret_store) == (
-        "statestore", "state.mem", "v1", "state", "vault",
-    )  # fmt: skip
+        "statestore",
+        "state.mem",
+        "v1",
+        "state",
+        "vault",
+    )
     assert res.source == "x.yaml:1"
     items = {i.name: i for i in res.metadata}
     assert items["host"].value == "localhost:6379"
@@ -315,9 +319,11 @@ async def test_bad_secret_references(
 async def test_sensitive_value_never_in_metadata_errors(registry: Registry, caplog: pytest.LogCaptureFixture) -> None:
     SECRETS["vault"] = {"redis": {"port": SECRET}}
     [res] = parse_resources(
-        component(metadata=f"{HOST}- {{name: port, secretKeyRef: {{name: redis, key: port}}}}",
-                  extra="auth: {secretStore: vault}\n")
-    )  # fmt: skip
+        component(
+            metadata=f"{HOST}- {{name: port, secretKeyRef: {{name: redis, key: port}}}}",
+            extra="auth: {secretStore: vault}\n",
+        )
+    )
     with caplog.at_level(logging.DEBUG), pytest.raises(ComponentConfigError) as ei:
         await create_component(res, secret_stores={"vault": await _vault()}, registry=registry)
     assert "metadata field 'port'" in str(ei.value)
@@ -375,16 +381,21 @@ async def test_load_component_from_text_and_init_failure_closes(registry: Regist
 
 def test_validate_reports_everything_without_connecting(registry: Registry, tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(
-        component(metadata="- {name: password, secretKeyRef: {name: r}}\n- {name: colour, value: red}",
-                  extra="auth: {secretStore: vault}\n")
+        component(
+            metadata="- {name: password, secretKeyRef: {name: r}}\n- {name: colour, value: red}",
+            extra="auth: {secretStore: vault}\n",
+        )
         + "---\n"
         + component("b", metadata="- {name: host, value: h}\n- {name: port, value: x}")
         + "---\n"
         + component("c", type_="state.nope", metadata=HOST)
         + "---\n"
-        + component("d", metadata=HOST + "- {name: port, secretKeyRef: {name: p}}\n"
-                    "- {name: redisType, secretKeyRef: {name: t}}", extra="auth: {secretStore: b}\n")
-    )  # fmt: skip
+        + component(
+            "d",
+            metadata=HOST + "- {name: port, secretKeyRef: {name: p}}\n- {name: redisType, secretKeyRef: {name: t}}",
+            extra="auth: {secretStore: b}\n",
+        )
+    )
     report = validate_resources(tmp_path, registry=registry)
     text = "\n".join(report.problems)
     assert not report.ok

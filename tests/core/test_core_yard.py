@@ -60,13 +60,20 @@ async def test_secret_stores_first_including_chains(registry: Registry, tmp_path
     SECRETS["inner"] = {"tokens": {"outer": "t0k"}}
     write(
         tmp_path,
-        component("statestore", metadata="- {name: host, secretKeyRef: {name: redis, key: host}}",
-                  extra="auth: {secretStore: outer}\n"),
+        component(
+            "statestore",
+            metadata="- {name: host, secretKeyRef: {name: redis, key: host}}",
+            extra="auth: {secretStore: outer}\n",
+        ),
         component("plain", metadata=HOST),
-        component("outer", "secretstores.mem", metadata="- {name: token, secretKeyRef: {name: tokens, key: outer}}",
-                  extra="auth: {secretStore: inner}\n"),
+        component(
+            "outer",
+            "secretstores.mem",
+            metadata="- {name: token, secretKeyRef: {name: tokens, key: outer}}",
+            extra="auth: {secretStore: inner}\n",
+        ),
         component("inner", "secretstores.mem"),
-    )  # fmt: skip
+    )
     async with blockyard.open(tmp_path / "components.yaml", registry=registry) as yard:
         assert yard.state("statestore").meta.host == "from-outer:1"
     inits = [name for event, name in EVENTS if event == "init"]

@@ -79,8 +79,14 @@ def list_cases(as_json: bool) -> None:
 )
 @click.option("--no-progress", is_flag=True, help="No live progress view.")
 @click.option("-k", "keyword", default=None, help="Only tests matching this pytest -k expression.")
-def run(patterns: tuple[str, ...], components: tuple[str, ...], backend: str | None, report_dir: Path | None,
-        no_progress: bool, keyword: str | None) -> None:  # fmt: skip
+def run(
+    patterns: tuple[str, ...],
+    components: tuple[str, ...],
+    backend: str | None,
+    report_dir: Path | None,
+    no_progress: bool,
+    keyword: str | None,
+) -> None:
     """Run the cases matching PATTERNS (ids or globs; all by default)."""
     from blockyard.cli import console
     from blockyard.errors import BlockyardError
@@ -95,8 +101,7 @@ def run(patterns: tuple[str, ...], components: tuple[str, ...], backend: str | N
     except BlockyardError as exc:
         raise _fail(exc) from None
     err = console(stderr=True)
-    outcome = run_cases(cases, console=err, progress=not no_progress,
-                        pytest_args=["-k", keyword] if keyword else [])  # fmt: skip
+    outcome = run_cases(cases, console=err, progress=not no_progress, pytest_args=["-k", keyword] if keyword else [])
     out = console()
     _print_summary(out, outcome)
     if report_dir is not None:
@@ -130,8 +135,10 @@ def _print_summary(console: Any, outcome: Any) -> None:
     for err in outcome.errors:
         console.print(f"[red]collection error[/] {err}")
     counts = {s: sum(r.status == s for r in outcome.results) for s in ("passed", "failed", "not-run")}
-    console.print(f"{len(outcome.results)} case(s): {counts['passed']} passed, {counts['failed']} failed, "
-                  f"{counts['not-run']} not run in {outcome.duration_s:.1f}s")  # fmt: skip
+    console.print(
+        f"{len(outcome.results)} case(s): {counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['not-run']} not run in {outcome.duration_s:.1f}s"
+    )
 
 
 def github_matrix(cases: list[Any], *, include_embedded: bool = False) -> dict[str, list[dict[str, str]]]:

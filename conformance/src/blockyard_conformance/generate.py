@@ -97,5 +97,6 @@ def _invalid_case_class(case: Case, error: CaseError, module: str) -> type:
         raise error
 
     name = class_name(case.id)
-    return type(name, (), {"case": case, "__module__": module, "__qualname__": name,
-                           "test_case_is_valid": test_case_is_valid})  # fmt: skip
+    return type(
+        name, (), {"case": case, "__module__": module, "__qualname__": name, "test_case_is_valid": test_case_is_valid}
+    )

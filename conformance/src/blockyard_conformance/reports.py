@@ -100,8 +100,9 @@ def _junit(results: Sequence[CaseResult]) -> str:
             case = ET.SubElement(suite, "testcase", classname=r.case, name="not-run", time="0")
             ET.SubElement(case, "skipped", message=f"not run: {r.reason}; enable with: {r.enable_command}")
         for t in r.tests:
-            case = ET.SubElement(suite, "testcase", classname=f"{r.case} [{r.backend}]", name=t.name,
-                                 time=f"{t.duration_s:.3f}")  # fmt: skip
+            case = ET.SubElement(
+                suite, "testcase", classname=f"{r.case} [{r.backend}]", name=t.name, time=f"{t.duration_s:.3f}"
+            )
             if t.outcome == "failed":
                 ET.SubElement(case, "failure", message=(t.details or "failed").splitlines()[-1][:200]).text = t.details
             elif t.outcome in ("skipped", "xfailed"):
@@ -130,8 +131,13 @@ def markdown(results: Sequence[CaseResult]) -> str:
     for kind, subset in by_kind(results):
         columns, rows = matrix_rows(subset)
         if columns:
-            lines += ["", f"### Capabilities: {kind}", "", "| case | backend | " + " | ".join(columns) + " |",
-                      "|---" * (len(columns) + 2) + "|"]  # fmt: skip
+            lines += [
+                "",
+                f"### Capabilities: {kind}",
+                "",
+                "| case | backend | " + " | ".join(columns) + " |",
+                "|---" * (len(columns) + 2) + "|",
+            ]
             lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
     not_run = [r for r in results if r.status == "not-run"]
     if not_run:
@@ -143,8 +149,14 @@ def markdown(results: Sequence[CaseResult]) -> str:
             continue
         lines += ["", f"### Failures of {r.case} ({r.backend})", ""]
         for t in bad:
-            lines += [f"<details><summary>{html.escape(t.name)}</summary>", "", "```", (t.details or "")[-6000:],
-                      "```", "</details>"]  # fmt: skip
+            lines += [
+                f"<details><summary>{html.escape(t.name)}</summary>",
+                "",
+                "```",
+                (t.details or "")[-6000:],
+                "```",
+                "</details>",
+            ]
         if r.log_tail:
             lines += ["", "<details><summary>backend log tail</summary>", "", "```", r.log_tail, "```", "</details>"]
     return "\n".join(lines) + "\n"
@@ -162,10 +174,12 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px}th{ba
 
 def _html(results: Sequence[CaseResult]) -> str:
     e = html.escape
-    out = ["<!doctype html><html><head><meta charset='utf-8'><title>Blockyard conformance</title>",
-           f"<style>{_CSS}</style></head><body><h1>Blockyard conformance</h1>",
-           "<table><tr><th>case</th><th>component</th><th>backend</th><th>status</th><th>passed</th>"
-           "<th>failed</th><th>skipped</th><th>xfailed</th><th>time (s)</th><th>reason</th></tr>"]  # fmt: skip
+    out = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Blockyard conformance</title>",
+        f"<style>{_CSS}</style></head><body><h1>Blockyard conformance</h1>",
+        "<table><tr><th>case</th><th>component</th><th>backend</th><th>status</th><th>passed</th>"
+        "<th>failed</th><th>skipped</th><th>xfailed</th><th>time (s)</th><th>reason</th></tr>",
+    ]
     for r in results:
         out.append(  # noqa: PERF401
             f"<tr class='{e(r.status)}'><td>{e(r.case)}</td><td>{e(r.component)}</td><td>{e(r.backend)}</td>"

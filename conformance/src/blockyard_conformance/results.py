@@ -13,10 +13,26 @@ from blockyard_conformance.marks import NOT_DECLARED, NOT_RUN, group_of
 __all__ = ["CaseResult", "Collector", "TestOutcome", "fold"]
 
 GROUP_ORDER = (
-    "lifecycle", "core", "etag", "first-write", "concurrency", "transactions", "ttl", "delete-with-prefix",
-    "keys-like", "model", "consumer-groups", "redelivery", "ordered", "bulk", "operations", "input",
-    "multi-key", "versions", "fault",
-)  # fmt: skip
+    "lifecycle",
+    "core",
+    "etag",
+    "first-write",
+    "concurrency",
+    "transactions",
+    "ttl",
+    "delete-with-prefix",
+    "keys-like",
+    "model",
+    "consumer-groups",
+    "redelivery",
+    "ordered",
+    "bulk",
+    "operations",
+    "input",
+    "multi-key",
+    "versions",
+    "fault",
+)
 
 
 @dataclass(slots=True)

@@ -53,8 +53,14 @@ def preflight(case: Case) -> CaseResult | None:
         get_registry().spec(case.type)
     except ComponentConfigError as exc:
         dist = KNOWN_DISTRIBUTIONS.get(case.type, "the plugin that provides it")
-        return CaseResult(case.id, case.type, case.backend or "embedded", "not-run", reason=exc.message,
-                          enable_command=f"pip install {dist}")  # fmt: skip
+        return CaseResult(
+            case.id,
+            case.type,
+            case.backend or "embedded",
+            "not-run",
+            reason=exc.message,
+            enable_command=f"pip install {dist}",
+        )
     if case.backend is None:
         return None
     from blockyard_conformance.backends.launcher import get_launcher
@@ -63,8 +69,9 @@ def preflight(case: Case) -> CaseResult | None:
     try:
         get_launcher().up(case.backend)
     except BackendUnavailable as exc:
-        return CaseResult(case.id, case.type, case.backend, "not-run", reason=exc.reason,
-                          enable_command=exc.enable_command)  # fmt: skip
+        return CaseResult(
+            case.id, case.type, case.backend, "not-run", reason=exc.reason, enable_command=exc.enable_command
+        )
     return None
 
 
@@ -98,8 +105,19 @@ def run_cases(
             (folder / "cases.json").write_text(json.dumps(entries), encoding="utf-8")
             module = folder / f"test_blockyard_conformance_{uuid.uuid4().hex[:12]}.py"
             module.write_text(_MODULE, encoding="utf-8")
-            args = [str(module), "-c", str(_ini(folder)), "--rootdir", str(folder), "-p", "no:cacheprovider",
-                    "-p", "no:terminal", "--import-mode=importlib", *pytest_args]  # fmt: skip
+            args = [
+                str(module),
+                "-c",
+                str(_ini(folder)),
+                "--rootdir",
+                str(folder),
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:terminal",
+                "--import-mode=importlib",
+                *pytest_args,
+            ]
             if progress and console is not None:
                 exit_code = _with_progress(console, collector, lambda: int(pytest.main(args, plugins=[collector])))
             else:
@@ -130,9 +148,14 @@ def _with_progress(console: Any, collector: Collector, run: Any) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
-        TimeElapsedColumn(), console=console, transient=False,
-    ) as bar:  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         tasks: dict[str, Any] = {}
         icons = {"passed": "[green]✓", "failed": "[red]✗", "xfailed": "[yellow]x", "skipped": "[dim]s"}
 

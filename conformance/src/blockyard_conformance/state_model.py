@@ -25,8 +25,9 @@ KEY = st.integers(min_value=0, max_value=3)
 VALUE = st.binary(min_size=0, max_size=12)
 
 
-def _machine(store: StateStore, loop: asyncio.AbstractEventLoop, prefix: str, declared: set[str], bad_etag: str,
-             used: list[str]) -> type[RuleBasedStateMachine]:  # fmt: skip
+def _machine(
+    store: StateStore, loop: asyncio.AbstractEventLoop, prefix: str, declared: set[str], bad_etag: str, used: list[str]
+) -> type[RuleBasedStateMachine]:
     etags_on = "ETAG" in declared
     first_write_on = "FIRST_WRITE" in declared
 

@@ -105,9 +105,15 @@ async def test_post_sends_path_headers_token_and_body(http: HttpBinding, server:
 
 @pytest.mark.parametrize(
     ("operation", "method"),
-    [("create", "POST"), ("get", "GET"), ("put", "PUT"), ("patch", "PATCH"), ("delete", "DELETE"),
-     ("options", "OPTIONS")],
-)  # fmt: skip
+    [
+        ("create", "POST"),
+        ("get", "GET"),
+        ("put", "PUT"),
+        ("patch", "PATCH"),
+        ("delete", "DELETE"),
+        ("options", "OPTIONS"),
+    ],
+)
 async def test_operations_map_to_methods(
     http: HttpBinding, server: ThreadingHTTPServer, operation: str, method: str
 ) -> None:

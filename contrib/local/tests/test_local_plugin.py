@@ -21,9 +21,15 @@ def test_entry_point_lists_all_eight() -> None:
     reg = _registry()
     types = {s.type for s in reg.specs() if s.distribution == "blockyard-local"}
     assert types == {
-        "state.in-memory", "state.sqlite", "pubsub.in-memory", "secretstores.local.file",
-        "secretstores.local.env", "bindings.localstorage", "bindings.cron", "bindings.http",
-    }  # fmt: skip
+        "state.in-memory",
+        "state.sqlite",
+        "pubsub.in-memory",
+        "secretstores.local.file",
+        "secretstores.local.env",
+        "bindings.localstorage",
+        "bindings.cron",
+        "bindings.http",
+    }
     assert reg.resolve("state.sqlite3").__name__ == "SQLiteStateStore"
 
 
@@ -50,8 +56,9 @@ def test_cases_file() -> None:
     assert secrets["multiplekeyvaluessecret"] == {"first": "1", "second": "2", "third": "3"}
 
 
-@pytest.mark.parametrize("case", yaml.safe_load(plugin.blockyard_conformance_cases()[0].read_text())["cases"],
-                         ids=lambda c: c["id"])  # fmt: skip
+@pytest.mark.parametrize(
+    "case", yaml.safe_load(plugin.blockyard_conformance_cases()[0].read_text())["cases"], ids=lambda c: c["id"]
+)
 def test_case_components_construct(case: dict[str, object], tmp_path: Path) -> None:
     case_dir = plugin.blockyard_conformance_cases()[0].parent
     text = str(case["component"])

@@ -58,8 +58,11 @@ async def test_delivers_data_metadata_and_content_type(bus: InMemoryPubSub) -> N
     await h.wait(2)
     first, second = h.got
     assert (first.topic, first.json(), first.metadata, first.content_type) == (
-        "t", {"a": 1}, {"x": "y"}, "application/json",
-    )  # fmt: skip
+        "t",
+        {"a": 1},
+        {"x": "y"},
+        "application/json",
+    )
     assert second.data == b"\x00raw"
     assert first.id
     assert second.id

@@ -59,8 +59,9 @@ class OwnBroker:
         (self.dir / "enabled_plugins").write_text("[].\n")
         self.epmd = ServerProcess(
             [epmd, "-address", "127.0.0.1", "-port", str(self.epmd_port)],
-            ready=lambda: port_open(self.epmd_port), workdir=self.dir / "epmd",
-        )  # fmt: skip
+            ready=lambda: port_open(self.epmd_port),
+            workdir=self.dir / "epmd",
+        )
         self.broker = ServerProcess(
             [scripts[-1]], ready=lambda: _amqp_ready(self.port), workdir=self.dir, env=self._env(), timeout=60
         )

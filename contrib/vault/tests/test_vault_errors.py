@@ -61,9 +61,12 @@ class TestTokens:
 
     @pytest.mark.parametrize(
         ("fields", "which"),
-        [({"vaultToken": "t", "vaultTokenMountPath": "/tmp/t"}, "both are"), ({}, "neither is"),
-         ({"vaultToken": ""}, "neither is")],
-    )  # fmt: skip
+        [
+            ({"vaultToken": "t", "vaultTokenMountPath": "/tmp/t"}, "both are"),
+            ({}, "neither is"),
+            ({"vaultToken": ""}, "neither is"),
+        ],
+    )
     def test_exactly_one_token_field(self, fields: dict[str, str], which: str) -> None:
         with pytest.raises(ComponentConfigError) as info:
             VaultSecretStore({"vaultAddr": "http://127.0.0.1:1", **fields}, name="vault")
@@ -92,9 +95,14 @@ class TestTokens:
 class TestMetadata:
     @pytest.mark.parametrize(
         ("field", "value"),
-        [("vaultAddr", "127.0.0.1:8200"), ("timeout", "soon"), ("timeout", "0s"), ("enginePath", "/"),
-         ("skipVerify", "maybe")],
-    )  # fmt: skip
+        [
+            ("vaultAddr", "127.0.0.1:8200"),
+            ("timeout", "soon"),
+            ("timeout", "0s"),
+            ("enginePath", "/"),
+            ("skipVerify", "maybe"),
+        ],
+    )
     def test_bad_values_name_their_field(self, field: str, value: str) -> None:
         with pytest.raises(ComponentConfigError, match=field):
             VaultSecretStore({"vaultAddr": "http://127.0.0.1:1", "vaultToken": "t", field: value})
@@ -110,8 +118,19 @@ class TestMetadata:
     def test_token_is_sensitive_in_the_schema(self) -> None:
         entries = {e["name"]: e for e in VaultSecretStore.Metadata.dapr_metadata()}
         assert entries["vaultToken"].get("sensitive") is True
-        expected = {"vaultAddr", "vaultTokenMountPath", "vaultKVPrefix", "vaultKVUsePrefix", "enginePath",
-                    "vaultValueType", "caCert", "caPath", "caPem", "skipVerify", "tlsServerName"}  # fmt: skip
+        expected = {
+            "vaultAddr",
+            "vaultTokenMountPath",
+            "vaultKVPrefix",
+            "vaultKVUsePrefix",
+            "enginePath",
+            "vaultValueType",
+            "caCert",
+            "caPath",
+            "caPem",
+            "skipVerify",
+            "tlsServerName",
+        }
         assert expected <= set(entries)
 
 
@@ -130,8 +149,9 @@ class TestUnavailable:
 
     @pytest.mark.timeout(30)
     async def test_no_answer_within_the_timeout(self, silent_server: int) -> None:
-        store = VaultSecretStore({"vaultAddr": f"http://127.0.0.1:{silent_server}", "vaultToken": "t",
-                                  "timeout": "500ms"})  # fmt: skip
+        store = VaultSecretStore(
+            {"vaultAddr": f"http://127.0.0.1:{silent_server}", "vaultToken": "t", "timeout": "500ms"}
+        )
         ticks = 0
 
         async def ticker() -> None:

@@ -77,8 +77,14 @@ class TestValues:
         async with VaultSecretStore(vault.meta(vaultKVPrefix=prefix)) as store:
             got = await store.get_secret("mixed")
         assert got == {
-            "n": "1", "f": "1.5", "t": "true", "z": "null", "l": '[1,"a"]', "o": '{"x":"é"}', "s": "plain",
-        }  # fmt: skip
+            "n": "1",
+            "f": "1.5",
+            "t": "true",
+            "z": "null",
+            "l": '[1,"a"]',
+            "o": '{"x":"é"}',
+            "s": "plain",
+        }
 
     async def test_text_value_type(self, vault: Vault) -> None:
         async with VaultSecretStore(vault.meta(vaultValueType="text")) as store:

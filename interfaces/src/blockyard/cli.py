@@ -62,8 +62,10 @@ class PluginGroup(click.Group):
                     commands = cast("list[Any]", impl.function() or [])
                 except Exception as exc:
                     self.plugin_errors.append(f"plugin {impl.plugin_name!r}: {type(exc).__name__}: {exc}")
-                    click.echo(f"warning: commands of plugin {impl.plugin_name!r} failed to load: "
-                               f"{type(exc).__name__}: {exc}", err=True)  # fmt: skip
+                    click.echo(
+                        f"warning: commands of plugin {impl.plugin_name!r} failed to load: {type(exc).__name__}: {exc}",
+                        err=True,
+                    )
                     continue
                 for command in commands:
                     if isinstance(command, click.Command) and command.name and command.name not in self.commands:
@@ -278,9 +280,13 @@ def validate(paths: tuple[str, ...]) -> None:
 @cli.command()
 @click.argument("type_", metavar="TYPE")
 @click.option(
-    "--format", "fmt", type=click.Choice(["json", "yaml", "dapr"]), default="json", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "yaml", "dapr"]),
+    default="json",
+    show_default=True,
     help="json / yaml: JSON Schema of the metadata; dapr: a Dapr metadata.yaml document.",
-)  # fmt: skip
+)
 @click.option("--version", "version", default=None, help="The component version (default v1).")
 def schema(type_: str, fmt: str, version: str | None) -> None:
     """Print the metadata schema of a component type, generated from its model."""

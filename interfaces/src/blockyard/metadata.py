@@ -99,6 +99,7 @@ def parse_bool(value: Any) -> bool:
     raise ValueError("expected true or false")
 
 
+# One line per family of units (bytes, powers of 1000, powers of 1024): the layout is the table.
 _BYTE_UNITS = {
     "": 1, "b": 1,
     "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,

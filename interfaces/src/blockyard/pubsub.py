@@ -317,8 +317,11 @@ class PubSub(SubscriptionOwner, abc.ABC):
         def failed(message: Message, exc: Exception) -> HandlerResult:
             log.warning(
                 "component %r: handler for topic %r failed on message %s (%s); asking for redelivery",
-                name, topic, message.id, type(exc).__name__,
-            )  # fmt: skip
+                name,
+                topic,
+                message.id,
+                type(exc).__name__,
+            )
             return HandlerResult.RETRY
 
         return guard(handler, lambda _, result: coerce_result(result), failed)

@@ -289,8 +289,11 @@ class InMemoryPubSub(BulkPublisher, BulkSubscriber):
         if self._max_redeliveries and env.redeliveries > self._max_redeliveries:
             self.log.warning(
                 "component %r: message %s on topic %r discarded after %d redeliveries",
-                self.name, env.message.id, env.message.topic, self._max_redeliveries,
-            )  # fmt: skip
+                self.name,
+                env.message.id,
+                env.message.topic,
+                self._max_redeliveries,
+            )
             return False
         env.not_before = time.monotonic() + self._backoff
         return True

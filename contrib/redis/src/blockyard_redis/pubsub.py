@@ -237,8 +237,13 @@ class _StreamConsumer:
         level = "connection" if redis_error_class(exc) is not None else "error"
         self._log.warning(
             "component %r: %s on topic %r failed (%s %s); retrying in %.2fs",
-            self._owner.name, what, self._topic, level, type(exc).__name__, backoff,
-        )  # fmt: skip
+            self._owner.name,
+            what,
+            self._topic,
+            level,
+            type(exc).__name__,
+            backoff,
+        )
         await asyncio.sleep(backoff)
         return min(backoff * 2, _BACKOFF_CAP)
 
@@ -308,8 +313,11 @@ class _StreamConsumer:
             # Left pending: it will be redelivered after processingTimeout (at-least-once).
             self._log.warning(
                 "component %r: could not acknowledge message %s on topic %r (%s); it will be redelivered",
-                self._owner.name, msg_id.decode(), self._topic, type(exc).__name__,
-            )  # fmt: skip
+                self._owner.name,
+                msg_id.decode(),
+                self._topic,
+                type(exc).__name__,
+            )
 
 
 def _expired(fields: dict[bytes, bytes]) -> bool:

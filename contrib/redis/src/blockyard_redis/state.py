@@ -165,9 +165,14 @@ class RedisStateStore(RedisClientMixin, TransactionalStateStore, KeysLikeStateSt
             raise ETagInvalidError(f"the ETag must be an integer, got {etag!r}")
         version = await self._set_script(
             keys=(op.key,),
-            args=(etag or "", "1" if op.first_write else "0", op.ttl * 1000 if op.ttl else 0, op.value,
-                  op.content_type or ""),
-        )  # fmt: skip
+            args=(
+                etag or "",
+                "1" if op.first_write else "0",
+                op.ttl * 1000 if op.ttl else 0,
+                op.value,
+                op.content_type or "",
+            ),
+        )
         if version is None:
             raise ETagMismatchError(_EXISTS if op.first_write else _MISMATCH)
         return version.decode()  # type: ignore[no-any-return]
@@ -212,8 +217,13 @@ class RedisStateStore(RedisClientMixin, TransactionalStateStore, KeysLikeStateSt
             chunk = valid[start : start + _CHUNK]
             args: list[Any] = []
             for op in chunk:
-                args += (op.etag or "", "1" if op.first_write else "0", op.ttl * 1000 if op.ttl else 0, op.value,
-                         op.content_type or "")  # fmt: skip
+                args += (
+                    op.etag or "",
+                    "1" if op.first_write else "0",
+                    op.ttl * 1000 if op.ttl else 0,
+                    op.value,
+                    op.content_type or "",
+                )
             results = await self._bulk_set_script(keys=[op.key for op in chunk], args=args)
             for op, res in zip(chunk, results, strict=True):
                 if res == b"":
@@ -257,8 +267,14 @@ class RedisStateStore(RedisClientMixin, TransactionalStateStore, KeysLikeStateSt
             if op.etag is not None and not _valid_etag(op.etag):
                 raise ETagInvalidError(f"the ETag must be an integer, got {op.etag!r}", key=op.key)
             if isinstance(op, SetOp):
-                args += ("s", op.etag or "", "1" if op.first_write else "0", op.ttl * 1000 if op.ttl else 0, op.value,
-                         op.content_type or "")  # fmt: skip
+                args += (
+                    "s",
+                    op.etag or "",
+                    "1" if op.first_write else "0",
+                    op.ttl * 1000 if op.ttl else 0,
+                    op.value,
+                    op.content_type or "",
+                )
             else:
                 args += ("d", op.etag or "", "0", 0, "", "")
         failed = await self._transact_script(keys=[op.key for op in ops], args=args)

@@ -153,8 +153,9 @@ class VaultSecretStore(SecretStore):
         if md.skip_verify:
             self.log.warning("component %r: skipVerify is set; Vault's TLS certificate is not verified", self.name)
         self._session = session
-        self._client = hvac.Client(url=md.vault_addr, token=token, verify=verify, timeout=md.timeout_seconds,
-                                   session=session)  # fmt: skip
+        self._client = hvac.Client(
+            url=md.vault_addr, token=token, verify=verify, timeout=md.timeout_seconds, session=session
+        )
         self._executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="blockyard-vault")
         try:
             await self._run(self._detect_mount, what=f"mount {md.engine_path!r}")
@@ -165,8 +166,12 @@ class VaultSecretStore(SecretStore):
             self._narrow_features(self.features - {SecretStoreFeature.SECRET_VERSIONS})
         self.log.info(
             "component %r: Vault at %s, KV v%d engine %r, prefix %r",
-            self.name, md.vault_addr, self._kv_version, self._mount, self._base,
-        )  # fmt: skip
+            self.name,
+            md.vault_addr,
+            self._kv_version,
+            self._mount,
+            self._base,
+        )
 
     async def _close(self) -> None:
         self._release()
@@ -261,9 +266,9 @@ class VaultSecretStore(SecretStore):
         if data is None:
             where = f"{self._mount}/{path}"
             raise SecretNotFoundError(
-                f"no secret at {where!r}" + (f" with version {version}" if version else "")
-                + " (or it is deleted)", key=name,
-            )  # fmt: skip
+                f"no secret at {where!r}" + (f" with version {version}" if version else "") + " (or it is deleted)",
+                key=name,
+            )
         return dict(data)
 
     def _list(self, folder: str) -> list[str]:

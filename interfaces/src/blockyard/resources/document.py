@@ -144,8 +144,9 @@ class MetadataEntry(_Model):
         if len(given) != 1:
             raise _invalid(
                 f"expected exactly one of value, secretKeyRef or envRef, got {' and '.join(given) or 'none'}",
-                label=label, field=name,
-            )  # fmt: skip
+                label=label,
+                field=name,
+            )
         out: dict[str, Any] = {"name": name}
         if given[0] == "value":
             out["value"] = _text(data["value"])
@@ -310,17 +311,24 @@ def _references(parsed: ComponentDocument, doc: Document, origin: str) -> list[P
                 Problem(
                     f"metadata {entry.name!r} is given twice (also as {earlier[0]!r} on line {earlier[1]}); "
                     "metadata names match case-insensitively",
-                    origin, line, name, entry.name, code="duplicate",
+                    origin,
+                    line,
+                    name,
+                    entry.name,
+                    code="duplicate",
                 )
-            )  # fmt: skip
+            )
         elif entry.secret_key_ref is not None and not has_store:
             problems.append(
                 Problem(
                     f"metadata {entry.name!r}: secretKeyRef needs auth.secretStore, the secret store to read it "
                     "from, and the component sets none",
-                    origin, line, name, entry.name,
+                    origin,
+                    line,
+                    name,
+                    entry.name,
                 )
-            )  # fmt: skip
+            )
     return problems
 
 
