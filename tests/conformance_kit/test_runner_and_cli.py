@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -289,3 +290,36 @@ def test_component_file_case(tmp_path: Path) -> None:
     assert case.type == "state.kitref"
     assert case.backend is None
     assert case.id == "state.kitref@c"
+
+
+def test_case_env_is_put_back_after_its_suite(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """A case's ``env`` holds while its suite runs and is gone for whatever runs next."""
+    case_file = tmp_path / "cases.yaml"
+    case = {"id": "state.kitref", "component": COMPONENT, "env": {"BLOCKYARD_KIT_ENV_PROBE": "set"}}
+    case_file.write_text(json.dumps({"cases": [case]}))
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        test_env=f"""
+import os, sys
+sys.path.insert(0, {str(KIT_DIR)!r})
+from blockyard.registry import ComponentSpec, register
+try:
+    register(ComponentSpec("state", "kitref", "reference_fakes:RefStateStore"))
+except ValueError:
+    pass
+from blockyard_conformance.cases import discover_cases
+from blockyard_conformance.generate import install_case_classes
+install_case_classes(globals(), discover_cases([{str(case_file)!r}]))
+def _probe_is_set(self, suite_env):
+    assert os.environ.get("BLOCKYARD_KIT_ENV_PROBE") == "set"
+
+for cls in [c for c in list(globals().values()) if isinstance(c, type) and c.__name__.startswith("TestCase_")]:
+    cls.test_probe_is_set = _probe_is_set
+
+def test_zz_probe_is_gone_afterwards():
+    assert "BLOCKYARD_KIT_ENV_PROBE" not in os.environ
+"""
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-k", "probe")
+    result.assert_outcomes(passed=2)
+    assert "BLOCKYARD_KIT_ENV_PROBE" not in os.environ  # nor in the running test-suite
