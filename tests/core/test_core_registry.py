@@ -137,3 +137,45 @@ def test_import_blockyard_is_light() -> None:
     assert {m for m in modules if m.startswith("blockyard")} == {"blockyard"}
     for heavy in ("pydantic", "yaml", "click", "rich", "pluggy", "typing"):
         assert heavy not in modules, heavy
+
+
+def test_kit_hooks_are_optional_and_defined_by_the_kit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A plugin implementing the kit's hook loads without the kit; with it, the hook is called."""
+    import blockyard.registry as registry_module
+
+    (tmp_path / "by_kit_user.py").write_text(
+        textwrap.dedent(
+            """
+            from blockyard.hookspecs import hookimpl
+            from blockyard.registry import ComponentSpec
+
+            @hookimpl
+            def blockyard_components():
+                return [ComponentSpec("state", "kituser", "core_testkit:MemState")]
+
+            @hookimpl(optionalhook=True)
+            def blockyard_conformance_cases():
+                return ["cases.yaml"]
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("BLOCKYARD_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    groups = {
+        registry_module.ENTRY_POINT_GROUP: [registry_module._EntryPoint("kituser", "by_kit_user", "by-kit-user")],
+        registry_module.HOOKSPEC_GROUP: [],
+    }
+    monkeypatch.setattr(registry_module, "_entry_points", lambda group: groups[group])
+    without_kit = Registry()
+    assert [s.type for s in without_kit.specs()] == ["state.kituser"]
+    assert without_kit.failures == []
+    assert "blockyard_conformance_cases" not in {
+        name for name, caller in vars(without_kit.plugin_manager.hook).items() if caller.has_spec()
+    }
+    groups[registry_module.HOOKSPEC_GROUP] = [
+        registry_module._EntryPoint("conformance", "blockyard_conformance.hookspecs", "blockyard-conformance")
+    ]
+    with_kit = Registry()
+    assert list(with_kit.iter_hook("blockyard_conformance_cases")) == ["cases.yaml"]
+    assert with_kit.plugin_manager.hook.blockyard_conformance_cases.has_spec()
+    sys.modules.pop("by_kit_user", None)
