@@ -227,6 +227,28 @@ def test_override_with_strict_xfail_or_skip_is_accepted(pytester: pytest.Pyteste
     result.assert_outcomes(xfailed=1, skipped=1)
 
 
+def _case_module(pytester: pytest.Pytester, name: str, case_file: Path, extra: str = "") -> None:
+    """A test module with the suite classes of ``case_file`` (component ``state.kitref``), then ``extra``."""
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        **{
+            name: f"""
+import sys
+sys.path.insert(0, {str(KIT_DIR)!r})
+from blockyard.registry import ComponentSpec, register
+try:
+    register(ComponentSpec("state", "kitref", "reference_fakes:RefStateStore"))
+except ValueError:
+    pass
+from blockyard_conformance.cases import discover_cases
+from blockyard_conformance.generate import install_case_classes
+install_case_classes(globals(), discover_cases([{str(case_file)!r}]))
+"""
+            + extra
+        }
+    )
+
+
 def test_case_limits_skip_and_strict_xfail(pytester: pytest.Pytester, tmp_path: Path) -> None:
     case_file = tmp_path / "cases.yaml"
     case_file.write_text(
@@ -245,21 +267,7 @@ def test_case_limits_skip_and_strict_xfail(pytester: pytest.Pytester, tmp_path: 
             }
         )
     )
-    pytester.makeini(INI)
-    pytester.makepyfile(
-        test_gen=f"""
-import sys
-sys.path.insert(0, {str(KIT_DIR)!r})
-from blockyard.registry import ComponentSpec, register
-try:
-    register(ComponentSpec("state", "kitref", "reference_fakes:RefStateStore"))
-except ValueError:
-    pass
-from blockyard_conformance.cases import discover_cases
-from blockyard_conformance.generate import install_case_classes
-install_case_classes(globals(), discover_cases([{str(case_file)!r}]))
-"""
-    )
+    _case_module(pytester, "test_gen", case_file)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-k", "large_value or last_write_wins", "-rsxX")
     # the limit's xfail is strict: a passing test becomes a failure (XPASS(strict))
     result.assert_outcomes(skipped=1, failed=1)
@@ -297,19 +305,13 @@ def test_case_env_is_put_back_after_its_suite(pytester: pytest.Pytester, tmp_pat
     case_file = tmp_path / "cases.yaml"
     case = {"id": "state.kitref", "component": COMPONENT, "env": {"BLOCKYARD_KIT_ENV_PROBE": "set"}}
     case_file.write_text(json.dumps({"cases": [case]}))
-    pytester.makeini(INI)
-    pytester.makepyfile(
-        test_env=f"""
-import os, sys
-sys.path.insert(0, {str(KIT_DIR)!r})
-from blockyard.registry import ComponentSpec, register
-try:
-    register(ComponentSpec("state", "kitref", "reference_fakes:RefStateStore"))
-except ValueError:
-    pass
-from blockyard_conformance.cases import discover_cases
-from blockyard_conformance.generate import install_case_classes
-install_case_classes(globals(), discover_cases([{str(case_file)!r}]))
+    _case_module(
+        pytester,
+        "test_env",
+        case_file,
+        """
+import os
+
 def _probe_is_set(self, suite_env):
     assert os.environ.get("BLOCKYARD_KIT_ENV_PROBE") == "set"
 
@@ -318,7 +320,7 @@ for cls in [c for c in list(globals().values()) if isinstance(c, type) and c.__n
 
 def test_zz_probe_is_gone_afterwards():
     assert "BLOCKYARD_KIT_ENV_PROBE" not in os.environ
-"""
+""",
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-k", "probe")
     result.assert_outcomes(passed=2)
