@@ -165,7 +165,7 @@ def test_kit_hooks_are_optional_and_defined_by_the_kit(monkeypatch: pytest.Monke
         registry_module.ENTRY_POINT_GROUP: [registry_module._EntryPoint("kituser", "by_kit_user", "by-kit-user")],
         registry_module.HOOKSPEC_GROUP: [],
     }
-    monkeypatch.setattr(registry_module, "_entry_points", lambda group: groups[group])
+    monkeypatch.setattr(registry_module, "_entry_points", lambda *names: {g: groups[g] for g in names})
     without_kit = Registry()
     assert [s.type for s in without_kit.specs()] == ["state.kituser"]
     assert without_kit.failures == []

@@ -130,11 +130,15 @@ class _EntryPoint:
         return obj
 
 
-def _entry_points(group: str) -> list[_EntryPoint]:
-    """The entry points of ``group`` with their distribution names."""
+def _entry_points(*groups: str) -> dict[str, list[_EntryPoint]]:
+    """The entry points of each of ``groups`` with their distribution names (installed metadata read once)."""
     from importlib.metadata import entry_points
 
-    return [_EntryPoint(ep.name, ep.value, ep.dist.name if ep.dist else None) for ep in entry_points(group=group)]
+    found = entry_points()
+    return {
+        group: [_EntryPoint(ep.name, ep.value, ep.dist.name if ep.dist else None) for ep in found.select(group=group)]
+        for group in groups
+    }
 
 
 def _norm_version(version: str | None) -> str:
@@ -168,12 +172,13 @@ class Registry:
         pm.add_hookspecs(hookspecs)
         if not self.autoload or os.environ.get("BLOCKYARD_DISABLE_PLUGIN_AUTOLOAD"):
             return pm
-        for ep in _entry_points(HOOKSPEC_GROUP):
+        groups = _entry_points(HOOKSPEC_GROUP, ENTRY_POINT_GROUP)
+        for ep in groups[HOOKSPEC_GROUP]:
             try:
                 pm.add_hookspecs(ep.load())
             except Exception as exc:
                 self.failures.append(PluginFailure(ep.name, ep.dist, f"{type(exc).__name__}: {exc}"))
-        for ep in _entry_points(ENTRY_POINT_GROUP):
+        for ep in groups[ENTRY_POINT_GROUP]:
             dist = ep.dist
             try:
                 plugin = ep.load()
