@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["Problem", "Severity", "sorted_problems"]
 
@@ -53,9 +54,9 @@ class Problem:
         who = f"component {self.component!r}: " if self.component else ""
         return f"{where}{who}{self.message}"
 
-    def replace(self, **changes: object) -> Problem:
+    def replace(self, **changes: Any) -> Problem:
         """A copy with ``changes`` applied (``file``, ``line``, ``component``, ``message``, ...)."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)
 
     def sort_key(self) -> tuple[str, int]:
         """Order by file, then line."""
