@@ -110,10 +110,7 @@ class OutputBinding(Component, abc.ABC):
                 operation=operation,
             )
         req = InvokeRequest(op, encode_binding_data(data, component=self.name, operation=op), metadata or _EMPTY)
-        try:
-            return await self._invoke(req)
-        except Exception as exc:
-            raise self._wrap(exc, op, None)
+        return await self._call_hook(op, None, self._invoke(req))
 
     @abc.abstractmethod
     async def _invoke(self, req: InvokeRequest) -> BindingResponse:
@@ -135,10 +132,7 @@ class InputBinding(SubscriptionOwner, abc.ABC):
             return HandlerResult.RETRY
 
         deliver = guard(handler, lambda _, result: coerce_result(result), failed)
-        try:
-            stopper = await self._read(deliver)
-        except Exception as exc:
-            raise self._wrap(exc, "read", None)
+        stopper = await self._call_hook("read", None, self._read(deliver))
         return self._track(Subscription(self.name, None, stopper, self))
 
     @abc.abstractmethod

@@ -43,6 +43,7 @@ __all__ = ["Component", "ComponentKind"]
 
 _NEW, _READY, _CLOSED = 0, 1, 2
 _Request = TypeVar("_Request")
+_Result = TypeVar("_Result")
 _Op = TypeVar("_Op")
 _URL_CREDENTIALS = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)[^@\s]+@")
 
@@ -136,10 +137,7 @@ class Component(abc.ABC):
         :raises BackendUnavailableError: if the backend does not answer.
         """
         self._check_ready("ping")
-        try:
-            await self._ping()
-        except Exception as exc:
-            raise self._wrap(exc, "ping", None)
+        await self._call_hook("ping", None, self._ping())
 
     def _narrow_features(self, keep: Iterable[enum.StrEnum]) -> None:
         """Restrict this instance's ``features`` to ``keep`` (intersected with the class's).
@@ -228,7 +226,15 @@ class Component(abc.ABC):
         err.__cause__ = exc
         return err
 
-    async def _bulk(
+    async def _call_hook(self, operation: str, key: str | None, call: Awaitable[_Result]) -> _Result:
+        """Await ``call`` (a plugin hook); any exception becomes a :class:`BlockyardError` naming
+        ``operation`` and ``key`` (see :meth:`_wrap`). The one way public methods call their hooks."""
+        try:
+            return await call
+        except Exception as exc:
+            raise self._wrap(exc, operation, key)
+
+    async def _run_bulk(
         self,
         operation: str,
         items: Sequence[tuple[str, _Request]],
@@ -252,10 +258,7 @@ class Component(abc.ABC):
             except BlockyardError as exc:
                 errors[item_id] = exc
         if ops:
-            try:
-                errors.update(await apply(ops))
-            except Exception as exc:
-                raise self._wrap(exc, operation, key)
+            errors.update(await self._call_hook(operation, key, apply(ops)))
         if errors:
             raise BulkError(errors, component=self.name, operation=operation)
 

@@ -174,10 +174,7 @@ class PubSub(SubscriptionOwner, abc.ABC):
         """
         self._check_ready("publish")
         op = self._publish_op(topic, data, metadata, content_type, ttl)
-        try:
-            await self._publish(op)
-        except Exception as exc:
-            raise self._wrap(exc, "publish", topic)
+        await self._call_hook("publish", topic, self._publish(op))
 
     async def subscribe(
         self,
@@ -192,10 +189,9 @@ class PubSub(SubscriptionOwner, abc.ABC):
         self._check_topic(topic)
         group = consumer_group or self.default_consumer_group
         deliver = self._deliverer(handler, topic)
-        try:
-            stopper = await self._subscribe(SubscribeRequest(topic, group, metadata or _EMPTY, deliver))
-        except Exception as exc:
-            raise self._wrap(exc, "subscribe", topic)
+        stopper = await self._call_hook(
+            "subscribe", topic, self._subscribe(SubscribeRequest(topic, group, metadata or _EMPTY, deliver))
+        )
         return self._track(Subscription(topic, group, stopper, self))
 
     async def bulk_publish(
@@ -215,7 +211,7 @@ class PubSub(SubscriptionOwner, abc.ABC):
             md = {**shared, **e.metadata} if e.metadata else shared
             return e.entry_id, self._publish_op(topic, e.data, md, e.content_type, None)
 
-        await self._bulk("bulk_publish", [(e.entry_id, e) for e in entries], prepare, self._bulk_publish, key=topic)
+        await self._run_bulk("bulk_publish", [(e.entry_id, e) for e in entries], prepare, self._bulk_publish, key=topic)
 
     async def _bulk_publish(self, ops: list[tuple[str, PublishOp]]) -> dict[str, BlockyardError]:
         """Publish every op; return the per-entry errors. Default: ``_publish`` each, concurrently."""
@@ -251,10 +247,7 @@ class PubSub(SubscriptionOwner, abc.ABC):
         req = BulkSubscribeRequest(
             topic, group, metadata or _EMPTY, max_messages, max_await, self._batch_deliverer(handler, topic)
         )
-        try:
-            stopper = await self._bulk_subscribe(req)
-        except Exception as exc:
-            raise self._wrap(exc, "bulk_subscribe", topic)
+        stopper = await self._call_hook("bulk_subscribe", topic, self._bulk_subscribe(req))
         return self._track(Subscription(topic, group, stopper, self))
 
     async def _bulk_subscribe(self, req: BulkSubscribeRequest) -> Stopper:

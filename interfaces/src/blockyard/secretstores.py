@@ -55,20 +55,14 @@ class SecretStore(Component, abc.ABC):
             raise InvalidRequestError("secret name must be a non-empty string", component=self.name)
         md = metadata or _EMPTY
         self._check_versions(md)
-        try:
-            return await self._get_secret(name, md)
-        except Exception as exc:
-            raise self._wrap(exc, "get_secret", name)
+        return await self._call_hook("get_secret", name, self._get_secret(name, md))
 
     async def bulk_get_secrets(self, *, metadata: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
         """Return every secret the store can list, as ``{name: {key: value}}``."""
         self._check_ready("bulk_get_secrets")
         md = metadata or _EMPTY
         self._check_versions(md)
-        try:
-            return await self._bulk_get_secrets(md)
-        except Exception as exc:
-            raise self._wrap(exc, "bulk_get_secrets", None)
+        return await self._call_hook("bulk_get_secrets", None, self._bulk_get_secrets(md))
 
     def _check_versions(self, metadata: Mapping[str, str]) -> None:
         if SecretStoreFeature.SECRET_VERSIONS in self.features:

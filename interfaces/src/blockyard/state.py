@@ -124,10 +124,7 @@ class StateStore(Component, abc.ABC):
         self._check_ready("get")
         self._check_key(key)
         cons = _option(Consistency, consistency, "consistency", self.name)
-        try:
-            return await self._get(key, cons, metadata or _EMPTY)
-        except Exception as exc:
-            raise self._wrap(exc, "get", key)
+        return await self._call_hook("get", key, self._get(key, cons, metadata or _EMPTY))
 
     async def set(
         self,
@@ -150,10 +147,7 @@ class StateStore(Component, abc.ABC):
         """
         self._check_ready("set")
         op = self._set_op(key, value, etag, ttl, concurrency, consistency, metadata, content_type)
-        try:
-            return await self._set(op)
-        except Exception as exc:
-            raise self._wrap(exc, "set", key)
+        return await self._call_hook("set", key, self._set(op))
 
     async def delete(
         self,
@@ -171,10 +165,7 @@ class StateStore(Component, abc.ABC):
         """
         self._check_ready("delete")
         op = self._delete_op(key, etag, concurrency, consistency, metadata)
-        try:
-            await self._delete(op)
-        except Exception as exc:
-            raise self._wrap(exc, "delete", key)
+        await self._call_hook("delete", key, self._delete(op))
 
     async def bulk_get(
         self,
@@ -192,10 +183,7 @@ class StateStore(Component, abc.ABC):
         for key in keys:
             self._check_key(key)
         cons = _option(Consistency, consistency, "consistency", self.name)
-        try:
-            return await self._bulk_get(list(keys), cons, metadata or _EMPTY)
-        except Exception as exc:
-            raise self._wrap(exc, "bulk_get", None)
+        return await self._call_hook("bulk_get", None, self._bulk_get(list(keys), cons, metadata or _EMPTY))
 
     async def bulk_set(self, requests: Iterable[SetRequest]) -> None:
         """Write many items; every valid item is written even if others fail.
@@ -203,7 +191,7 @@ class StateStore(Component, abc.ABC):
         :raises BulkError: naming each failed key with its cause (e.g. an ``ETagMismatchError``).
         """
         self._check_ready("bulk_set")
-        await self._bulk("bulk_set", [(str(r.key), r) for r in requests], self._request_op, self._bulk_set)
+        await self._run_bulk("bulk_set", [(str(r.key), r) for r in requests], self._request_op, self._bulk_set)
 
     async def bulk_delete(self, requests: Iterable[DeleteRequest]) -> None:
         """Delete many keys; every valid delete is applied even if others fail.
@@ -211,7 +199,7 @@ class StateStore(Component, abc.ABC):
         :raises BulkError: naming each failed key with its cause.
         """
         self._check_ready("bulk_delete")
-        await self._bulk("bulk_delete", [(str(r.key), r) for r in requests], self._request_op, self._bulk_delete)
+        await self._run_bulk("bulk_delete", [(str(r.key), r) for r in requests], self._request_op, self._bulk_delete)
 
     # Optional operations: the matching mixin overrides these; here they are "not supported".
 
@@ -394,10 +382,7 @@ class TransactionalStateStore(StateStore, abc.ABC):
                     f"a transaction takes SetRequest or DeleteRequest, not {type(r).__name__}", component=self.name
                 )
             ops.append(self._request_op(r))
-        try:
-            await self._transact(ops, metadata or _EMPTY)
-        except Exception as exc:
-            raise self._wrap(exc, "transact", None)
+        await self._call_hook("transact", None, self._transact(ops, metadata or _EMPTY))
 
     @abc.abstractmethod
     async def _transact(self, ops: list[SetOp | DeleteOp], metadata: Mapping[str, str]) -> None:
@@ -422,10 +407,7 @@ class DeleteWithPrefixStateStore(StateStore, abc.ABC):
             raise InvalidRequestError("a prefix is required for delete_with_prefix", component=self.name)
         if not prefix.endswith("||"):
             prefix += "||"
-        try:
-            return await self._delete_with_prefix(prefix)
-        except Exception as exc:
-            raise self._wrap(exc, "delete_with_prefix", prefix)
+        return await self._call_hook("delete_with_prefix", prefix, self._delete_with_prefix(prefix))
 
     @abc.abstractmethod
     async def _delete_with_prefix(self, prefix: str) -> int:
@@ -452,10 +434,7 @@ class KeysLikeStateStore(StateStore, abc.ABC):
             raise InvalidRequestError("keys like pattern cannot be empty", component=self.name)
         if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
             raise InvalidRequestError("page_size must be a positive integer", component=self.name)
-        try:
-            return await self._keys_like(pattern, page_size, continuation_token)
-        except Exception as exc:
-            raise self._wrap(exc, "keys_like", pattern)
+        return await self._call_hook("keys_like", pattern, self._keys_like(pattern, page_size, continuation_token))
 
     @abc.abstractmethod
     async def _keys_like(self, pattern: str, page_size: int | None, continuation_token: str | None) -> KeysPage:
@@ -470,10 +449,7 @@ class QueryableStateStore(StateStore, abc.ABC):
         self._check_ready("query")
         if StateFeature.QUERY_API not in self.features:
             raise self._unsupported(StateFeature.QUERY_API, "query")
-        try:
-            return await self._query(query, metadata or _EMPTY)
-        except Exception as exc:
-            raise self._wrap(exc, "query", None)
+        return await self._call_hook("query", None, self._query(query, metadata or _EMPTY))
 
     @abc.abstractmethod
     async def _query(self, query: Mapping[str, Any], metadata: Mapping[str, str]) -> QueryResult:
