@@ -27,6 +27,7 @@ _RECIPE_MODULES: dict[str, str] = {
     "vault": "vault",
     "cosmosdb": "cosmosdb",
     "kafka": "kafka",
+    "kafka-sasl": "kafka_sasl",
     "cassandra": "cassandra",
     "http-echo": "http_echo",
 }

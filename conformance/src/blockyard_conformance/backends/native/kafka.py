@@ -32,6 +32,7 @@ Example::
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -96,7 +97,9 @@ class KafkaRecipe(NativeRecipe):
         data = workdir / "data"
         props = workdir / "server.properties"
         log4j = workdir / "log4j.properties"
-        props.write_text(_server_properties(port, controller_port, data))
+        fd = os.open(props, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:  # a variant's file holds passwords
+            fh.write(self.server_properties(port, controller_port, workdir))
         log4j.write_text(_log4j_properties(workdir / "server.log"))
         base = [
             java,
@@ -118,6 +121,7 @@ class KafkaRecipe(NativeRecipe):
                     new_cluster_id(),
                     "-c",
                     str(props),
+                    *self.format_args(workdir),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -127,6 +131,14 @@ class KafkaRecipe(NativeRecipe):
                 timeout=_FORMAT_TIMEOUT,
             )
         return spawn([*base, "kafka.Kafka", str(props)], log, cwd=workdir)
+
+    def server_properties(self, port: int, controller_port: int, workdir: Path) -> str:
+        """The broker's ``server.properties`` (written 0600; a variant adds its listeners here)."""
+        return _server_properties(port, controller_port, workdir / "data")
+
+    def format_args(self, workdir: Path) -> list[str]:
+        """Extra ``StorageTool format`` arguments (a variant adds its SCRAM users here)."""
+        return []
 
     def endpoint(self, port: int, workdir: Path) -> Endpoint:
         return kafka_endpoint(self.backend, self.flavour(), port, "native", workdir / "server.log")

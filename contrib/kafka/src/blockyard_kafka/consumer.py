@@ -1,0 +1,322 @@
+"""One consumer-group member with at-least-once delivery; used by subscriptions and input bindings.
+
+:class:`GroupMember` wraps an ``AIOKafkaConsumer`` (auto-commit off) and one task that fetches with
+``getmany`` and hands records to a :class:`Dispatch`. Guarantees:
+
+- **Commit after success, per partition in order.** A partition's records are handled one after
+  the other; its offset is committed (after each fetched batch) only up to the last record whose
+  handler succeeded or dropped it. Partitions are handled concurrently.
+- **Retry before moving on.** A failed record (``RETRY`` or an exception) is delivered again after
+  ``consumeRetryInterval``, doubling up to 10x, until it succeeds -- or, with
+  ``consumeRetryEnabled: false``, it is logged and skipped.
+- **Rebalances hand over the rest.** When partitions are revoked, their handling stops after the
+  record in hand, what is done is committed, and the new owner starts from there.
+- **A stable start.** When a partition is assigned with no committed offset, its start position
+  (``initialOffset``) is resolved and committed at once, so ``start()`` returns only when a message
+  published afterwards is sure to be delivered, and a later owner starts from the same place.
+- ``stop()`` cancels the handler in hand (its record is not committed), commits what is done
+  and leaves the group.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import errors as kerr
+from aiokafka.structs import ConsumerRecord
+
+from blockyard.errors import BackendUnavailableError
+from blockyard.subscription import HandlerResult
+
+__all__ = ["BatchDispatch", "Dispatch", "GroupMember", "RetryPolicy", "SingleDispatch"]
+
+Records = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+Deliver = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[HandlerResult]]
+DeliverBatch = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[dict[int, HandlerResult]]]
+
+_ERROR_PAUSE = 0.5
+
+
+class _Revoked(Exception):
+    """The partition was revoked (or the member is stopping) while its record was retried."""
+
+
+class RetryPolicy:
+    """Backoff of failed records: ``interval`` doubling up to ``10 * interval``; ``enabled`` off skips."""
+
+    __slots__ = ("enabled", "interval")
+
+    def __init__(self, enabled: bool, interval: float) -> None:
+        self.enabled = enabled
+        self.interval = interval
+
+    def delays(self) -> Any:
+        delay = self.interval
+        while True:
+            yield delay
+            delay = min(delay * 2, self.interval * 10)
+
+
+class Dispatch(abc.ABC):
+    """How fetched records reach the handler; returns the next offset to commit per partition."""
+
+    def __init__(self, retry: RetryPolicy, log: logging.Logger, name: str) -> None:
+        self.retry = retry
+        self.log = log
+        self.name = name
+
+    @abc.abstractmethod
+    async def handle(self, records: Records, member: GroupMember) -> None:
+        """Handle ``records``; record progress with ``member.done(tp, next_offset)``."""
+
+    async def backoff(self, delay: float, tps: Sequence[TopicPartition], member: GroupMember) -> None:
+        """Sleep ``delay`` unless one of ``tps`` is revoked meanwhile (then raise :class:`_Revoked`)."""
+        await asyncio.sleep(delay)
+        if any(member.revoked(tp) for tp in tps):
+            raise _Revoked
+
+
+class SingleDispatch(Dispatch):
+    """One record at a time per partition; partitions concurrently."""
+
+    def __init__(self, deliver: Deliver, retry: RetryPolicy, log: logging.Logger, name: str) -> None:
+        super().__init__(retry, log, name)
+        self.deliver = deliver
+
+    async def handle(self, records: Records, member: GroupMember) -> None:
+        if len(records) == 1:
+            ((tp, recs),) = records.items()
+            await self._partition(tp, recs, member)
+        else:
+            await asyncio.gather(*(self._partition(tp, recs, member) for tp, recs in records.items()))
+
+    async def _partition(self, tp: TopicPartition, recs: list[ConsumerRecord[bytes, bytes]], member: GroupMember) -> None:
+        deliver = self.deliver
+        for record in recs:
+            if member.revoked(tp):
+                return
+            result = await deliver(record)
+            if result is HandlerResult.RETRY:
+                try:
+                    await self._retry(tp, record, member)
+                except _Revoked:
+                    return
+            member.done(tp, record.offset + 1)
+
+    async def _retry(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], member: GroupMember) -> None:
+        if not self.retry.enabled:
+            self.log.warning(
+                "component %r: message %s/%s of %r failed and is skipped (consumeRetryEnabled is false)",
+                self.name, record.partition, record.offset, record.topic,
+            )  # fmt: skip
+            return
+        for delay in self.retry.delays():
+            await self.backoff(delay, (tp,), member)
+            if await self.deliver(record) is not HandlerResult.RETRY:
+                return
+
+
+class BatchDispatch(Dispatch):
+    """The whole fetch as one batch; failed records are retried together until none fails."""
+
+    def __init__(self, deliver: DeliverBatch, retry: RetryPolicy, log: logging.Logger, name: str) -> None:
+        super().__init__(retry, log, name)
+        self.deliver = deliver
+
+    async def handle(self, records: Records, member: GroupMember) -> None:
+        batch = [r for recs in records.values() for r in recs]
+        results = await self.deliver(batch)
+        failed = [r for i, r in enumerate(batch) if results.get(i) is HandlerResult.RETRY]
+        if failed and not self.retry.enabled:
+            self.log.warning(
+                "component %r: %d message(s) of a batch failed and are skipped (consumeRetryEnabled is false)",
+                self.name, len(failed),
+            )  # fmt: skip
+            failed = []
+        if failed:
+            tps = list(records)
+            try:
+                for delay in self.retry.delays():
+                    await self.backoff(delay, tps, member)
+                    results = await self.deliver(failed)
+                    failed = [r for i, r in enumerate(failed) if results.get(i) is HandlerResult.RETRY]
+                    if not failed:
+                        break
+            except _Revoked:
+                first_failed: dict[TopicPartition, int] = {}
+                for r in failed:
+                    tp = TopicPartition(r.topic, r.partition)
+                    first_failed[tp] = min(first_failed.get(tp, r.offset), r.offset)
+                for tp, recs in records.items():
+                    stop = first_failed.get(tp)
+                    done = [r.offset for r in recs if stop is None or r.offset < stop]
+                    if done:
+                        member.done(tp, done[-1] + 1)
+                return
+        for tp, recs in records.items():
+            member.done(tp, recs[-1].offset + 1)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, member: GroupMember) -> None:
+        self.member = member
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.member._on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.member._on_assigned(assigned)
+
+
+class GroupMember:
+    """One member of a consumer group on ``topics``; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        *,
+        topics: Sequence[str],
+        group: str,
+        options: dict[str, Any],
+        dispatch: Dispatch,
+        max_records: int | None,
+        poll_timeout: float,
+        join_timeout: float,
+        log: logging.Logger,
+        name: str,
+    ) -> None:
+        self.topics = list(topics)
+        self.group = group
+        self._consumer = AIOKafkaConsumer(**options, group_id=group, enable_auto_commit=False)
+        self._dispatch = dispatch
+        self._max_records = max_records
+        self._poll_ms = max(1, int(poll_timeout * 1000))
+        self._join_timeout = join_timeout
+        self.log = log
+        self.name = name
+        self._done: dict[TopicPartition, int] = {}
+        self._revoked: set[TopicPartition] = set()
+        self._to_pin: set[TopicPartition] | None = None
+        self._joined = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    # -- progress, called by the dispatch ----------------------------------------------------
+
+    def done(self, tp: TopicPartition, next_offset: int) -> None:
+        """Records of ``tp`` before ``next_offset`` are handled: commit up to there."""
+        self._done[tp] = next_offset
+
+    def revoked(self, tp: TopicPartition) -> bool:
+        """True when ``tp`` is being handed over (or the member stops): stop handling it."""
+        return self._stopping or tp in self._revoked
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join the group and pin the start positions; return when a new message will be delivered.
+
+        :raises BackendUnavailableError: the group did not assign partitions within the join timeout.
+        """
+        consumer = self._consumer
+        await consumer.start()
+        try:
+            consumer.subscribe(self.topics, listener=_Listener(self))
+            self._task = asyncio.create_task(self._run(), name=f"blockyard-kafka-{self.name}-{self.group}")
+            async with asyncio.timeout(self._join_timeout):
+                await self._joined.wait()
+        except BaseException as exc:
+            await self.stop()
+            if isinstance(exc, TimeoutError):
+                raise BackendUnavailableError(
+                    f"consumer group {self.group!r} did not assign partitions of {', '.join(self.topics)} "
+                    f"within {self._join_timeout:g} s"
+                ) from None
+            raise
+
+    async def stop(self) -> None:
+        """Stop handling (the record in hand is not committed), commit what is done, leave the group."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._idle.set()
+        with contextlib.suppress(Exception):
+            await self._consumer.stop()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        consumer = self._consumer
+        try:
+            while True:
+                try:
+                    if self._to_pin is not None:
+                        await self._pin()
+                    records = await consumer.getmany(timeout_ms=self._poll_ms, max_records=self._max_records)
+                    if not records:
+                        continue
+                    self._idle.clear()
+                    try:
+                        await self._dispatch.handle(records, self)
+                        await self._commit()
+                    finally:
+                        self._idle.set()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the loop must outlive broker hiccups
+                    self.log.warning(
+                        "component %r: consumer of %s (group %r) failed (%s: %s); continuing",
+                        self.name, ", ".join(self.topics), self.group, type(exc).__name__, exc,
+                    )  # fmt: skip
+                    await asyncio.sleep(_ERROR_PAUSE)
+        finally:
+            if self._done:
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(self._commit())
+
+    async def _commit(self) -> None:
+        if not self._done:
+            return
+        offsets, self._done = self._done, {}
+        try:
+            await self._consumer.commit(offsets)
+        except (kerr.CommitFailedError, kerr.IllegalStateError) as exc:
+            # the partitions moved to another member, which starts after its last commit
+            self.log.info("component %r: commit skipped after a rebalance (%s)", self.name, type(exc).__name__)
+        except Exception:
+            for tp, offset in offsets.items():  # try again with the next batch
+                self._done.setdefault(tp, offset)
+            raise
+
+    async def _pin(self) -> None:
+        """Resolve and commit the start position of newly assigned partitions with no commit."""
+        assigned, self._to_pin = self._to_pin or set(), None
+        consumer = self._consumer
+        pins: dict[TopicPartition, int] = {}
+        for tp in assigned:
+            if await consumer.committed(tp) is None:
+                pins[tp] = await consumer.position(tp)
+        if pins:
+            await consumer.commit(pins)
+        self._joined.set()
+
+    # -- rebalance callbacks (run by the group coordinator) -----------------------------------
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._revoked |= revoked
+        if not self._stopping:
+            await self._idle.wait()  # the batch in hand stops at its next record and commits
+
+    def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._revoked -= assigned
+        self._to_pin = set(assigned)
