@@ -174,7 +174,6 @@ class KafkaClient:
         producer = AIOKafkaProducer(
             **{**self.options, "request_timeout_ms": _ms(m.write_timeout.total_seconds())},
             acks=acks,
-            enable_idempotence=acks == "all",
             compression_type=compression,
             max_request_size=self._max_bytes + _SIZE_MARGIN,
         )

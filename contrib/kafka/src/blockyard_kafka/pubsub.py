@@ -8,7 +8,8 @@ partitions and every group gets every message.
 Guarantees:
 
 - ``publish`` returns once the brokers acknowledged the record (``producerRequiredAcks``: ``all``
-  in-sync replicas by default, with the idempotent producer; ``local`` = the leader only).
+  in-sync replicas by default; ``local`` = the leader only). One batch per partition is in flight
+  at a time, so a key's records keep their publish order.
   ``bulk_publish`` queues every entry into the producer's batches, then awaits them together;
   a failed entry is named in the :class:`~blockyard.errors.BulkError`, the others are published.
   While the brokers are unreachable a publish fails with
