@@ -51,6 +51,7 @@ Component YAML::
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -102,7 +103,7 @@ class KafkaBinding(InputBinding, OutputBinding):
         if admin is not None:
             await admin.describe_cluster()
 
-    def _translate_error(self, exc: BaseException) -> type[BlockyardError] | BlockyardError | None:
+    def _translate_error(self, exc: BaseException) -> builtins.type[BlockyardError] | BlockyardError | None:
         return translate_error(exc)
 
     def _kafka(self) -> KafkaClient:
@@ -126,8 +127,8 @@ class KafkaBinding(InputBinding, OutputBinding):
         async def deliver_record(record: ConsumerRecord[bytes, bytes]) -> HandlerResult:
             metadata, content_type = message_metadata(record)
             metadata["topic"] = record.topic
-            event = BindingEvent(record.value, metadata, content_type, f"{record.topic}/{record.partition}/{record.offset}")
-            return await deliver(event)
+            event_id = f"{record.topic}/{record.partition}/{record.offset}"
+            return await deliver(BindingEvent(record.value, metadata, content_type, event_id))
 
         retry = RetryPolicy(m.consume_retry_enabled, m.consume_retry_interval.total_seconds())
         member = GroupMember(

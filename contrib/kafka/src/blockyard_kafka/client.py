@@ -55,6 +55,41 @@ _SIZE_MARGIN = 64 * 1024  # room for the record batch framing around the largest
 Headers = list[tuple[str, bytes]]
 
 
+class _RedactSecrets(logging.Filter):
+    """Masks the SASL passwords of live components in aiokafka's records (its DEBUG log prints
+    the SASL PLAIN request bytes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[str, int] = {}
+
+    def add(self, secret: str) -> None:
+        for form in {secret, repr(secret.encode())[2:-1]}:
+            self.secrets[form] = self.secrets.get(form, 0) + 1
+
+    def discard(self, secret: str) -> None:
+        for form in {secret, repr(secret.encode())[2:-1]}:
+            left = self.secrets.get(form, 0) - 1
+            if left > 0:
+                self.secrets[form] = left
+            else:
+                self.secrets.pop(form, None)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            if any(s in text for s in self.secrets):
+                for s in self.secrets:
+                    text = text.replace(s, "********")
+                record.msg, record.args = text, ()
+        return True
+
+
+_REDACT = _RedactSecrets()
+for _logger in ("aiokafka", "aiokafka.conn", "aiokafka.client"):
+    logging.getLogger(_logger).addFilter(_REDACT)
+
+
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
@@ -146,6 +181,9 @@ class KafkaClient:
         self._known_topics: set[str] = set()
         self._creating: dict[str, asyncio.Future[None]] = {}
         self._max_bytes = m.max_message_bytes
+        self._secret = m.sasl_password.get_secret_value() if m.sasl_password else None
+        if self._secret:
+            _REDACT.add(self._secret)
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -186,6 +224,7 @@ class KafkaClient:
         except BaseException as exc:
             await _quietly(producer.stop())
             await _quietly(admin.close())
+            await self.close()
             if isinstance(exc, TimeoutError):
                 raise BackendUnavailableError(
                     f"no broker of {', '.join(m.brokers)} answered within dialTimeout "
@@ -228,10 +267,15 @@ class KafkaClient:
         )
 
     async def close(self) -> None:
+        """Stop the clients (idempotent); the password stays masked in aiokafka's log until then."""
         if self._producer is not None:
             await _quietly(self._producer.stop())
         if self._admin is not None:
             await _quietly(self._admin.close())
+        self._producer = self._admin = None
+        if self._secret:
+            _REDACT.discard(self._secret)
+            self._secret = None
 
     # -- topics ------------------------------------------------------------------------------
 

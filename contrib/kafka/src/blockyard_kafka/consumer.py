@@ -36,7 +36,8 @@ from blockyard.subscription import HandlerResult
 
 __all__ = ["BatchDispatch", "Dispatch", "GroupMember", "RetryPolicy", "SingleDispatch"]
 
-Records = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+Batch = list[ConsumerRecord[bytes, bytes]]
+Records = dict[TopicPartition, Batch]
 Deliver = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[HandlerResult]]
 DeliverBatch = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[dict[int, HandlerResult]]]
 
@@ -96,7 +97,7 @@ class SingleDispatch(Dispatch):
         else:
             await asyncio.gather(*(self._partition(tp, recs, member) for tp, recs in records.items()))
 
-    async def _partition(self, tp: TopicPartition, recs: list[ConsumerRecord[bytes, bytes]], member: GroupMember) -> None:
+    async def _partition(self, tp: TopicPartition, recs: Batch, member: GroupMember) -> None:
         deliver = self.deliver
         for record in recs:
             if member.revoked(tp):

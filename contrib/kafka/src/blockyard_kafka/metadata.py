@@ -129,7 +129,7 @@ class KafkaMetadata(ComponentMetadata):
     version: str | None = meta(None, description="Broker protocol version (aiokafka negotiates it; informational).")
     dial_timeout: PositiveDuration = meta(
         timedelta(seconds=30),
-        description="Time allowed to reach the brokers at init (bootstrap and metadata); BackendUnavailableError after.",
+        description="Time allowed to reach the brokers at init; BackendUnavailableError after.",
         example="5s",
     )
     read_timeout: PositiveDuration = meta(

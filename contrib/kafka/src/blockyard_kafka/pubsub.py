@@ -76,6 +76,7 @@ Component YAML::
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -84,8 +85,8 @@ from aiokafka.structs import ConsumerRecord
 from blockyard.errors import BlockyardError
 from blockyard.pubsub import (
     BulkPublisher,
-    BulkSubscribeRequest,
     BulkSubscriber,
+    BulkSubscribeRequest,
     HandlerResult,
     Message,
     PublishOp,
@@ -195,7 +196,7 @@ class KafkaPubSub(BulkPublisher, BulkSubscriber):
         if admin is not None:
             await admin.describe_cluster()
 
-    def _translate_error(self, exc: BaseException) -> type[BlockyardError] | BlockyardError | None:
+    def _translate_error(self, exc: BaseException) -> builtins.type[BlockyardError] | BlockyardError | None:
         return translate_error(exc)
 
     def _kafka(self) -> KafkaClient:
@@ -215,7 +216,9 @@ class KafkaPubSub(BulkPublisher, BulkSubscriber):
 
     # -- subscribing ---------------------------------------------------------------------
 
-    async def _member(self, topic: str, group: str, dispatch: Dispatch, max_records: int | None, poll: float) -> Stopper:
+    async def _member(
+        self, topic: str, group: str, dispatch: Dispatch, max_records: int | None, poll: float
+    ) -> Stopper:
         client = self._kafka()
         await client.ensure_topic(topic)
         member = GroupMember(

@@ -1,0 +1,141 @@
+"""What the suites cannot know: bad credentials, unreachable brokers, missing topics, oversized
+messages, and that the SASL password never reaches a log, a repr or an error."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kafka_servers import Broker, fresh
+
+from blockyard.errors import AuthenticationError, BackendUnavailableError, InvalidRequestError
+from blockyard.pubsub import Message
+from blockyard_kafka.binding import KafkaBinding
+from blockyard_kafka.pubsub import KafkaPubSub
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        yield s.getsockname()[1]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("mechanism", ["PLAINTEXT", "SHA-256", "SHA-512"])
+async def test_wrong_sasl_password_is_an_authentication_error(
+    kafka_sasl: Broker, mechanism: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "wrong-" + (kafka_sasl.password or "")
+    md = kafka_sasl.metadata(saslPassword=wrong, saslMechanism=mechanism, dialTimeout="10s")
+    pubsub = KafkaPubSub(md, name="bad-login")
+    with pytest.raises(AuthenticationError) as raised:
+        await pubsub.init()
+    await pubsub.close()
+    assert "bad-login" in str(raised.value)
+    for text in (str(raised.value), repr(pubsub), repr(pubsub.meta), caplog.text):
+        assert wrong not in text
+
+
+@pytest.mark.parametrize("mechanism", ["PLAINTEXT", "SHA-256", "SHA-512"])
+async def test_every_sasl_mechanism_publishes_and_subscribes(
+    kafka_sasl: Broker, mechanism: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    topic, got = fresh(), asyncio.Event()
+
+    async def handler(message: Message) -> None:
+        got.set()
+
+    async with KafkaPubSub(kafka_sasl.metadata(saslMechanism=mechanism), name="sasl") as pubsub:
+        async with await pubsub.subscribe(topic, handler, consumer_group=fresh("g")):
+            await pubsub.publish(topic, b"hello")
+            await asyncio.wait_for(got.wait(), 30)
+    assert kafka_sasl.password
+    assert kafka_sasl.password not in caplog.text
+
+
+async def test_refused_brokers_fail_init_at_once() -> None:
+    md = {"brokers": f"127.0.0.1:{closed_port()}", "authType": "none", "dialTimeout": "20s"}
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailableError) as raised:
+        await KafkaPubSub(md, name="refused").init()
+    assert time.monotonic() - started < 20
+    assert "127.0.0.1" in str(raised.value)
+
+
+async def test_silent_brokers_fail_init_after_dial_timeout(silent_port: int) -> None:
+    md = {"brokers": f"127.0.0.1:{silent_port}", "authType": "none", "dialTimeout": "1500ms", "readTimeout": "60s"}
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailableError) as raised:
+        await KafkaBinding({**md, "publishTopic": "x"}, name="silent").init()
+    elapsed = time.monotonic() - started
+    assert "dialTimeout" in str(raised.value)
+    assert 1.4 <= elapsed < 30, f"init gave up after {elapsed:.1f} s, not after dialTimeout"
+
+
+async def test_missing_topic_with_create_topics_off(kafka: Broker, admin: Any) -> None:
+    topic = fresh("missing")
+    md = kafka.metadata(createTopics="false")
+
+    async def handler(message: Message) -> None:
+        return None
+
+    async with KafkaPubSub(md, name="strict") as pubsub:
+        with pytest.raises(InvalidRequestError) as raised:
+            await pubsub.publish(topic, b"x")
+        assert topic in str(raised.value)
+        assert "createTopics" in str(raised.value)
+        with pytest.raises(InvalidRequestError):
+            await pubsub.subscribe(topic, handler)
+    with pytest.raises(InvalidRequestError):
+        await KafkaBinding({**md, "publishTopic": topic}, name="strict-binding").init()
+    assert topic not in await admin.list_topics(), "a topic was created although createTopics is false"
+
+
+async def test_topic_is_created_with_the_configured_partitions(kafka: Broker, admin: Any) -> None:
+    topic = fresh("created")
+    async with KafkaPubSub(kafka.metadata(partitions="3"), name="creator") as pubsub:
+        await pubsub.publish(topic, b"x")
+    (described,) = await admin.describe_topics([topic])
+    assert len(described["partitions"]) == 3
+
+
+async def test_oversized_message_is_refused_before_sending(kafka: Broker, admin: Any) -> None:
+    topic = fresh("big")
+    async with KafkaPubSub(kafka.metadata(maxMessageBytes="1Ki"), name="small") as pubsub:
+        await pubsub.publish(topic, b"x" * 1000)
+        with pytest.raises(InvalidRequestError) as raised:
+            await pubsub.publish(topic, b"x" * 2000)
+        assert "maxMessageBytes" in str(raised.value)
+        assert "2000" in str(raised.value)
+        await pubsub.publish(topic, b"y")
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.brokers)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, 0)])
+    finally:
+        await consumer.stop()
+    assert ends[TopicPartition(topic, 0)] == 2, "the oversized message must not reach the topic"
+
+
+async def test_broker_limit_is_an_invalid_request(kafka: Broker) -> None:
+    """A message the broker refuses (over its 1 MB message.max.bytes) is a clear error too."""
+    async with KafkaPubSub(kafka.metadata(maxMessageBytes="4Mi"), name="large") as pubsub:
+        with pytest.raises(InvalidRequestError):
+            await pubsub.publish(fresh("huge"), b"x" * (2 * 1024 * 1024))
