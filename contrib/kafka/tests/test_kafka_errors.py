@@ -60,10 +60,12 @@ async def test_every_sasl_mechanism_publishes_and_subscribes(
     async def handler(message: Message) -> None:
         got.set()
 
-    async with KafkaPubSub(kafka_sasl.metadata(saslMechanism=mechanism), name="sasl") as pubsub:
-        async with await pubsub.subscribe(topic, handler, consumer_group=fresh("g")):
-            await pubsub.publish(topic, b"hello")
-            await asyncio.wait_for(got.wait(), 30)
+    async with (
+        KafkaPubSub(kafka_sasl.metadata(saslMechanism=mechanism), name="sasl") as pubsub,
+        await pubsub.subscribe(topic, handler, consumer_group=fresh("g")),
+    ):
+        await pubsub.publish(topic, b"hello")
+        await asyncio.wait_for(got.wait(), 30)
     assert kafka_sasl.password
     assert kafka_sasl.password not in caplog.text
 
