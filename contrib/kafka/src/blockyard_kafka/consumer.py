@@ -289,6 +289,7 @@ class GroupMember:
         if not self._done:
             return
         offsets, self._done = self._done, {}
+        self.log.debug("component %r: group %r commits %s", self.name, self.group, offsets)
         try:
             await self._consumer.commit(offsets)
         except (kerr.CommitFailedError, kerr.IllegalStateError) as exc:
@@ -308,16 +309,19 @@ class GroupMember:
             if await consumer.committed(tp) is None:
                 pins[tp] = await consumer.position(tp)
         if pins:
+            self.log.debug("component %r: group %r starts at %s", self.name, self.group, pins)
             await consumer.commit(pins)
         self._joined.set()
 
     # -- rebalance callbacks (run by the group coordinator) -----------------------------------
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.log.debug("component %r: group %r revoked %s", self.name, self.group, sorted(revoked))
         self._revoked |= revoked
         if not self._stopping:
             await self._idle.wait()  # the batch in hand stops at its next record and commits
 
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.log.debug("component %r: group %r assigned %s", self.name, self.group, sorted(assigned))
         self._revoked -= assigned
         self._to_pin = set(assigned)
