@@ -76,7 +76,7 @@ class KafkaRecipe(NativeRecipe):
 
     backend: ClassVar[str] = "kafka"
     default_port: ClassVar[int] = 9092
-    startup_timeout: ClassVar[float] = 60.0
+    startup_timeout: ClassVar[float] = 180.0  # a JVM start takes a minute on a busy 2-core machine
     install_hint: ClassVar[str] = f"{PROVISION_COMMAND} kafka"
 
     def missing(self) -> str | None:

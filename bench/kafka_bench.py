@@ -1,0 +1,231 @@
+"""pubsub.kafka vs raw aiokafka, side by side in one run.
+
+Measures, with the same settings on both sides (one ``AIOKafkaProducer`` with ``acks=all``, a
+1-partition topic created beforehand; one ``AIOKafkaConsumer`` per subscription with auto-commit
+off, ``getmany``, an async handler per record, one partition's records one after the other, a
+commit after each fetched batch):
+
+- publish: acknowledged publishes/s with ``--concurrency`` publishes in flight, p50/p99 latency;
+- publish -> handle (committed): messages/s from the first publish to the last handled message of
+  a group that joined before, p50/p99 of publish-start -> handler latency.
+
+Rounds are interleaved (raw, then Blockyard) so drift hits both alike; the table shows medians.
+Broker: ``--brokers`` or the launcher's ``kafka`` backend.
+
+    .venv/bin/python bench/kafka_bench.py [--messages 5000] [--concurrency 64] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import struct
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiokafka
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from blockyard.pubsub import Message
+from blockyard_kafka.pubsub import KafkaPubSub
+
+Publish = Callable[[bytes], Awaitable[None]]
+Handler = Callable[[bytes], Awaitable[None]]
+Result = tuple[float, list[float]]
+
+GROUP_TIMINGS = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 500}
+
+
+def find_brokers() -> str:
+    from blockyard_conformance.backends.launcher import get_launcher
+
+    return str(get_launcher().up("kafka").params["brokers"])
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def drive(publish: Publish, n: int, concurrency: int) -> Result:
+    """Publish ``n`` messages from ``concurrency`` workers; returns (msgs/s, latencies)."""
+    latencies: list[float] = []
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            body = struct.pack("!dI", time.perf_counter(), i)
+            t0 = time.perf_counter()
+            await publish(body)
+            latencies.append(time.perf_counter() - t0)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return n / (time.perf_counter() - start), latencies
+
+
+async def e2e(publish: Publish, n: int, conc: int, latencies: list[float], done: asyncio.Event) -> float:
+    start = time.perf_counter()
+    await drive(publish, n, conc)
+    await asyncio.wait_for(done.wait(), 300)
+    return n / (time.perf_counter() - start)
+
+
+def timing_handler(n: int) -> tuple[Handler, list[float], asyncio.Event]:
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def handler(body: bytes) -> None:
+        sent, _ = struct.unpack("!dI", body)
+        latencies.append(time.perf_counter() - sent)
+        if len(latencies) >= n:
+            done.set()
+
+    return handler, latencies, done
+
+
+async def create_topics(brokers: str, *topics: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=brokers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, 1, 1) for t in topics])
+    finally:
+        await admin.close()
+
+
+# -- raw aiokafka --------------------------------------------------------------------------
+
+
+class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.event.set()
+
+
+async def raw_consume(brokers: str, topic: str, group: str, handler: Handler) -> Callable[[], Awaitable[None]]:
+    """The component's delivery loop written directly: getmany, handle in order, commit per batch."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=brokers, group_id=group, enable_auto_commit=False, auto_offset_reset="latest", **GROUP_TIMINGS
+    )
+    await consumer.start()
+    listener = _Assigned()
+    consumer.subscribe([topic], listener=listener)
+
+    async def loop() -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=200)
+            offsets = {}
+            for tp, records in batches.items():
+                for record in records:
+                    await handler(record.value)
+                offsets[tp] = records[-1].offset + 1
+            if offsets:
+                await consumer.commit(offsets)
+
+    task = asyncio.create_task(loop())
+    await listener.event.wait()
+    tp = TopicPartition(topic, 0)
+    await consumer.commit({tp: await consumer.position(tp)})
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await consumer.stop()
+
+    return stop
+
+
+async def bench_raw(brokers: str, n: int, conc: int) -> dict[str, Result]:
+    run = uuid.uuid4().hex[:8]
+    topic = f"bench-raw-{run}"
+    await create_topics(brokers, topic)
+    producer = AIOKafkaProducer(bootstrap_servers=brokers, acks="all", max_request_size=1024 * 1024 + 64 * 1024)
+    await producer.start()
+    try:
+
+        async def publish(body: bytes) -> None:
+            await (await producer.send(topic, body))
+
+        out = {"publish": await drive(publish, n, conc)}
+        handler, latencies, done = timing_handler(n)
+        stop = await raw_consume(brokers, topic, f"g-{run}", handler)
+        out["e2e"] = (await e2e(publish, n, conc, latencies, done), latencies)
+        await stop()
+    finally:
+        await producer.stop()
+    return out
+
+
+# -- Blockyard -----------------------------------------------------------------------------
+
+
+async def bench_blockyard(brokers: str, n: int, conc: int) -> dict[str, Result]:
+    run = uuid.uuid4().hex[:8]
+    topic = f"bench-by-{run}"
+    await create_topics(brokers, topic)
+    meta = {"brokers": brokers, "authType": "none", "heartbeatInterval": "500ms", "sessionTimeout": "6s"}
+    async with KafkaPubSub(meta, name="bench") as ps:
+
+        async def publish(body: bytes) -> None:
+            await ps.publish(topic, body)
+
+        out = {"publish": await drive(publish, n, conc)}
+        handler, latencies, done = timing_handler(n)
+
+        async def on_message(m: Message) -> None:
+            await handler(m.data)
+
+        async with await ps.subscribe(topic, on_message, consumer_group=f"g-{run}"):
+            out["e2e"] = (await e2e(publish, n, conc, latencies, done), latencies)
+    return out
+
+
+def median(rounds: list[Result]) -> tuple[float, float, float]:
+    """Median throughput over rounds; p50/p99 over the round with the median throughput."""
+    ordered = sorted(rounds, key=lambda r: r[0])
+    rate, lat = ordered[len(ordered) // 2]
+    return rate, pct(lat, 0.50), pct(lat, 0.99)
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--brokers")
+    ap.add_argument("--messages", type=int, default=5000)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    brokers = args.brokers or find_brokers()
+    n, conc = args.messages, args.concurrency
+    by: dict[str, list[Result]] = {"publish": [], "e2e": []}
+    raw: dict[str, list[Result]] = {"publish": [], "e2e": []}
+    await bench_raw(brokers, 500, conc)  # warm-up (connections, JIT on the broker side)
+    await bench_blockyard(brokers, 500, conc)
+    for _ in range(args.rounds):
+        for key, value in (await bench_raw(brokers, n, conc)).items():
+            raw[key].append(value)
+        for key, value in (await bench_blockyard(brokers, n, conc)).items():
+            by[key].append(value)
+    print(f"pubsub.kafka vs raw aiokafka: {n} msgs x {args.rounds} rounds, {conc} in flight, acks=all")
+    print(f"{'':28} {'raw msg/s':>10} {'by msg/s':>10} {'ratio':>6}  {'raw p50/p99 ms':>17} {'by p50/p99 ms':>17}")
+    for key, label in (("publish", "publish (acks=all)"), ("e2e", "publish -> handle (committed)")):
+        r, b = median(raw[key]), median(by[key])
+        print(
+            f"{label:28} {r[0]:10.0f} {b[0]:10.0f} {b[0] / r[0]:6.2f}  {r[1]:8.2f}/{r[2]:8.2f} {b[1]:8.2f}/{b[2]:8.2f}"
+        )
+    print(
+        f"\nmedian of rounds; python {sys.version.split()[0]}, aiokafka {aiokafka.__version__}, {os.cpu_count()} cpus"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
