@@ -25,6 +25,7 @@ STANDARD_PORTS = {
     "redis-auth": 6380,
     "rabbitmq": 5672,
     "kafka": 9092,
+    "kafka-sasl": 9094,
     "cassandra": 9042,
     "vault": 8200,
     "aws": 5000,

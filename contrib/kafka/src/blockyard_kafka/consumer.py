@@ -227,8 +227,8 @@ class GroupMember:
         :raises BackendUnavailableError: the group did not assign partitions within the join timeout.
         """
         consumer = self._consumer
-        await consumer.start()
         try:
+            await consumer.start()
             consumer.subscribe(self.topics, listener=_Listener(self))
             self._task = asyncio.create_task(self._run(), name=f"blockyard-kafka-{self.name}-{self.group}")
             async with asyncio.timeout(self._join_timeout):
@@ -302,16 +302,18 @@ class GroupMember:
 
     async def _pin(self) -> None:
         """Resolve and commit the start position of newly assigned partitions with no commit."""
-        assigned, self._to_pin = self._to_pin or set(), None
+        assigned = self._to_pin
         consumer = self._consumer
         pins: dict[TopicPartition, int] = {}
-        for tp in assigned:
+        for tp in assigned or ():
             if await consumer.committed(tp) is None:
                 pins[tp] = await consumer.position(tp)
         if pins:
             self.log.debug("component %r: group %r starts at %s", self.name, self.group, pins)
             await consumer.commit(pins)
-        self._joined.set()
+        if self._to_pin is assigned:  # else a newer assignment came meanwhile: pin that one next
+            self._to_pin = None
+            self._joined.set()
 
     # -- rebalance callbacks (run by the group coordinator) -----------------------------------
 

@@ -126,7 +126,7 @@ async def _sasl_metadata_ok(endpoint: Endpoint, seconds: float = 5.0) -> bool:
         bootstrap_servers=endpoint.params.get("brokers", endpoint.address),
         request_timeout_ms=int(seconds * 1000),
         security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-256",
+        sasl_mechanism="PLAIN",  # the one every flavour (native, docker/kafka-sasl.yml) offers
         sasl_plain_username=endpoint.params.get("username", USERNAME),
         sasl_plain_password=endpoint.params.get("password", ""),
     )
