@@ -20,15 +20,17 @@ async def committed(admin: Any, group: str, topic: str) -> dict[int, int]:
 
 async def test_headers_key_and_content_type_round_trip(kafka: Broker) -> None:
     topic, got = fresh(), asyncio.Queue[Message]()
-    async with KafkaPubSub(kafka.metadata(), name="meta") as pubsub:
-        async with await pubsub.subscribe(topic, got.put, consumer_group=fresh("g")):
-            await pubsub.publish(
-                topic,
-                {"id": 1},
-                metadata={"partitionKey": "customer-7", "traceparent": "00-abc-01", "tenant": "ü"},
-                content_type="application/json",
-            )
-            message = await asyncio.wait_for(got.get(), 30)
+    async with (
+        KafkaPubSub(kafka.metadata(), name="meta") as pubsub,
+        await pubsub.subscribe(topic, got.put, consumer_group=fresh("g")),
+    ):
+        await pubsub.publish(
+            topic,
+            {"id": 1},
+            metadata={"partitionKey": "customer-7", "traceparent": "00-abc-01", "tenant": "ü"},
+            content_type="application/json",
+        )
+        message = await asyncio.wait_for(got.get(), 30)
     assert message.json() == {"id": 1}
     assert message.content_type == "application/json"
     assert message.metadata["__key"] == "customer-7"
@@ -53,12 +55,14 @@ async def test_retry_holds_the_partition_until_success_then_commits(kafka: Broke
             return HandlerResult.RETRY
         return None
 
-    async with KafkaPubSub(kafka.metadata(consumeRetryInterval="20ms"), name="retry") as pubsub:
-        async with await pubsub.subscribe(topic, handler, consumer_group=group):
-            await pubsub.publish(topic, b"first")
-            await pubsub.publish(topic, b"second")
-            await eventually(lambda: "second" in seen)
-            await eventually(lambda: _is(admin, group, topic, {0: 2}))
+    async with (
+        KafkaPubSub(kafka.metadata(consumeRetryInterval="20ms"), name="retry") as pubsub,
+        await pubsub.subscribe(topic, handler, consumer_group=group),
+    ):
+        await pubsub.publish(topic, b"first")
+        await pubsub.publish(topic, b"second")
+        await eventually(lambda: "second" in seen)
+        await eventually(lambda: _is(admin, group, topic, {0: 2}))
     assert seen == ["first", "first", "first", "first", "second"]
 
 
@@ -74,11 +78,13 @@ async def test_retry_disabled_skips_the_failed_message(kafka: Broker) -> None:
         return HandlerResult.RETRY if message.data == b"bad" else None
 
     md = kafka.metadata(consumeRetryEnabled="false")
-    async with KafkaPubSub(md, name="no-retry") as pubsub:
-        async with await pubsub.subscribe(topic, handler, consumer_group=fresh("g")):
-            await pubsub.publish(topic, b"bad")
-            await pubsub.publish(topic, b"good")
-            await eventually(lambda: b"good" in seen)
+    async with (
+        KafkaPubSub(md, name="no-retry") as pubsub,
+        await pubsub.subscribe(topic, handler, consumer_group=fresh("g")),
+    ):
+        await pubsub.publish(topic, b"bad")
+        await pubsub.publish(topic, b"good")
+        await eventually(lambda: b"good" in seen)
     assert seen == [b"bad", b"good"]
 
 

@@ -4,8 +4,10 @@
 ``getmany`` and hands records to a :class:`Dispatch`. Guarantees:
 
 - **Commit after success, per partition in order.** A partition's records are handled one after
-  the other; its offset is committed (after each fetched batch) only up to the last record whose
-  handler succeeded or dropped it. Partitions are handled concurrently.
+  the other; its offset is committed only up to the last record whose handler succeeded or
+  dropped it. Partitions are handled concurrently. Commits run in the background after each
+  fetched batch (one in flight, the next batch is handled meanwhile); a rebalance or ``stop()``
+  waits for them.
 - **Retry before moving on.** A failed record (``RETRY`` or an exception) is delivered again after
   ``consumeRetryInterval``, doubling up to 10x, until it succeeds -- or, with
   ``consumeRetryEnabled: false``, it is logged and skipped.
@@ -208,6 +210,7 @@ class GroupMember:
         self._idle.set()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._committing: asyncio.Task[None] | None = None
 
     # -- progress, called by the dispatch ----------------------------------------------------
 
@@ -269,9 +272,9 @@ class GroupMember:
                     self._idle.clear()
                     try:
                         await self._dispatch.handle(records, self)
-                        await self._commit()
                     finally:
                         self._idle.set()
+                    self._commit_soon()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # the loop must outlive broker hiccups
@@ -281,9 +284,29 @@ class GroupMember:
                     )  # fmt: skip
                     await asyncio.sleep(_ERROR_PAUSE)
         finally:
-            if self._done:
-                with contextlib.suppress(BaseException):
-                    await asyncio.shield(self._commit())
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(self._flush())
+
+    def _commit_soon(self) -> None:
+        """Commit what is done in the background (one commit in flight; the next batch is handled
+        meanwhile, so a commit's round trip does not stall delivery)."""
+        if self._committing is None and self._done:
+            self._committing = asyncio.create_task(self._commit_while_done())
+
+    async def _commit_while_done(self) -> None:
+        try:
+            while self._done:
+                await self._commit()
+        except Exception as exc:  # kept in _done: committed with the next batch
+            self.log.warning("component %r: commit failed (%s: %s); retrying later", self.name, type(exc).__name__, exc)
+        finally:
+            self._committing = None
+
+    async def _flush(self) -> None:
+        """Wait for the commit in flight, then commit whatever is still done but not committed."""
+        if self._committing is not None:
+            await asyncio.wait({self._committing})
+        await self._commit()
 
     async def _commit(self) -> None:
         if not self._done:
@@ -321,7 +344,11 @@ class GroupMember:
         self.log.debug("component %r: group %r revoked %s", self.name, self.group, sorted(revoked))
         self._revoked |= revoked
         if not self._stopping:
-            await self._idle.wait()  # the batch in hand stops at its next record and commits
+            await self._idle.wait()  # the batch in hand stops at its next record
+            try:
+                await self._flush()  # the next owner starts after what was handled here
+            except Exception as exc:  # the next owner delivers those messages again
+                self.log.warning("component %r: commit before a rebalance failed (%s)", self.name, type(exc).__name__)
 
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         self.log.debug("component %r: group %r assigned %s", self.name, self.group, sorted(assigned))
