@@ -61,7 +61,7 @@ from blockyard.bindings import BindingEvent, BindingResponse, DeliverEvent, Inpu
 from blockyard.errors import BlockyardError, InvalidRequestError
 from blockyard.subscription import HandlerResult, Stopper
 
-from .client import KafkaClient, record_from, translate_error
+from .client import KafkaClient, split_metadata, translate_error
 from .consumer import GroupMember, RetryPolicy, SingleDispatch
 from .metadata import KafkaBindingMetadata
 from .pubsub import consumer_options, join_timeout, message_metadata
@@ -114,7 +114,7 @@ class KafkaBinding(InputBinding, OutputBinding):
         topic = self.meta.publish_topic
         if not topic:
             raise InvalidRequestError("'create' needs the metadata field 'publishTopic'", component=self.name)
-        await self._kafka().send(topic, record_from(req.data or b"", req.metadata, None))
+        await self._kafka().send(topic, req.data or b"", *split_metadata(req.metadata, None))
         return BindingResponse()
 
     async def _read(self, deliver: DeliverEvent) -> Stopper:

@@ -42,6 +42,7 @@ __all__ = [
     "Record",
     "client_options",
     "record_from",
+    "split_metadata",
     "translate_error",
 ]
 
@@ -149,13 +150,20 @@ class Record:
         self.value = value
         self.key = key
         self.headers = headers
-        self.size = len(value) + (len(key) if key else 0) + sum(len(k) + len(v) for k, v in headers or ())
+        self.size = _size(value, key, headers)
 
 
-def record_from(data: bytes, metadata: Mapping[str, str], content_type: str | None) -> Record:
+def _size(value: bytes, key: bytes | None, headers: Headers | None) -> int:
+    size = len(value)
+    if key is not None:
+        size += len(key)
+    if headers:
+        size += sum(len(k) + len(v) for k, v in headers)
+    return size
+
+
+def split_metadata(metadata: Mapping[str, str], content_type: str | None) -> tuple[bytes | None, Headers | None]:
     """``partitionKey`` / ``__key`` become the key, every other metadata entry a header."""
-    if not metadata and content_type is None:
-        return Record(data, None, None)
     key: bytes | None = None
     headers: Headers = []
     for name, value in metadata.items():
@@ -165,7 +173,14 @@ def record_from(data: bytes, metadata: Mapping[str, str], content_type: str | No
             headers.append((name, value.encode()))
     if content_type is not None:
         headers.append((CONTENT_TYPE_HEADER, content_type.encode()))
-    return Record(data, key, headers or None)
+    return key, headers or None
+
+
+def record_from(data: bytes, metadata: Mapping[str, str], content_type: str | None) -> Record:
+    """A :class:`Record` of ``data`` with the key and headers from ``metadata``."""
+    if not metadata and content_type is None:
+        return Record(data, None, None)
+    return Record(data, *split_metadata(metadata, content_type))
 
 
 class KafkaClient:
@@ -179,11 +194,15 @@ class KafkaClient:
         self._producer: AIOKafkaProducer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._known_topics: set[str] = set()
+        self._send: Any = self._not_started
         self._creating: dict[str, asyncio.Future[None]] = {}
         self._max_bytes = m.max_message_bytes
         self._secret = m.sasl_password.get_secret_value() if m.sasl_password else None
         if self._secret:
             _REDACT.add(self._secret)
+
+    async def _not_started(self, *args: Any, **kwargs: Any) -> Any:
+        raise BackendUnavailableError("the producer is not started")
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -232,6 +251,7 @@ class KafkaClient:
                 ) from None
             raise
         self._producer, self._admin = producer, admin
+        self._send = producer.send
 
     async def _probe(self) -> None:
         """Connect to one bootstrap broker the way the clients will, so a refused login is
@@ -331,20 +351,22 @@ class KafkaClient:
 
     # -- publishing --------------------------------------------------------------------------
 
-    def check_size(self, record: Record, topic: str) -> None:
-        if record.size > self._max_bytes:
+    def check_size(self, size: int, topic: str) -> None:
+        if size > self._max_bytes:
             raise InvalidRequestError(
-                f"message of {record.size} bytes exceeds maxMessageBytes ({self._max_bytes} bytes)",
+                f"message of {size} bytes exceeds maxMessageBytes ({self._max_bytes} bytes)",
                 component=self.name,
                 key=topic,
             )
 
-    async def send(self, topic: str, record: Record) -> None:
+    async def send(self, topic: str, value: bytes, key: bytes | None = None, headers: Headers | None = None) -> None:
         """Publish one record; return once the brokers acknowledged it."""
-        self.check_size(record, topic)
-        await self.ensure_topic(topic)
-        fut = await self.producer.send(topic, record.value, key=record.key, headers=record.headers)
-        await fut
+        size = len(value) if key is None and headers is None else _size(value, key, headers)
+        if size > self._max_bytes:
+            self.check_size(size, topic)
+        if topic not in self._known_topics:
+            await self.ensure_topic(topic)
+        await (await self._send(topic, value, key=key, headers=headers))
 
     async def send_many(self, topic: str, records: Sequence[tuple[str, Record]]) -> dict[str, BaseException]:
         """Queue every record (they share the producer's batches), then await the acknowledgements."""
@@ -354,7 +376,7 @@ class KafkaClient:
         producer = self.producer
         for entry_id, record in records:
             try:
-                self.check_size(record, topic)
+                self.check_size(record.size, topic)
                 pending.append(
                     (entry_id, await producer.send(topic, record.value, key=record.key, headers=record.headers))
                 )

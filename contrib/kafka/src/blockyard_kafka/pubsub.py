@@ -95,7 +95,7 @@ from blockyard.pubsub import (
 )
 from blockyard.subscription import Stopper
 
-from .client import CONTENT_TYPE_HEADER, KafkaClient, record_from, translate_error
+from .client import CONTENT_TYPE_HEADER, KafkaClient, record_from, split_metadata, translate_error
 from .consumer import BatchDispatch, Dispatch, GroupMember, RetryPolicy, SingleDispatch
 from .metadata import KafkaPubSubMetadata, _Consumer
 
@@ -206,7 +206,12 @@ class KafkaPubSub(BulkPublisher, BulkSubscriber):
     # -- publishing ----------------------------------------------------------------------
 
     async def _publish(self, op: PublishOp) -> None:
-        await self._kafka().send(op.topic, record_from(op.data, op.metadata, op.content_type))
+        client = self._client
+        assert client is not None, "used before init"
+        if op.metadata or op.content_type is not None:
+            await client.send(op.topic, op.data, *split_metadata(op.metadata, op.content_type))
+        else:
+            await client.send(op.topic, op.data)
 
     async def _bulk_publish(self, ops: list[tuple[str, PublishOp]]) -> dict[str, BlockyardError]:
         topic = ops[0][1].topic
