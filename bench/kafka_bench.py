@@ -7,7 +7,9 @@ commit after each fetched batch):
 
 - publish: acknowledged publishes/s with ``--concurrency`` publishes in flight, p50/p99 latency;
 - publish -> handle (committed): messages/s from the first publish to the last handled message of
-  a group that joined before, p50/p99 of publish-start -> handler latency.
+  a group that joined before, p50/p99 of publish-start -> handler latency;
+- the client process's CPU time per message in both phases (what the library itself costs, apart
+  from waiting for the broker).
 
 Rounds are interleaved (raw, then Blockyard) so drift hits both alike; the table shows medians.
 Broker: ``--brokers`` or the launcher's ``kafka`` backend.
@@ -36,7 +38,8 @@ from blockyard_kafka.pubsub import KafkaPubSub
 
 Publish = Callable[[bytes], Awaitable[None]]
 Handler = Callable[[bytes], Awaitable[None]]
-Result = tuple[float, list[float]]
+Result = tuple[float, list[float], float]
+"""(messages/s, latencies in s, client CPU seconds per message)"""
 
 GROUP_TIMINGS = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 500}
 
@@ -64,16 +67,16 @@ async def drive(publish: Publish, n: int, concurrency: int) -> Result:
             await publish(body)
             latencies.append(time.perf_counter() - t0)
 
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n / (time.perf_counter() - start), latencies
+    return n / (time.perf_counter() - start), latencies, (time.process_time() - cpu) / n
 
 
-async def e2e(publish: Publish, n: int, conc: int, latencies: list[float], done: asyncio.Event) -> float:
-    start = time.perf_counter()
+async def e2e(publish: Publish, n: int, conc: int, latencies: list[float], done: asyncio.Event) -> Result:
+    cpu, start = time.process_time(), time.perf_counter()
     await drive(publish, n, conc)
     await asyncio.wait_for(done.wait(), 300)
-    return n / (time.perf_counter() - start)
+    return n / (time.perf_counter() - start), latencies, (time.process_time() - cpu) / n
 
 
 def timing_handler(n: int) -> tuple[Handler, list[float], asyncio.Event]:
@@ -159,7 +162,7 @@ async def bench_raw(brokers: str, n: int, conc: int) -> dict[str, Result]:
         out = {"publish": await drive(publish, n, conc)}
         handler, latencies, done = timing_handler(n)
         stop = await raw_consume(brokers, topic, f"g-{run}", handler)
-        out["e2e"] = (await e2e(publish, n, conc, latencies, done), latencies)
+        out["e2e"] = await e2e(publish, n, conc, latencies, done)
         await stop()
     finally:
         await producer.stop()
@@ -186,15 +189,17 @@ async def bench_blockyard(brokers: str, n: int, conc: int) -> dict[str, Result]:
             await handler(m.data)
 
         async with await ps.subscribe(topic, on_message, consumer_group=f"g-{run}"):
-            out["e2e"] = (await e2e(publish, n, conc, latencies, done), latencies)
+            out["e2e"] = await e2e(publish, n, conc, latencies, done)
     return out
 
 
-def median(rounds: list[Result]) -> tuple[float, float, float]:
-    """Median throughput over rounds; p50/p99 over the round with the median throughput."""
+def median(rounds: list[Result]) -> tuple[float, float, float, float]:
+    """Median throughput over rounds; p50/p99 over the round with the median throughput; median
+    client CPU microseconds per message."""
     ordered = sorted(rounds, key=lambda r: r[0])
-    rate, lat = ordered[len(ordered) // 2]
-    return rate, pct(lat, 0.50), pct(lat, 0.99)
+    rate, lat, _ = ordered[len(ordered) // 2]
+    cpus = sorted(r[2] for r in rounds)
+    return rate, pct(lat, 0.50), pct(lat, 0.99), cpus[len(cpus) // 2] * 1e6
 
 
 async def main() -> None:
@@ -216,14 +221,21 @@ async def main() -> None:
         for key, value in (await bench_blockyard(brokers, n, conc)).items():
             by[key].append(value)
     print(f"pubsub.kafka vs raw aiokafka: {n} msgs x {args.rounds} rounds, {conc} in flight, acks=all")
-    print(f"{'':28} {'raw msg/s':>10} {'by msg/s':>10} {'ratio':>6}  {'raw p50/p99 ms':>17} {'by p50/p99 ms':>17}")
+    print(
+        f"{'':29} {'raw msg/s':>9} {'by msg/s':>9} {'ratio':>5}  {'raw p50/p99 ms':>15} {'by p50/p99 ms':>15}"
+        f"  {'raw/by CPU us/msg':>17}"
+    )
     for key, label in (("publish", "publish (acks=all)"), ("e2e", "publish -> handle (committed)")):
         r, b = median(raw[key]), median(by[key])
         print(
-            f"{label:28} {r[0]:10.0f} {b[0]:10.0f} {b[0] / r[0]:6.2f}  {r[1]:8.2f}/{r[2]:8.2f} {b[1]:8.2f}/{b[2]:8.2f}"
+            f"{label:29} {r[0]:9.0f} {b[0]:9.0f} {b[0] / r[0]:5.2f}  "
+            f"{r[1]:6.1f} /{r[2]:7.1f} {b[1]:6.1f} /{b[2]:7.1f}  {r[3]:8.0f} /{b[3]:7.0f}"
         )
+    versions = f"python {sys.version.split()[0]}, aiokafka {aiokafka.__version__}, {os.cpu_count()} cpus"
+    print(f"\nmedian of rounds; {versions}")
     print(
-        f"\nmedian of rounds; python {sys.version.split()[0]}, aiokafka {aiokafka.__version__}, {os.cpu_count()} cpus"
+        "throughput and latency wait on the broker; the client's CPU time per message (publish, and "
+        "publish + consume for the second row) is the library's own cost"
     )
 
 
