@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from kafka_servers import Broker, fresh
 
-from blockyard.errors import AuthenticationError, BackendUnavailableError, InvalidRequestError
+from blockyard.errors import AuthenticationError, BackendUnavailableError, ComponentConfigError, InvalidRequestError
 from blockyard.pubsub import Message
 from blockyard_kafka.binding import KafkaBinding
 from blockyard_kafka.pubsub import KafkaPubSub
@@ -141,3 +141,16 @@ async def test_broker_limit_is_an_invalid_request(kafka: Broker) -> None:
     async with KafkaPubSub(kafka.metadata(maxMessageBytes="4Mi"), name="large") as pubsub:
         with pytest.raises(InvalidRequestError):
             await pubsub.publish(fresh("huge"), b"x" * (2 * 1024 * 1024))
+
+
+@pytest.mark.parametrize("codec", ["snappy", "lz4", "zstd"])
+async def test_compression_without_its_codec_is_a_config_error(codec: str) -> None:
+    import aiokafka.codec
+
+    if getattr(aiokafka.codec, f"has_{codec}")():
+        pytest.skip(f"the {codec} codec is installed here")
+    md = {"brokers": f"127.0.0.1:{closed_port()}", "authType": "none", "compression": codec}
+    with pytest.raises(ComponentConfigError) as raised:
+        await KafkaPubSub(md, name="codec").init()
+    assert "compression" in str(raised.value)
+    assert codec in str(raised.value)

@@ -179,3 +179,14 @@ async def test_bulk_subscribe_batches_and_retries(kafka: Broker, admin: Any) -> 
     delivered = [m for b in batches for m in b]
     assert sorted(set(delivered)) == sorted(f"m{n}" for n in range(10))
     assert delivered.count("m3") == 2, "the failed message is delivered again, alone"
+
+
+async def test_gzip_compression_round_trip(kafka: Broker) -> None:
+    topic, got = fresh(), asyncio.Queue[Message]()
+    payload = b"compressible " * 500
+    async with (
+        KafkaPubSub(kafka.metadata(compression="gzip"), name="gzip") as pubsub,
+        await pubsub.subscribe(topic, got.put, consumer_group=fresh("g")),
+    ):
+        await pubsub.publish(topic, payload)
+        assert (await asyncio.wait_for(got.get(), 30)).data == payload
