@@ -167,6 +167,13 @@ class KafkaMetadata(ComponentMetadata):
         1, description="Replication factor of a topic the component creates.", example="3"
     )
 
+    @field_validator("auth_type", mode="before")
+    @classmethod
+    def _auth_type(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("oidc", "oidc_private_key_jwt", "awsiam"):
+            raise ValueError(f"authType {value.strip()!r} is not implemented; use none, password or mtls")
+        return value
+
     @field_validator("sasl_mechanism")
     @classmethod
     def _mechanism(cls, value: str) -> str:
