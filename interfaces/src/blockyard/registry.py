@@ -66,6 +66,7 @@ KNOWN_DISTRIBUTIONS: Mapping[str, str] = {
     **dict.fromkeys(("state.redis", "pubsub.redis", "bindings.redis"), "blockyard-redis"),
     **dict.fromkeys(("pubsub.rabbitmq", "bindings.rabbitmq"), "blockyard-rabbitmq"),
     "secretstores.hashicorp.vault": "blockyard-vault",
+    **dict.fromkeys(("pubsub.kafka", "bindings.kafka"), "blockyard-kafka"),
 }
 
 

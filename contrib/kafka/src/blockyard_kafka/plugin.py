@@ -38,7 +38,7 @@ def blockyard_components() -> list[ComponentSpec]:
     return list(SPECS)
 
 
-@hookimpl
+@hookimpl(optionalhook=True)
 def blockyard_conformance_cases() -> list[Path]:
     """The conformance cases of both components (backends ``kafka`` and ``kafka-sasl``)."""
     return [Path(__file__).parent / "conformance" / "cases.yaml"]
