@@ -114,12 +114,11 @@ class RefStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLik
 
     async def _keys_like(self, pattern: str, page_size: int | None, continuation_token: str | None) -> KeysPage:
         rx = compile_like(pattern)
-        found = sorted(k for k in list(self.data) if self._live(k) and rx.fullmatch(k))
-        start = int(continuation_token or 0)
-        if page_size is None:
-            return KeysPage(found[start:])
-        end = start + page_size
-        return KeysPage(found[start:end], str(end) if end < len(found) else None)
+        after = continuation_token or ""
+        found = sorted(k for k in list(self.data) if k > after and rx.fullmatch(k) and self._live(k))
+        if page_size is None or len(found) <= page_size:
+            return KeysPage(found)
+        return KeysPage(found[:page_size], found[page_size - 1])
 
 
 class _Group:

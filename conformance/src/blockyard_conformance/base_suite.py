@@ -209,11 +209,13 @@ class ComponentSuite:
 
     @capability("lifecycle")
     async def test_ping(self, component: Component) -> None:
-        """``ping()`` succeeds or raises NotSupportedError (no health check)."""
+        """``ping()`` of an initialised component succeeds, or raises NotSupportedError (no health check)."""
         try:
             await component.ping()
         except NotSupportedError:
-            pass
+            return
+        except Exception as exc:
+            raise AssertionError(f"ping() of an initialised component failed: {type(exc).__name__}: {exc}") from exc
 
     @capability("lifecycle")
     async def test_close_twice_then_use_raises_closed(self, suite_env: SuiteEnv) -> None:

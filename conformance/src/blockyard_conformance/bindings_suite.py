@@ -8,12 +8,12 @@ data ``create`` wrote, for brokers), ``input_timeout``.
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
 
-from blockyard.bindings import BindingEvent, InputBinding, OutputBinding, encode_binding_data
+from blockyard.bindings import BindingEvent, BindingResponse, InputBinding, OutputBinding, encode_binding_data
 from blockyard.component import Component
 from blockyard.errors import NotSupportedError
 from blockyard_conformance.base_suite import ComponentSuite, SuiteEnv
@@ -83,10 +83,20 @@ class BindingSuite(ComponentSuite):
 
     @capability("operations")
     async def test_create(self, component: Component) -> None:
-        """``create`` with the case's data and metadata succeeds."""
+        """``create`` with the case's data and metadata returns a response; with ``get`` exercised, what
+        it wrote is readable at once."""
         binding = self.output(component)
         self.needs("create")
-        await self.invoke(binding, "create", self.output_data)
+        response = await self.invoke(binding, "create", self.output_data)
+        assert isinstance(response, BindingResponse), (
+            f"create returned {type(response).__name__}, not a BindingResponse"
+        )
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in response.metadata.items()), (
+            "response metadata must map strings to strings"
+        )
+        if "get" in self.exercised():
+            expected = encode_binding_data(self.output_data, component=binding.name, operation="create")
+            assert (await self.invoke(binding, "get")).data == expected, "create did not store the data it was given"
 
     @capability("operations")
     async def test_get_returns_created_data(self, component: Component) -> None:
@@ -100,12 +110,18 @@ class BindingSuite(ComponentSuite):
 
     @capability("operations")
     async def test_list(self, component: Component) -> None:
-        """``list`` succeeds."""
+        """``list`` returns data; with ``create`` exercised, the listing names what was created (one of
+        the case's output metadata values, e.g. its ``fileName``, appears in it)."""
         binding = self.output(component)
         self.needs("list")
         if "create" in self.exercised():
             await self.invoke(binding, "create", self.output_data)
-        await self.invoke(binding, "list")
+        response = await self.invoke(binding, "list")
+        assert response.data is not None, "list returned no data"
+        if "create" in self.exercised() and self.output_metadata:
+            listing = response.data.decode(errors="replace")
+            names = sorted(self.output_metadata.values())
+            assert any(name in listing for name in names), f"the listing names none of {names}: {listing[:200]!r}"
 
     @capability("operations")
     async def test_delete(self, component: Component) -> None:
@@ -121,33 +137,50 @@ class BindingSuite(ComponentSuite):
 
     @capability("input")
     async def test_read_delivers_events(self, component: Component, suite_env: SuiteEnv) -> None:
-        """The input side delivers an event; with ``create`` exercised, the data written comes back."""
+        """The input side delivers an event; with ``create`` exercised, the data written comes back.
+
+        After ``cancel()`` the handler is not called again: a second reader, still reading, proves
+        that events went on (two more of them) while the cancelled one stayed silent.
+        """
         if not self.read:
             pytest.skip("the case does not read (knob 'read')")
         reader = await self.create_component(suite_env)
+        control = await self.create_component(suite_env)
         assert isinstance(reader, InputBinding), f"{type(reader).__name__} is not an InputBinding"
+        assert isinstance(control, InputBinding)
         await reader.init()
-        inbox = Inbox()
+        await control.init()
+        inbox, later = Inbox(), Inbox()
 
         async def handler(event: BindingEvent) -> None:
             inbox.add(event)
 
+        async def control_handler(event: BindingEvent) -> None:
+            later.add(event)
+
+        roundtrip = self.roundtrip and "create" in self.exercised()
+        expected = encode_binding_data(self.output_data, component=reader.name, operation="create")
+
+        def arrived(box: Inbox, count: int) -> Callable[[], bool]:
+            if not roundtrip:
+                return lambda: len(box.items) >= count
+            return lambda: sum(e.data == expected for e in box.items) >= count
+
         try:
             sub = await reader.read(handler)
-            roundtrip = self.roundtrip and "create" in self.exercised()
-            expected = encode_binding_data(self.output_data, component=reader.name, operation="create")
             if roundtrip:
                 await self.invoke(self.output(component), "create", self.output_data)
-
-            def arrived() -> bool:
-                if not roundtrip:
-                    return bool(inbox.items)
-                return any(e.data == expected for e in inbox.items)
-
-            await inbox.wait_for(arrived, within=self.input_timeout, what="an input event")
+            await inbox.wait_for(arrived(inbox, 1), within=self.input_timeout, what="an input event")
+            control_sub = await control.read(control_handler)
             await sub.cancel()
             count = len(inbox.items)
-            await asyncio.sleep(0.05)
+            later.items.clear()
+            for _ in range(2):
+                if roundtrip:
+                    await self.invoke(self.output(component), "create", self.output_data)
+            await later.wait_for(arrived(later, 2), within=self.input_timeout * 2, what="events after the cancel")
+            await control_sub.cancel()
             assert len(inbox.items) == count, "the handler was called after the reader was cancelled"
         finally:
             await reader.close()
+            await control.close()

@@ -204,6 +204,75 @@ class PubSubSuite(ComponentSuite):
         assert set(got2.seqs) == even, "a subscriber got another topic's messages"
 
     @capability("core")
+    async def test_similar_topic_names_are_distinct(self, pubsub: PubSub, run: str) -> None:
+        """A topic is its exact name: a subscriber gets nothing published to a longer name, a shorter
+        name or the same name in another case."""
+        exact = self.topic("orders")
+        others = [exact + "-eu", exact[:-1], exact.upper(), exact + "."]
+        got = Received(run)
+        async with await self.subscribe(pubsub, exact, got.handler):
+            for n, other in enumerate(others, start=1):
+                await pubsub.publish(other, {"run": run, "seq": n})
+            await pubsub.publish(exact, {"run": run, "seq": 0})
+            await got.wait_for(lambda: got.has({0}), within=self.delivery_timeout, what=f"the message on {exact}")
+            await asyncio.sleep(self.quiet_period)
+        strays = sorted(set(got.seqs) - {0})
+        assert not strays, f"a subscriber of {exact!r} got messages of {[others[n - 1] for n in strays]}"
+
+    @capability("core")
+    async def test_two_subscriptions_on_one_topic_are_independent(self, pubsub: PubSub, run: str) -> None:
+        """Two subscriptions (two consumer groups) on one topic each get every message; cancelling one
+        leaves the other delivering."""
+        topic = self.topic("shared")
+        got1, got2 = Received(run), Received(run)
+        sub1 = await self.subscribe(pubsub, topic, got1.handler, fresh_id("g1-"))
+        sub2 = await self.subscribe(pubsub, topic, got2.handler, fresh_id("g2-"))
+        try:
+            await self.publish_seqs(pubsub, topic, run, [1, 2])
+            await got1.wait_for(lambda: got1.has({1, 2}), within=self.delivery_timeout, what="the first subscription")
+            await got2.wait_for(lambda: got2.has({1, 2}), within=self.delivery_timeout, what="the second subscription")
+            await sub1.cancel()
+            assert sub2.active, "cancelling one subscription ended another on the same topic"
+            before = len(got1.seqs)
+            await self.publish_seqs(pubsub, topic, run, [3])
+            await got2.wait_for(lambda: got2.has({3}), within=self.delivery_timeout, what="delivery after the cancel")
+            await asyncio.sleep(self.quiet_period)
+            assert len(got1.seqs) == before, "a cancelled subscription's handler was called"
+        finally:
+            await sub1.cancel()
+            await sub2.cancel()
+
+    @capability("core")
+    async def test_dropped_message_is_not_redelivered(self, pubsub: PubSub, run: str) -> None:
+        """A message whose handler returns DROP is acknowledged and never delivered again (while, with
+        REDELIVERY, one answered RETRY in the same stream does come back)."""
+        topic = self.topic("drop")
+        got = Received(run)
+        calls: dict[int, int] = {}
+        redelivery = "REDELIVERY" in self.declared(pubsub)
+
+        async def handler(message: Message) -> HandlerResult | None:
+            seq = got.seq_of(message)
+            if seq is None:
+                return None
+            calls[seq] = calls.get(seq, 0) + 1
+            got.notify()
+            if seq == 0:
+                return HandlerResult.DROP
+            if seq == 1 and calls[seq] == 1 and redelivery:
+                return HandlerResult.RETRY
+            got.record(seq, message)
+            return None
+
+        async with await self.subscribe(pubsub, topic, handler, fresh_id("g-")):
+            await self.publish_seqs(pubsub, topic, run, [0, 1, 2])
+            await got.wait_for(lambda: got.has({1, 2}), within=self.delivery_timeout, what="the other messages")
+            await asyncio.sleep(self.quiet_period)
+        assert calls.get(0) == 1, f"a dropped message was delivered {calls.get(0, 0)} times, expected once"
+        if redelivery:
+            assert calls[1] == 2, "the message answered RETRY was not delivered again"
+
+    @capability("core")
     async def test_cancel_one_subscription(self, pubsub: PubSub, run: str) -> None:
         """Cancelling one subscription stops its handler and leaves the other running."""
         t1, t2 = self.topic("stop1"), self.topic("stop2")

@@ -86,7 +86,12 @@ class SecretStoreSuite(ComponentSuite):
     async def test_features_both_ways(self, secrets: SecretStore) -> None:
         """Version metadata without SECRET_VERSIONS raises NotSupportedError."""
         if "SECRET_VERSIONS" in self.declared(secrets):
-            await secrets.get_secret(self.secret_name, metadata={"version_id": self.first_version()})
+            name = self.versioned_secret if self.versions else self.secret_name
+            got = await secrets.get_secret(name, metadata={"version_id": self.first_version()})
+            if self.versions:
+                assert got == self.versions[self.first_version()], f"version {self.first_version()} of {name!r} differs"
+            else:
+                assert got == self.expected_secret, f"version 1 of {self.secret_name!r} differs from the seeded value"
             return
         with pytest.raises(NotSupportedError):
             await secrets.get_secret(self.secret_name, metadata={"version_id": "1"})
@@ -99,6 +104,16 @@ class SecretStoreSuite(ComponentSuite):
     async def test_multiple_key_values(self, secrets: SecretStore) -> None:
         """A multi-valued secret returns every key."""
         assert await secrets.get_secret(self.multi_key_secret) == self.multi_key_expected
+
+    @capability("multi-key", "MULTIPLE_KEY_VALUES_PER_SECRET")
+    async def test_bulk_get_keeps_multi_key_secrets_whole(self, secrets: SecretStore) -> None:
+        """bulk_get_secrets returns a multi-valued secret under its own name with every key, as get does."""
+        everything = await secrets.bulk_get_secrets()
+        assert everything.get(self.multi_key_secret) == self.multi_key_expected, (
+            f"bulk get lacks, splits or changes the multi-valued secret {self.multi_key_secret!r}"
+        )
+        strays = sorted(set(self.multi_key_expected) & set(everything) - {self.multi_key_secret})
+        assert not strays, f"bulk get lists keys of {self.multi_key_secret!r} as secrets of their own: {strays}"
 
     @capability("versions", "SECRET_VERSIONS")
     async def test_versions(self, secrets: SecretStore) -> None:

@@ -146,6 +146,7 @@ async def run_state_model(
         stateful_step_count=steps,
         deadline=None,
         database=None,
+        report_multiple_bugs=False,
         suppress_health_check=list(HealthCheck),
     )
     await asyncio.to_thread(run_state_machine_as_test, machine, settings=config)

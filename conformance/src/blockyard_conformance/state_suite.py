@@ -169,6 +169,26 @@ class StateStoreSuite(ComponentSuite):
         assert [it.key for it in items] == [keys(s) for s in suffixes]
 
     @capability("core")
+    async def test_keys_are_compared_exactly(self, store: StateStore, keys: Keys) -> None:
+        """Keys that differ only by Unicode normalisation (NFC/NFD) or by case are different keys."""
+        variants = {"nfc": "caf\u00e9", "nfd": "cafe\u0301", "lower": "key", "upper": "KEY", "title": "Key"}
+        made = {name: keys.raw(f"{keys.prefix}-{text}") for name, text in variants.items()}
+        for i, key in enumerate(made.values()):
+            await store.set(key, i)
+        for i, (name, key) in enumerate(made.items()):
+            item = await store.get(key)
+            assert item.found, f"{name} key {key!r} reads as no item"
+            assert item.json() == i, f"{name} key {key!r} reads another key's value (keys must compare exactly)"
+        items = await store.bulk_get(list(made.values()))
+        assert [it.json() for it in items] == list(range(len(made))), "bulk_get mixes keys that differ in form or case"
+        await store.delete(made["nfd"])
+        await store.delete(made["upper"])
+        found = {name: (await store.get(key)).found for name, key in made.items()}
+        assert found == {"nfc": True, "nfd": False, "lower": True, "upper": False, "title": True}, (
+            f"deleting one form of a key deleted another: {found}"
+        )
+
+    @capability("core")
     async def test_large_value(self, store: StateStore, keys: Keys) -> None:
         """A value of ``large_value_size`` bytes (1 MiB by default) round-trips byte-exact."""
         value = os.urandom(self.large_value_size)
@@ -340,6 +360,27 @@ class StateStoreSuite(ComponentSuite):
         with pytest.raises(ETagMismatchError):
             await store.delete(keys("absent"), etag=self.bad_etag)
 
+    @capability("etag", "ETAG")
+    async def test_etag_does_not_survive_delete_and_recreate(self, store: StateStore, keys: Keys) -> None:
+        """An ETag read before a delete never matches again, not even after the key is re-created."""
+        key = keys("recreated")
+        first = await store.set(key, "one")
+        assert first, "set must return the new ETag"
+        await store.delete(key)
+        with pytest.raises(ETagMismatchError):
+            await store.set(key, "stale", etag=first)
+        assert not (await store.get(key)).found, "a write with an ETag of a deleted key must write nothing"
+        second = await store.set(key, "two")
+        assert second, "set must return the new ETag"
+        assert second != first, "a re-created key got the ETag it had before the delete"
+        with pytest.raises(ETagMismatchError):
+            await store.set(key, "stale", etag=first)
+        with pytest.raises(ETagMismatchError):
+            await store.delete(key, etag=first)
+        item = await store.get(key)
+        assert_value(item, "two")
+        assert item.etag == second
+
     @capability("concurrency", "ETAG")
     async def test_concurrent_etag_increments_lose_nothing(self, store: StateStore, keys: Keys) -> None:
         """Concurrent read-modify-write with ETags: the counter equals the successful writes."""
@@ -447,12 +488,27 @@ class StateStoreSuite(ComponentSuite):
         """Operations on the same key apply in the order given."""
         assert isinstance(store, TransactionalStateStore)
         k1, k2, k3 = keys("k1"), keys("k2"), keys("k3")
+        k4, k5 = keys("k4"), keys("k5")
         await store.set(k1, "value1")
-        await store.transact([DeleteRequest(k1), SetRequest(k2, "value2"), DeleteRequest(k2), SetRequest(k3, "value3")])
-        assert (await store.get(k1)).value is None
-        assert (await store.get(k2)).value is None
-        item = await store.get(k3)
-        assert item.value == b'"value3"'
+        await store.set(k4, "value4")
+        await store.transact(
+            [
+                DeleteRequest(k1),
+                SetRequest(k2, "value2"),
+                DeleteRequest(k2),
+                SetRequest(k3, "value3-first"),
+                SetRequest(k3, "value3"),
+                DeleteRequest(k4),
+                SetRequest(k4, "value4-again"),
+                SetRequest(k5, "value5"),
+                DeleteRequest(k5),
+                SetRequest(k5, "value5-last"),
+            ]
+        )
+        got = {k: (await store.get(k)).json() for k in (k1, k2, k3, k4, k5)}
+        assert got == {k1: None, k2: None, k3: "value3", k4: "value4-again", k5: "value5-last"}, (
+            f"operations on one key were not applied in the order given: {got}"
+        )
 
     @capability("transactions", "TRANSACTIONAL", "ETAG")
     async def test_transaction_with_failing_etag_changes_nothing(self, store: StateStore, keys: Keys) -> None:
@@ -546,6 +602,61 @@ class StateStoreSuite(ComponentSuite):
         await store.set(c, "x", ttl=2)
         assert TTL_EXPIRE_TIME in (await store.get(c)).metadata
 
+    @capability("ttl", "TTL")
+    async def test_ttl_holds_on_every_path(self, store: StateStore, keys: Keys) -> None:
+        """A TTL given through set, bulk_set or a transaction (as ``ttl`` or ``ttlInSeconds``) expires the
+        item for every read path: bulk_get, keys_like and the first-write absent check as well as get.
+
+        Each read path is checked on a key no other path touched first (so a store that only drops
+        expired items lazily, on ``get``, does not hide the defect).
+        """
+        declared = self.declared(store)
+        ttl_md = {"ttlInSeconds": "1"}
+        by_set = {path: keys(f"set-{path}") for path in ("bulk-get", "keys-like", "first-write", "get")}
+        for key in by_set.values():
+            await store.set(key, "v", ttl=1)
+        written = {
+            "bulk_set ttl": keys("bulk-ttl"),
+            "bulk_set ttlInSeconds": keys("bulk-md"),
+        }
+        await store.bulk_set(
+            [SetRequest(written["bulk_set ttl"], "v", ttl=1), SetRequest(written["bulk_set ttlInSeconds"], "v",
+                                                                          metadata=ttl_md)]
+        )  # fmt: skip
+        if "TRANSACTIONAL" in declared:
+            written["transaction ttl"] = keys("tx-ttl")
+            written["transaction ttlInSeconds"] = keys("tx-md")
+            await store.transact(
+                [SetRequest(written["transaction ttl"], "v", ttl=1),
+                 SetRequest(written["transaction ttlInSeconds"], "v", metadata=ttl_md)]
+            )  # fmt: skip
+        if "TTL_EXPIRE_TIME" in declared:
+            for how, key in written.items():
+                md = (await store.get(key)).metadata
+                assert TTL_EXPIRE_TIME in md, f"a TTL given through {how} was not stored ({TTL_EXPIRE_TIME} missing)"
+        kept = keys("set-keys-like-kept")
+        await store.set(kept, "kept")
+        sentinel = keys("sentinel")
+        await store.set(sentinel, "v", ttl=1)  # written last: once it expired, so did every key above
+        await eventually(lambda: _absent(store, sentinel), within=self.ttl_timeout, what=f"expiry of {sentinel!r}")
+        items = await store.bulk_get([by_set["bulk-get"], kept])
+        assert not items[0].found, "bulk_get returned an expired item"
+        assert_value(items[1], "kept")
+        if "FIRST_WRITE" in declared:
+            try:
+                await store.set(by_set["first-write"], "new", concurrency="first-write")
+            except ETagMismatchError:
+                raise AssertionError("first-write over an expired key conflicted: an expired item is absent") from None
+            assert_value(await store.get(by_set["first-write"]), "new")
+        if "KEYS_LIKE" in declared:
+            assert isinstance(store, KeysLikeStateStore)
+            listed = (await store.keys_like(f"{by_set['keys-like']}%")).keys
+            assert by_set["keys-like"] not in listed, "keys_like listed an expired key"
+            assert kept in listed
+        assert not (await store.get(by_set["get"])).found, "get returned an expired item"
+        for how, key in written.items():
+            assert not (await store.get(key)).found, f"a TTL given through {how} did not expire the item"
+
     # -- delete with prefix / keys like --------------------------------------------------------
 
     @capability("delete-with-prefix", "DELETE_WITH_PREFIX")
@@ -616,6 +727,59 @@ class StateStoreSuite(ComponentSuite):
                 break
         assert sorted(seen) == made, "paging must return every key exactly once"
         assert sizes[:2] == [5, 5], f"pages of 5 expected, got {sizes}"
+
+    @capability("delete-with-prefix", "DELETE_WITH_PREFIX")
+    async def test_delete_with_prefix_boundaries(self, store: StateStore, keys: Keys) -> None:
+        """The prefix is literal and ends at ``||``: longer names, other case and ``%``/``_``/``*``/``?``
+        in the prefix match nothing else."""
+        assert isinstance(store, DeleteWithPrefixStateStore)
+        p = keys.prefix
+        doomed = [keys.raw(f"{p}_a%*?[x]||key1"), keys.raw(f"{p}_a%*?[x]||key2")]
+        kept = [
+            keys.raw(f"{p}xa%*?[x]||key1"),  # '_' as one-character wildcard
+            keys.raw(f"{p}_abc*?[x]||key1"),  # '%' as a run wildcard
+            keys.raw(f"{p}_a%ZZ[x]||key1"),  # '*' and '?' as glob wildcards
+            keys.raw(f"{p}_a%*?x||key1"),  # '[x]' as a glob class
+            keys.raw(f"{p}_a%*?[x]-longer||key1"),  # a longer name with the same start
+            keys.raw(f"{p}_A%*?[X]||key1"),  # another case
+            keys.raw(f"{p}_a%*?[x]"),  # the prefix itself, without a separator
+        ]
+        await store.bulk_set([SetRequest(k, "v") for k in doomed + kept])
+        assert await store.delete_with_prefix(f"{p}_a%*?[x]") == len(doomed)
+        found = [it.found for it in await store.bulk_get(doomed + kept)]
+        wrongly_deleted = [k for k, f in zip(doomed + kept, found, strict=True) if k in kept and not f]
+        assert not wrongly_deleted, f"delete_with_prefix deleted keys outside the prefix: {wrongly_deleted}"
+        assert found[: len(doomed)] == [False] * len(doomed)
+
+    @capability("keys-like", "KEYS_LIKE")
+    async def test_keys_like_paging_while_keys_change(self, store: StateStore, keys: Keys) -> None:
+        """Keys that exist for the whole listing are returned exactly once, whatever is written or deleted
+        between pages."""
+        assert isinstance(store, KeysLikeStateStore)
+        made = [keys(f"page-{i:02d}") for i in range(10)]
+        await store.bulk_set([SetRequest(k, i) for i, k in enumerate(made)])
+        pattern = f"{keys.prefix}-page-%"
+        first = await store.keys_like(pattern, page_size=4)
+        assert len(first.keys) == 4, f"a page of 4 expected, got {first.keys}"
+        assert first.continuation_token is not None
+        seen = list(first.keys)
+        # between pages: delete two keys already listed, add keys before and after the cursor
+        await store.delete(first.keys[0])
+        await store.delete(first.keys[1])
+        await store.set(keys("page-00a"), "new")
+        await store.set(keys("page-99"), "new")
+        token: str | None = first.continuation_token
+        for _ in range(20):
+            page = await store.keys_like(pattern, page_size=4, continuation_token=token)
+            seen.extend(page.keys)
+            token = page.continuation_token
+            if token is None:
+                break
+        stable = [k for k in made if k not in first.keys[:2]]
+        missing = [k for k in stable if k not in seen]
+        assert not missing, f"paging skipped keys that existed for the whole listing: {missing}"
+        repeated = sorted({k for k in seen if seen.count(k) > 1})
+        assert not repeated, f"paging returned keys more than once: {repeated}"
 
     # -- model ---------------------------------------------------------------------------------
 

@@ -1,0 +1,381 @@
+"""Planted defects of a pub/sub, a secret store and a binding, one per suite test or more.
+
+Each broken component subclasses the reference fake of its kind (which passes the whole suite) and
+breaks one rule.
+"""
+
+from __future__ import annotations
+
+from kit_selftest import Defect
+
+PUBSUB_SUITE = """
+class TestBroken(PubSubSuite):
+    component_class = Broken
+    delivery_timeout = 3.0
+    redelivery_message_count = 200
+"""
+
+SECRET_SUITE = """
+class TestBroken(SecretStoreSuite):
+    component_class = Broken
+    versions = {"1": {"versioned": "v1"}, "2": {"versioned": "v2"}}
+"""
+
+BINDING_SUITE = """
+class TestBroken(BindingSuite):
+    component_class = Broken
+    operations = ["create", "get", "list", "delete"]
+    output_metadata = {"key": "k1"}
+    read = True
+    input_timeout = 3.0
+"""
+
+
+def _pubsub(body: str, test: str) -> Defect:
+    return Defect(body, test, PUBSUB_SUITE)
+
+
+def _secret(body: str, test: str) -> Defect:
+    return Defect(body, test, SECRET_SUITE)
+
+
+def _binding(body: str, test: str) -> Defect:
+    return Defect(body, test, BINDING_SUITE)
+
+
+PUBSUB_DEFECTS: dict[str, Defect] = {
+    "message-topic-lost": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _publish(self, op):
+                await super()._publish(op)
+                for group in self.topics.get(op.topic, {}).values():
+                    for message, _ in group.queue:
+                        message.topic = ""
+        """,
+        "test_publish_and_subscribe",
+    ),
+    "bytes-mangled-as-text": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _publish(self, op):
+                op.data = op.data.decode(errors="replace").encode()
+                await super()._publish(op)
+        """,
+        "test_binary_payload",
+    ),
+    "worker-stops-after-a-failure": _pubsub(
+        """
+        class Broken(RefPubSub):
+            def on_result(self, group, item, result):
+                if result is HandlerResult.RETRY:
+                    raise asyncio.CancelledError()
+        """,
+        "test_handler_failures_do_not_stop_delivery",
+    ),
+    "topics-match-by-prefix-and-case": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _publish(self, op):
+                for topic in list(self.topics):
+                    a, b = topic.lower(), op.topic.lower()
+                    if a.startswith(b) or b.startswith(a):
+                        op.topic = topic
+                        await super()._publish(op)
+        """,
+        "test_similar_topic_names_are_distinct",
+    ),
+    "publish-reaches-every-topic": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _publish(self, op):
+                for topic in list(self.topics) or [op.topic]:
+                    op.topic = topic
+                    await super()._publish(op)
+        """,
+        "test_multiple_topics",
+    ),
+    "cancel-keeps-delivering": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _subscribe(self, req):
+                await super()._subscribe(req)
+                async def stop():
+                    return None
+                return stop
+        """,
+        "test_cancel_one_subscription",
+    ),
+    "cancel-stops-the-whole-topic": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _subscribe(self, req):
+                stop_one = await super()._subscribe(req)
+                self.__dict__.setdefault("stoppers", {}).setdefault(req.topic, []).append(stop_one)
+                async def stop():
+                    for s in self.stoppers.pop(req.topic, []):
+                        await s()
+                return stop
+        """,
+        "test_two_subscriptions_on_one_topic_are_independent",
+    ),
+    "drop-redelivers": _pubsub(
+        """
+        class Broken(RefPubSub):
+            def on_result(self, group, item, result):
+                if result is not HandlerResult.SUCCESS:
+                    asyncio.get_running_loop().call_later(0.02, group.put, item)
+        """,
+        "test_dropped_message_is_not_redelivered",
+    ),
+    "bulk-subscriber-without-bulk-feature": _pubsub(
+        """
+        class Broken(RefPubSub):
+            features = RefPubSub.features - {"BULK_SUBSCRIBE"}
+        """,
+        "test_features_both_ways",
+    ),
+    "unserialisable-payload-stringified": _pubsub(
+        """
+        import json
+        class Broken(RefPubSub):
+            async def publish(self, topic, data, **kwargs):
+                try:
+                    json.dumps(data)
+                except TypeError:
+                    data = repr(data)
+                return await super().publish(topic, data, **kwargs)
+        """,
+        "test_unserialisable_payload_is_rejected",
+    ),
+    "no-competing-consumers": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _subscribe(self, req):
+                req.consumer_group = req.consumer_group + str(id(req))
+                return await super()._subscribe(req)
+        """,
+        "test_consumer_groups_fan_out_and_compete",
+    ),
+    "retry-acknowledged": _pubsub(
+        """
+        class Broken(RefPubSub):
+            def on_result(self, group, item, result):
+                pass  # a RETRY is acknowledged: the message is lost
+        """,
+        "test_redelivery_loses_no_message",
+    ),
+    "in-flight-message-lost-on-cancel": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _subscribe(self, req):
+                stop = await super()._subscribe(req)
+                group = self.topics[req.topic][req.consumer_group]
+                put = group.put
+                def lossy_put(item, front=False):
+                    if not front:  # the message in flight at cancel is not put back
+                        put(item)
+                group.put = lossy_put
+                return stop
+        """,
+        "test_at_least_once_across_subscriber_restart",
+    ),
+    "newest-first": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _publish(self, op):
+                expires = time.monotonic() + op.ttl if op.ttl else None
+                for group in self.topics.get(op.topic, {}).values():
+                    group.put((Message(op.topic, op.data, dict(op.metadata), op.content_type, "x"), expires), True)
+        """,
+        "test_delivery_in_publish_order",
+    ),
+    "bulk-publish-stops-after-first-entry": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _bulk_publish(self, ops):
+                await self._publish(ops[0][1])
+                return {}
+        """,
+        "test_bulk_publish_partial_failure",
+    ),
+    "bulk-batches-too-large": _pubsub(
+        """
+        from reference_fakes import _Group
+        class Broken(RefPubSub):
+            async def _bulk_subscribe(self, req):
+                group = self.topics.setdefault(req.topic, {}).setdefault(req.consumer_group, _Group())
+                async def worker():
+                    while True:
+                        batch = [await group.take()]
+                        await asyncio.sleep(0.2)
+                        batch.extend(group.queue)  # everything queued, whatever max_messages says
+                        group.queue.clear()
+                        await req.deliver_batch([message for message, _ in batch])
+                task = asyncio.get_running_loop().create_task(worker())
+                async def stop():
+                    task.cancel()
+                return stop
+        """,
+        "test_bulk_subscribe",
+    ),
+    "message-ttl-ignored": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _publish(self, op):
+                op.ttl = None
+                await super()._publish(op)
+        """,
+        "test_message_ttl",
+    ),
+}
+
+SECRET_DEFECTS: dict[str, Defect] = {
+    "value-upper-cased": _secret(
+        """
+        class Broken(RefSecretStore):
+            async def _get_secret(self, name, metadata):
+                return {k: v.upper() for k, v in (await super()._get_secret(name, metadata)).items()}
+        """,
+        "test_get_secret",
+    ),
+    "missing-secret-is-empty": _secret(
+        """
+        class Broken(RefSecretStore):
+            async def _get_secret(self, name, metadata):
+                if name not in self.SECRETS:
+                    return {name: ""}
+                return await super()._get_secret(name, metadata)
+        """,
+        "test_missing_secret_raises",
+    ),
+    "bulk-get-returns-nothing": _secret(
+        """
+        class Broken(RefSecretStore):
+            async def _bulk_get_secrets(self, metadata):
+                return {}
+        """,
+        "test_bulk_get_contains_seeded_secrets",
+    ),
+    "secret-value-logged": _secret(
+        """
+        class Broken(RefSecretStore):
+            async def _get_secret(self, name, metadata):
+                value = await super()._get_secret(name, metadata)
+                self.log.debug("read secret %s: %s", name, value)
+                return value
+        """,
+        "test_secret_values_stay_out_of_logs",
+    ),
+    "version-id-ignored": _secret(
+        """
+        class Broken(RefSecretStore):
+            async def _get_secret(self, name, metadata):
+                return await super()._get_secret(name, {})
+        """,
+        "test_features_both_ways",
+    ),
+    "multi-key-secret-keeps-first-key": _secret(
+        """
+        class Broken(RefSecretStore):
+            async def _get_secret(self, name, metadata):
+                return dict(list((await super()._get_secret(name, metadata)).items())[:1])
+        """,
+        "test_multiple_key_values",
+    ),
+    "bulk-get-splits-multi-key-secrets": _secret(
+        """
+        class Broken(RefSecretStore):
+            async def _bulk_get_secrets(self, metadata):
+                out = {}
+                for name, value in (await super()._bulk_get_secrets(metadata)).items():
+                    for key, text in value.items():
+                        out[key] = {key: text}
+                return out
+        """,
+        "test_bulk_get_keeps_multi_key_secrets_whole",
+    ),
+    "missing-version-reads-latest": _secret(
+        """
+        class Broken(RefSecretStore):
+            async def _get_secret(self, name, metadata):
+                try:
+                    return await super()._get_secret(name, metadata)
+                except SecretNotFoundError:
+                    return await super()._get_secret(name, {})
+        """,
+        "test_versions",
+    ),
+}
+
+BINDING_DEFECTS: dict[str, Defect] = {
+    "exercised-operation-undeclared": _binding(
+        """
+        class Broken(RefBinding):
+            operations = frozenset({"create", "get", "delete"})
+        """,
+        "test_exercised_operations_are_declared",
+    ),
+    "create-stores-nothing": _binding(
+        """
+        class Broken(RefBinding):
+            async def _invoke(self, req):
+                if req.operation == "create":
+                    return BindingResponse()
+                return await super()._invoke(req)
+        """,
+        "test_create",
+    ),
+    "get-returns-other-data": _binding(
+        """
+        class Broken(RefBinding):
+            async def _invoke(self, req):
+                resp = await super()._invoke(req)
+                if req.operation == "get":
+                    resp.data = b"something else"
+                return resp
+        """,
+        "test_get_returns_created_data",
+    ),
+    "list-returns-garbage": _binding(
+        """
+        class Broken(RefBinding):
+            async def _invoke(self, req):
+                if req.operation == "list":
+                    return BindingResponse(b"[]")
+                return await super()._invoke(req)
+        """,
+        "test_list",
+    ),
+    "delete-does-nothing": _binding(
+        """
+        class Broken(RefBinding):
+            async def _invoke(self, req):
+                if req.operation == "delete":
+                    return BindingResponse()
+                return await super()._invoke(req)
+        """,
+        "test_delete",
+    ),
+    "cancel-does-nothing": _binding(
+        """
+        class Broken(RefBinding):
+            async def _read(self, deliver):
+                await super()._read(deliver)
+                async def stop():
+                    return None
+                return stop
+        """,
+        "test_read_delivers_events",
+    ),
+    "no-input-events": _binding(
+        """
+        class Broken(RefBinding):
+            async def _read(self, deliver):
+                async def stop():
+                    return None
+                return stop
+        """,
+        "test_read_delivers_events",
+    ),
+}

@@ -1,0 +1,534 @@
+"""Planted defects of a state store (and of the checks every kind shares), one per suite test or more.
+
+Each broken store subclasses ``RefStateStore`` (which passes the whole suite) and breaks one rule.
+"""
+
+from __future__ import annotations
+
+from kit_selftest import Defect
+
+STATE_SUITE = """
+class TestBroken(StateStoreSuite):
+    component_class = Broken
+    metadata = {"namespace": "n", "password": "sup3r-s3cret"}
+    concurrent_writers = 10
+    model_examples = 10
+    ttl_timeout = 4.0
+"""
+
+
+def _state(body: str, test: str) -> Defect:
+    return Defect(body, test, STATE_SUITE)
+
+
+STATE_DEFECTS: dict[str, Defect] = {
+    # -- lifecycle (shared by every kind) ----------------------------------------------------
+    "ping-fails-when-ready": _state(
+        """
+        class Broken(RefStateStore):
+            async def _ping(self):
+                raise ConnectionError("no health endpoint")
+        """,
+        "test_ping",
+    ),
+    "works-after-close": _state(
+        """
+        class Broken(RefStateStore):
+            async def get(self, key, **kwargs):
+                return await self._get(key, None, {})
+        """,
+        "test_close_twice_then_use_raises_closed",
+    ),
+    "works-before-init": _state(
+        """
+        class Broken(RefStateStore):
+            data = {}
+            async def get(self, key, **kwargs):
+                return await self._get(key, None, {})
+        """,
+        "test_use_before_init_raises_closed",
+    ),
+    "config-error-names-no-field": _state(
+        """
+        from blockyard.errors import ComponentConfigError
+        class Broken(RefStateStore):
+            def _parse_metadata(self, metadata):
+                try:
+                    return super()._parse_metadata(metadata)
+                except ComponentConfigError:
+                    raise ComponentConfigError("invalid configuration") from None
+        """,
+        "test_missing_required_field_is_named",
+    ),
+    "secret-in-repr": _state(
+        """
+        class Broken(RefStateStore):
+            def __repr__(self):
+                return f"<Broken password={self.meta.password.get_secret_value()}>"
+        """,
+        "test_sensitive_values_hidden",
+    ),
+    # -- core ------------------------------------------------------------------------------
+    "bytes-mangled-as-text": _state(
+        """
+        class Broken(RefStateStore):
+            def _apply_set(self, op):
+                op.value = op.value.decode(errors="replace").encode()
+                return super()._apply_set(op)
+        """,
+        "test_set_and_get_value_types",
+    ),
+    "tab-escaped-on-write-only": _state(
+        """
+        class Broken(RefStateStore):
+            def _apply_set(self, op):
+                op.key = op.key.replace("\\t", "\\\\t")
+                return super()._apply_set(op)
+        """,
+        "test_unicode_and_punctuation_keys",
+    ),
+    "keys-normalised-to-nfc": _state(
+        """
+        class Broken(RefStateStore):
+            def _live(self, key):
+                return super()._live(unicodedata.normalize("NFC", key))
+            def _apply_set(self, op):
+                op.key = unicodedata.normalize("NFC", op.key)
+                return super()._apply_set(op)
+            async def _delete(self, op):
+                op.key = unicodedata.normalize("NFC", op.key)
+                return await super()._delete(op)
+        """,
+        "test_keys_are_compared_exactly",
+    ),
+    "keys-case-insensitive": _state(
+        """
+        class Broken(RefStateStore):
+            def _live(self, key):
+                return super()._live(key.lower())
+            def _apply_set(self, op):
+                op.key = op.key.lower()
+                return super()._apply_set(op)
+            async def _delete(self, op):
+                op.key = op.key.lower()
+                return await super()._delete(op)
+        """,
+        "test_keys_are_compared_exactly",
+    ),
+    "large-value-truncated": _state(
+        """
+        class Broken(RefStateStore):
+            def _apply_set(self, op):
+                op.value = op.value[:65536]
+                return super()._apply_set(op)
+        """,
+        "test_large_value",
+    ),
+    "missing-key-reads-as-empty": _state(
+        """
+        class Broken(RefStateStore):
+            async def _get(self, key, consistency, metadata):
+                item = await super()._get(key, consistency, metadata)
+                return item if item.value is not None else StateItem(key, b"")
+        """,
+        "test_missing_key_reads_as_no_item",
+    ),
+    "plain-write-keeps-first-value": _state(
+        """
+        class Broken(RefStateStore):
+            def _apply_set(self, op):
+                if op.key in self.data and op.etag is None:
+                    return self.data[op.key][1]
+                return super()._apply_set(op)
+        """,
+        "test_last_write_wins",
+    ),
+    "delete-does-nothing": _state(
+        """
+        class Broken(RefStateStore):
+            async def _delete(self, op):
+                self._check(op.key, op.etag, False)
+        """,
+        "test_delete",
+    ),
+    "bulk-delete-does-nothing": _state(
+        """
+        class Broken(RefStateStore):
+            async def _bulk_delete(self, ops):
+                return {}
+        """,
+        "test_bulk_set_get_delete",
+    ),
+    "bulk-get-drops-missing-keys": _state(
+        """
+        class Broken(RefStateStore):
+            async def _bulk_get(self, keys, consistency, metadata):
+                items = [await self._get(k, consistency, metadata) for k in keys]
+                return [i for i in items if i.value is not None]
+        """,
+        "test_bulk_get_returns_every_key_in_order",
+    ),
+    "expire-time-without-ttl": _state(
+        """
+        class Broken(RefStateStore):
+            async def _get(self, key, consistency, metadata):
+                item = await super()._get(key, consistency, metadata)
+                if item.value is not None:
+                    item.metadata.setdefault("ttlExpireTime", "9999-12-31T23:59:59Z")
+                return item
+        """,
+        "test_no_ttl_no_expire_time",
+    ),
+    "mixin-without-declared-feature": _state(
+        """
+        class Broken(RefStateStore):
+            features = RefStateStore.features - {"KEYS_LIKE"}
+        """,
+        "test_features_both_ways",
+    ),
+    # -- ETags -----------------------------------------------------------------------------
+    "wrong-etag-ignored": _state(
+        """
+        class Broken(RefStateStore):
+            async def _set(self, op):
+                self._check(op.key, None, op.first_write)
+                return self._apply_set(op)
+        """,
+        "test_etag_sequence",
+    ),
+    "delete-ignores-etag": _state(
+        """
+        class Broken(RefStateStore):
+            async def _delete(self, op):
+                self.data.pop(op.key, None)
+        """,
+        "test_etag_sequence",
+    ),
+    "etag-unchanged-by-write": _state(
+        """
+        class Broken(RefStateStore):
+            def _apply_set(self, op):
+                old = self.data.get(op.key)
+                etag = old[1] if old else "e-" + op.key
+                self.data[op.key] = (op.value, etag, None)
+                return etag
+        """,
+        "test_every_write_changes_etag",
+    ),
+    "etag-write-on-absent-key-inserts": _state(
+        """
+        class Broken(RefStateStore):
+            def _check(self, key, etag, first_write):
+                if etag is not None and self._live(key) is None:
+                    return
+                super()._check(key, etag, first_write)
+        """,
+        "test_etag_on_missing_key_is_mismatch",
+    ),
+    "etag-counter-restarts-after-delete": _state(
+        """
+        class Broken(RefStateStore):
+            def _apply_set(self, op):
+                old = self.data.get(op.key)
+                etag = str(int(old[1]) + 1) if old else "1"
+                self.data[op.key] = (op.value, etag, time.time() + op.ttl if op.ttl else None)
+                return etag
+        """,
+        "test_etag_does_not_survive_delete_and_recreate",
+    ),
+    "etag-check-not-atomic": _state(
+        """
+        class Broken(RefStateStore):
+            async def _set(self, op):
+                self._check(op.key, op.etag, op.first_write)
+                await asyncio.sleep(0)
+                return self._apply_set(op)
+        """,
+        "test_concurrent_etag_increments_lose_nothing",
+    ),
+    # -- first-write -----------------------------------------------------------------------
+    "first-write-ignored": _state(
+        """
+        class Broken(RefStateStore):
+            async def _set(self, op):
+                self._check(op.key, op.etag, False)
+                return self._apply_set(op)
+        """,
+        "test_first_write_without_etag",
+    ),
+    "stale-etag-accepted": _state(
+        """
+        class Broken(RefStateStore):
+            async def _init(self):
+                await super()._init()
+                self.history = {}
+            def _check(self, key, etag, first_write):
+                if etag is not None and etag in self.history.get(key, ()) and self._live(key):
+                    return
+                super()._check(key, etag, first_write)
+            def _apply_set(self, op):
+                etag = super()._apply_set(op)
+                self.history.setdefault(op.key, set()).add(etag)
+                return etag
+        """,
+        "test_first_write_with_etag",
+    ),
+    "first-write-conflicts-only-with-first-writes": _state(
+        """
+        class Broken(RefStateStore):
+            async def _init(self):
+                await super()._init()
+                self.inserted = set()
+            async def _set(self, op):
+                if op.first_write:
+                    if op.key in self.inserted and self._live(op.key):
+                        raise ETagMismatchError("exists")
+                    self.inserted.add(op.key)
+                    return self._apply_set(op)
+                return await super()._set(op)
+        """,
+        "test_first_write_over_last_write_key_conflicts",
+    ),
+    "non-atomic-first-write": _state(
+        """
+        class Broken(RefStateStore):
+            async def _set(self, op):
+                if op.first_write:
+                    exists = self._live(op.key) is not None
+                    await asyncio.sleep(0)
+                    if exists:
+                        raise ETagMismatchError("exists")
+                    return self._apply_set(op)
+                return await super()._set(op)
+        """,
+        "test_concurrent_first_write_has_one_winner",
+    ),
+    # -- transactions ----------------------------------------------------------------------
+    "transaction-skips-deletes": _state(
+        """
+        class Broken(RefStateStore):
+            async def _transact(self, ops, metadata):
+                await super()._transact([op for op in ops if isinstance(op, SetOp)], metadata)
+        """,
+        "test_transaction_groups",
+    ),
+    "transaction-sets-before-deletes": _state(
+        """
+        class Broken(RefStateStore):
+            async def _transact(self, ops, metadata):
+                sets = [op for op in ops if isinstance(op, SetOp)]
+                await super()._transact(sets + [op for op in ops if not isinstance(op, SetOp)], metadata)
+        """,
+        "test_transaction_applies_in_order",
+    ),
+    "transaction-deletes-before-sets": _state(
+        """
+        class Broken(RefStateStore):
+            async def _transact(self, ops, metadata):
+                sets = [op for op in ops if isinstance(op, SetOp)]
+                await super()._transact([op for op in ops if not isinstance(op, SetOp)] + sets, metadata)
+        """,
+        "test_transaction_applies_in_order",
+    ),
+    "partial-transaction": _state(
+        """
+        class Broken(RefStateStore):
+            async def _transact(self, ops, metadata):
+                for op in ops:
+                    self._check(op.key, op.etag, isinstance(op, SetOp) and op.first_write)
+                    if isinstance(op, SetOp):
+                        self._apply_set(op)
+                    else:
+                        self.data.pop(op.key, None)
+        """,
+        "test_transaction_with_failing_etag_changes_nothing",
+    ),
+    "transaction-checks-first-write-late": _state(
+        """
+        class Broken(RefStateStore):
+            async def _transact(self, ops, metadata):
+                for op in ops:
+                    self._check(op.key, op.etag, False)
+                for op in ops:
+                    if isinstance(op, SetOp):
+                        self._check(op.key, None, op.first_write)
+                        self._apply_set(op)
+                    else:
+                        self.data.pop(op.key, None)
+        """,
+        "test_transaction_with_first_write_conflict_changes_nothing",
+    ),
+    # -- TTL -------------------------------------------------------------------------------
+    "bad-ttl-silently-ignored": _state(
+        """
+        class Broken(RefStateStore):
+            async def set(self, key, value, *, metadata=None, **kwargs):
+                md = dict(metadata or {})
+                if not str(md.get("ttlInSeconds", "0")).lstrip("-").isdigit():
+                    md.pop("ttlInSeconds")
+                return await super().set(key, value, metadata=md, **kwargs)
+        """,
+        "test_ttl_bad_value_is_rejected",
+    ),
+    "ttl-never-expires": _state(
+        """
+        class Broken(RefStateStore):
+            def _live(self, key):
+                return self.data.get(key)
+        """,
+        "test_ttl_expires_and_later_writes_reset_it",
+    ),
+    "expire-time-without-zone": _state(
+        """
+        from datetime import datetime
+        class Broken(RefStateStore):
+            async def _get(self, key, consistency, metadata):
+                item = await super()._get(key, consistency, metadata)
+                entry = self.data.get(key)
+                if entry is not None and entry[2] is not None:
+                    item.metadata["ttlExpireTime"] = datetime.fromtimestamp(entry[2]).isoformat()
+                return item
+        """,
+        "test_ttl_expire_time",
+    ),
+    "bulk-get-ignores-ttl": _state(
+        """
+        class Broken(RefStateStore):
+            async def _bulk_get(self, keys, consistency, metadata):
+                return [StateItem(k, *self.data[k][:2]) if k in self.data else StateItem(k) for k in keys]
+        """,
+        "test_ttl_holds_on_every_path",
+    ),
+    "keys-like-ignores-ttl": _state(
+        """
+        class Broken(RefStateStore):
+            async def _keys_like(self, pattern, page_size, token):
+                rx = compile_like(pattern)
+                return KeysPage(sorted(k for k in self.data if rx.fullmatch(k)))
+        """,
+        "test_ttl_holds_on_every_path",
+    ),
+    "first-write-sees-expired-items": _state(
+        """
+        class Broken(RefStateStore):
+            def _check(self, key, etag, first_write):
+                if first_write and key in self.data:
+                    raise ETagMismatchError("key exists")
+                super()._check(key, etag, first_write)
+        """,
+        "test_ttl_holds_on_every_path",
+    ),
+    "bulk-set-drops-ttl": _state(
+        """
+        class Broken(RefStateStore):
+            async def _bulk_set(self, ops):
+                for op in ops:
+                    op.ttl = None
+                return await super()._bulk_set(ops)
+        """,
+        "test_ttl_holds_on_every_path",
+    ),
+    "transaction-drops-ttl": _state(
+        """
+        class Broken(RefStateStore):
+            async def _transact(self, ops, metadata):
+                for op in ops:
+                    if isinstance(op, SetOp):
+                        op.ttl = None
+                await super()._transact(ops, metadata)
+        """,
+        "test_ttl_holds_on_every_path",
+    ),
+    # -- delete with prefix / keys like -------------------------------------------------------
+    "delete-with-prefix-deletes-deeper-keys": _state(
+        """
+        class Broken(RefStateStore):
+            async def _delete_with_prefix(self, prefix):
+                doomed = [k for k in list(self.data) if k.startswith(prefix)]
+                for k in doomed:
+                    del self.data[k]
+                return len(doomed)
+        """,
+        "test_delete_with_prefix",
+    ),
+    "delete-with-prefix-like-wildcards": _state(
+        """
+        class Broken(RefStateStore):
+            async def _delete_with_prefix(self, prefix):
+                rx = compile_like(prefix + "%")
+                doomed = [k for k in list(self.data) if rx.fullmatch(k) and "||" not in k[len(prefix):]]
+                for k in doomed:
+                    del self.data[k]
+                return len(doomed)
+        """,
+        "test_delete_with_prefix_boundaries",
+    ),
+    "delete-with-prefix-glob-wildcards": _state(
+        """
+        import fnmatch
+        class Broken(RefStateStore):
+            async def _delete_with_prefix(self, prefix):
+                doomed = [k for k in list(self.data)
+                          if fnmatch.fnmatchcase(k, prefix + "*") and "||" not in k[len(prefix):]]
+                for k in doomed:
+                    del self.data[k]
+                return len(doomed)
+        """,
+        "test_delete_with_prefix_boundaries",
+    ),
+    "delete-with-prefix-ignores-case": _state(
+        """
+        class Broken(RefStateStore):
+            async def _delete_with_prefix(self, prefix):
+                doomed = [k for k in list(self.data)
+                          if k.lower().startswith(prefix.lower()) and "||" not in k[len(prefix):]]
+                for k in doomed:
+                    del self.data[k]
+                return len(doomed)
+        """,
+        "test_delete_with_prefix_boundaries",
+    ),
+    "keys-like-dot-is-a-wildcard": _state(
+        """
+        import re
+        class Broken(RefStateStore):
+            async def _keys_like(self, pattern, page_size, token):
+                rx = re.compile(pattern.replace("%", ".*").replace("_", "."))
+                return KeysPage(sorted(k for k in self.data if self._live(k) and rx.fullmatch(k)))
+        """,
+        "test_keys_like_patterns",
+    ),
+    "keys-like-ignores-page-size": _state(
+        """
+        class Broken(RefStateStore):
+            async def _keys_like(self, pattern, page_size, token):
+                return await super()._keys_like(pattern, None, token)
+        """,
+        "test_keys_like_paging",
+    ),
+    "keys-like-offset-tokens": _state(
+        """
+        class Broken(RefStateStore):
+            async def _keys_like(self, pattern, page_size, token):
+                rx = compile_like(pattern)
+                found = sorted(k for k in list(self.data) if self._live(k) and rx.fullmatch(k))
+                start = int(token or 0)
+                if page_size is None:
+                    return KeysPage(found[start:])
+                end = start + page_size
+                return KeysPage(found[start:end], str(end) if end < len(found) else None)
+        """,
+        "test_keys_like_paging_while_keys_change",
+    ),
+    # -- model -----------------------------------------------------------------------------
+    "delete-with-etag-keeps-the-key": _state(
+        """
+        class Broken(RefStateStore):
+            async def _delete(self, op):
+                self._check(op.key, op.etag, False)
+                if op.etag is None:
+                    self.data.pop(op.key, None)
+        """,
+        "test_random_operations_agree_with_a_dict",
+    ),
+}
