@@ -325,3 +325,50 @@ def test_zz_probe_is_gone_afterwards():
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-k", "probe")
     result.assert_outcomes(passed=2)
     assert "BLOCKYARD_KIT_ENV_PROBE" not in os.environ  # nor in the running test-suite
+
+
+def test_failure_text_is_printed_verbatim(tmp_path: Path) -> None:
+    """Square brackets in test names and failure text are not taken for Rich markup."""
+    import sys
+
+    sys.path.insert(0, str(KIT_DIR))
+    (tmp_path / "broken_first_write_store.py").write_text(
+        textwrap.dedent("""
+        from reference_fakes import RefStateStore
+        class Broken(RefStateStore):
+            type = "state.kitfirstwrite"
+            async def _set(self, op):
+                self._check(op.key, op.etag, False)
+                return self._apply_set(op)
+    """)
+    )
+    sys.path.insert(0, str(tmp_path))
+    register(ComponentSpec("state", "kitfirstwrite", "broken_first_write_store:Broken"), replace_existing=True)
+    comp = tmp_path / "broken.yaml"
+    comp.write_text(COMPONENT.replace("state.kitref", "state.kitfirstwrite"))
+    result = CliRunner().invoke(
+        conformance, ["run", "--component", str(comp), "--no-progress", "-k", "first_write_without_etag"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "test_first_write_without_etag[etag-none]" in result.output
+    assert "test_first_write_without_etag[etag-empty]" in result.output
+
+
+def test_summary_escapes_markup_in_every_text() -> None:
+    """Names, reasons, details and errors reach the console as written."""
+    import io
+
+    from rich.console import Console
+
+    from blockyard_conformance.cli import _print_summary
+    from blockyard_conformance.results import CaseResult, TestOutcome
+    from blockyard_conformance.runner import RunOutcome
+
+    failed = TestOutcome("c[x]", "test_a[etag-none]", "core", "failed", details="ks = [1, 2]\n[bold]raw[/bold] [/]")
+    not_run = CaseResult("n[red]", "state.x", "redis", "not-run", reason="down [port]", enable_command="up [redis]")
+    result = CaseResult("c[x]", "state.x", "embedded", "failed", failed=1, tests=[failed])
+    out = io.StringIO()
+    _print_summary(Console(file=out, width=200, highlight=False), RunOutcome([result, not_run], 1, ["err [mod]"]))
+    text = out.getvalue()
+    for shown in ("test_a[etag-none]", "ks = [1, 2]", "[bold]raw[/bold] [/]", "down [port]", "up [redis]", "err [mod]"):
+        assert shown in text, f"{shown!r} is missing from:\n{text}"

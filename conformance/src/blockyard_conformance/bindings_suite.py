@@ -2,8 +2,9 @@
 
 Knobs: ``operations`` (the operations to exercise, e.g. ``[create, get, list, delete]``; each
 must be declared by the binding), ``output_metadata`` / ``output_data`` (sent with every
-invocation), ``read`` (exercise the input side), ``roundtrip`` (an event read must carry the
-data ``create`` wrote, for brokers), ``input_timeout``.
+invocation), ``list_metadata`` (sent with ``list`` instead, when listing takes other metadata),
+``read`` (exercise the input side), ``roundtrip`` (an event read must carry the data ``create``
+wrote, for brokers), ``input_timeout``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class BindingSuite(ComponentSuite):
     operations: ClassVar[list[str]] = []
     output_metadata: ClassVar[dict[str, str]] = {}
     output_data: Any = '{"id": 1, "message": "blockyard conformance"}'
+    list_metadata: ClassVar[dict[str, str] | None] = None
     read: bool = False
     roundtrip: bool = True
     input_timeout: float = 30.0
@@ -116,7 +118,8 @@ class BindingSuite(ComponentSuite):
         self.needs("list")
         if "create" in self.exercised():
             await self.invoke(binding, "create", self.output_data)
-        response = await self.invoke(binding, "list")
+        metadata = dict(self.output_metadata if self.list_metadata is None else self.list_metadata)
+        response = await binding.invoke("list", metadata=metadata)
         assert response.data is not None, "list returned no data"
         if "create" in self.exercised() and self.output_metadata:
             listing = response.data.decode(errors="replace")

@@ -111,6 +111,7 @@ def run(
 
 
 def _print_summary(console: Any, outcome: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from blockyard_conformance.reports import by_kind, matrix_rows
@@ -125,15 +126,15 @@ def _print_summary(console: Any, outcome: Any) -> None:
     for r in outcome.results:
         for group, (status, reason) in r.groups().items():
             if status in ("skipped", "xfailed") and reason:
-                console.print(f"[dim]{r.case} {group}: {status}: {reason}[/]")
+                console.print(f"[dim]{escape(f'{r.case} {group}: {status}: {reason}')}[/]")
     for r in outcome.results:
         if r.status == "not-run":
-            console.print(f"[yellow]not run[/] {r.case}: {r.reason}\n    enable with: {r.enable_command}")
+            console.print(f"[yellow]not run[/] {escape(f'{r.case}: {r.reason}')}\n    enable with: {escape(str(r.enable_command))}")
         for t in r.tests:
             if t.outcome == "failed":
-                console.print(f"[red]FAILED[/] {r.case} :: {t.name}\n{(t.details or '')[-3000:]}")
+                console.print(f"[red]FAILED[/] {escape(f'{r.case} :: {t.name}')}\n{escape((t.details or '')[-3000:])}")
     for err in outcome.errors:
-        console.print(f"[red]collection error[/] {err}")
+        console.print(f"[red]collection error[/] {escape(str(err))}")
     counts = {s: sum(r.status == s for r in outcome.results) for s in ("passed", "failed", "not-run")}
     console.print(
         f"{len(outcome.results)} case(s): {counts['passed']} passed, {counts['failed']} failed, "

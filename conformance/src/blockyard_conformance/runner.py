@@ -145,6 +145,7 @@ def run_cases(
 
 
 def _with_progress(console: Any, collector: Collector, run: Any) -> int:
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -161,8 +162,8 @@ def _with_progress(console: Any, collector: Collector, run: Any) -> int:
 
         def on_progress(t: TestOutcome) -> None:
             if t.case not in tasks:
-                tasks[t.case] = bar.add_task(t.case, total=collector.totals.get(t.case, 0), last="")
-            bar.update(tasks[t.case], advance=1, last=f"{icons.get(t.outcome, '?')} {t.name}[/]")
+                tasks[t.case] = bar.add_task(escape(t.case), total=collector.totals.get(t.case, 0), last="")
+            bar.update(tasks[t.case], advance=1, last=f"{icons.get(t.outcome, '?')} {escape(t.name)}[/]")
 
         collector.on_progress = on_progress
         return int(run())
