@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONTRIB := $(sort $(dir $(wildcard contrib/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: install conformance test lint typecheck bench bench-startup backends-up backends-down provision clean
+.PHONY: install conformance test lint typecheck mutation bench bench-startup backends-up backends-down provision clean
 
 $(STAMP): pyproject.toml interfaces/pyproject.toml conformance/pyproject.toml $(wildcard contrib/*/pyproject.toml)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,12 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## Mutation testing of the reference components (contrib/local) with only the kit as tests; not part of CI.
+## MODULES=state_memory limits it; prints the kill rate and the survivors, writes reports/mutation.json.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install -q --group mutation
+	$(BIN)/python scripts/mutation.py $(MODULES)
 
 ## Install and start the real backends natively (Debian packages, PyPI, npm, Maven Central).
 provision: $(STAMP)

@@ -12,13 +12,35 @@ class TestBroken(StateStoreSuite):
     component_class = Broken
     metadata = {"namespace": "n", "password": "sup3r-s3cret"}
     concurrent_writers = 10
-    model_examples = 10
+    model_examples = 100
+    model_steps = 30
+    model_shrink = False
     ttl_timeout = 4.0
+"""
+
+
+STATE_ON_A_CLOCK_SUITE = """
+class TestBroken(StateStoreSuite):
+    component_class = Broken
+    metadata = {"namespace": "n"}
+    model_examples = 100
+    model_steps = 30
+    model_shrink = False
+
+    def model_clock(self, store):
+        clock = FakeClock()
+        store.now = clock.now
+        return clock
 """
 
 
 def _state(body: str, test: str) -> Defect:
     return Defect(body, test, STATE_SUITE)
+
+
+def _model(body: str) -> Defect:
+    """A defect only the model test is asked to find (with the clock it controls)."""
+    return Defect(body, "test_random_operations_agree_with_a_dict", STATE_ON_A_CLOCK_SUITE)
 
 
 STATE_DEFECTS: dict[str, Defect] = {
@@ -530,5 +552,37 @@ STATE_DEFECTS: dict[str, Defect] = {
                     self.data.pop(op.key, None)
         """,
         "test_random_operations_agree_with_a_dict",
+    ),
+    "model/transaction-drops-ttl": _model(
+        """
+        class Broken(RefStateStore):
+            async def _transact(self, ops, metadata):
+                for op in ops:
+                    if isinstance(op, SetOp):
+                        op.ttl = None
+                await super()._transact(ops, metadata)
+        """
+    ),
+    "model/bulk-get-ignores-ttl": _model(
+        """
+        class Broken(RefStateStore):
+            async def _bulk_get(self, keys, consistency, metadata):
+                return [StateItem(k, *self.data[k][:2]) if k in self.data else StateItem(k) for k in keys]
+        """
+    ),
+    "model/transaction-applies-deletes-last": _model(
+        """
+        class Broken(RefStateStore):
+            async def _transact(self, ops, metadata):
+                sets = [op for op in ops if isinstance(op, SetOp)]
+                await super()._transact(sets + [op for op in ops if not isinstance(op, SetOp)], metadata)
+        """
+    ),
+    "model/bulk-delete-skips-last": _model(
+        """
+        class Broken(RefStateStore):
+            async def _bulk_delete(self, ops):
+                return await super()._bulk_delete(ops[:-1])
+        """
     ),
 }

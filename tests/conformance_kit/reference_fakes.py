@@ -11,7 +11,7 @@ import collections
 import itertools
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -41,6 +41,19 @@ class FakeMetadata(ComponentMetadata):
     password: SecretStr | None = meta(None, description="a sensitive value")
 
 
+class FakeClock:
+    """A clock a test moves by hand (the model test's controllable clock)."""
+
+    def __init__(self) -> None:
+        self.t = time.time()
+
+    def now(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
 class RefStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLikeStateStore):
     """Every state feature, correctly."""
 
@@ -58,12 +71,15 @@ class RefStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLik
         }
     )
 
+    now: Callable[[], float] = staticmethod(time.time)
+    """The store's clock (a test may replace it with a :class:`FakeClock`'s ``now``)."""
+
     async def _init(self) -> None:
         self.data: dict[str, tuple[bytes, str, float | None]] = {}
 
     def _live(self, key: str) -> tuple[bytes, str, float | None] | None:
         entry = self.data.get(key)
-        if entry is not None and entry[2] is not None and entry[2] <= time.time():
+        if entry is not None and entry[2] is not None and entry[2] <= self.now():
             del self.data[key]
             return None
         return entry
@@ -86,7 +102,7 @@ class RefStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLik
 
     def _apply_set(self, op: SetOp) -> str:
         etag = uuid.uuid4().hex
-        self.data[op.key] = (op.value, etag, time.time() + op.ttl if op.ttl else None)
+        self.data[op.key] = (op.value, etag, self.now() + op.ttl if op.ttl else None)
         return etag
 
     async def _set(self, op: SetOp) -> str | None:

@@ -14,6 +14,7 @@ from kit_selftest import Defect, assert_detected, run_inner, suite_tests, write_
 
 from blockyard_conformance import BindingSuite, PubSubSuite, SecretStoreSuite, StateStoreSuite
 from blockyard_conformance.backends.launcher import Launcher
+from blockyard_conformance.state_model import SEED_ENV
 
 pytest_plugins = ["pytester"]
 
@@ -35,7 +36,8 @@ FAULT_TESTS = {
 
 
 @pytest.mark.parametrize("defect", sorted(DEFECTS))
-def test_defect_fails_its_suite_test(pytester: pytest.Pytester, defect: str) -> None:
+def test_defect_fails_its_suite_test(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, defect: str) -> None:
+    monkeypatch.setenv(SEED_ENV, "1")  # the model test's sequences are the same on every run
     planted = DEFECTS[defect]
     result = run_inner(pytester, planted.body, planted.suite, planted.test)
     assert_detected(result, planted.test, defect)
@@ -214,6 +216,15 @@ CORRECT = """
 class TestRefState(StateStoreSuite):
     component_class = RefStateStore
     metadata = {"namespace": "n", "password": "sup3r-s3cret"}
+
+class TestRefStateOnAClock(StateStoreSuite):
+    component_class = RefStateStore
+    metadata = {"namespace": "n"}
+
+    def model_clock(self, store):
+        clock = FakeClock()
+        store.now = clock.now
+        return clock
 
 class TestRefPubSub(PubSubSuite):
     component_class = RefPubSub

@@ -5,7 +5,8 @@
   xfailed (known defect) with the case's reason;
 - refuses (usage error) a suite subclass that overrides a suite test without a ``skip`` with a
   reason or a strict ``xfail`` with a reason, so nothing is silently passed;
-- adds the backend's log tail to the report of a failing test.
+- adds the backend's log tail to the report of a failing test;
+- shows the model test's seed in the header (``BLOCKYARD_MODEL_SEED`` replays a run).
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ _KIT_PREFIX = "blockyard_conformance."
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{GROUP_MARK}(name): capability group of a conformance test")
     config.addinivalue_line("markers", f"{FEATURE_MARK}(*names): features a conformance test needs")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from blockyard_conformance.state_model import SEED_ENV, model_seed
+
+    return f"blockyard model seed: {model_seed()} (replay with {SEED_ENV}={model_seed()})"
 
 
 def _is_suite(cls: type | None) -> bool:

@@ -2,7 +2,8 @@
 
 Knobs (class attributes): ``bad_etag`` (a well-formed ETag that never matches),
 ``large_value_size``, ``ttl_timeout`` (seconds to wait for an expiry), ``concurrent_writers``,
-``concurrent_inserts``, ``model_examples`` / ``model_steps`` (the hypothesis model test).
+``concurrent_inserts``, ``model_examples`` / ``model_steps`` / ``model_shrink`` (the hypothesis
+model test; ``model_clock()`` gives it a clock to move, for TTL).
 
 Every test uses keys under a fresh prefix and deletes them afterwards.
 """
@@ -42,7 +43,7 @@ from blockyard.state import (
 )
 from blockyard_conformance.base_suite import ComponentSuite, SuiteEnv
 from blockyard_conformance.marks import capability
-from blockyard_conformance.state_model import run_state_model
+from blockyard_conformance.state_model import ModelClock, run_state_model
 from blockyard_conformance.support import eventually, fresh_id
 
 __all__ = ["Keys", "StateStoreSuite"]
@@ -95,6 +96,12 @@ class StateStoreSuite(ComponentSuite):
     concurrent_inserts: int = 20
     model_examples: int = 15
     model_steps: int = 12
+    model_shrink: bool = True
+    """Knob: shrink a failing model sequence to a minimal one (slow on a remote backend)."""
+
+    def model_clock(self, store: StateStore) -> ModelClock | None:
+        """A clock the model test may move for ``store``; ``None`` (the default): the store keeps real time."""
+        return None
 
     async def exercise(self, component: Component) -> None:
         assert isinstance(component, StateStore)
@@ -785,7 +792,8 @@ class StateStoreSuite(ComponentSuite):
 
     @capability("model")
     async def test_random_operations_agree_with_a_dict(self, store: StateStore, keys: Keys) -> None:
-        """Hypothesis drives set/get/delete/first-write/ETag/bulk sequences; the store agrees with a dict."""
+        """Hypothesis drives set/get/delete/first-write/ETag/bulk/transaction/TTL sequences; the store agrees
+        with a dict. The seed is in pytest's header; ``BLOCKYARD_MODEL_SEED`` replays it."""
         used: list[str] = []
         try:
             await run_state_model(
@@ -796,6 +804,8 @@ class StateStoreSuite(ComponentSuite):
                 examples=self.model_examples,
                 steps=self.model_steps,
                 used=used,
+                clock=self.model_clock(store),
+                shrink=self.model_shrink,
             )
         finally:
             for k in set(used):
