@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -161,9 +160,11 @@ def main() -> int:
     unknown = sorted(set(modules) - set(MODULES))
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
-    with tempfile.TemporaryDirectory(prefix="blockyard-mutation-") as tmp:
-        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-            results = list(pool.map(lambda m: run_module(m, Path(tmp)), modules))
+    with (
+        tempfile.TemporaryDirectory(prefix="blockyard-mutation-") as tmp,
+        concurrent.futures.ThreadPoolExecutor(args.jobs) as pool,
+    ):
+        results = list(pool.map(lambda m: run_module(m, Path(tmp)), modules))
     below = False
     for r in results:
         print(f"\n== {r.module}: {r.killed} killed, {len(r.survived)} survived, {len(r.equivalent)} equivalent, "

@@ -129,9 +129,8 @@ def _print_summary(console: Any, outcome: Any) -> None:
                 console.print(f"[dim]{escape(f'{r.case} {group}: {status}: {reason}')}[/]")
     for r in outcome.results:
         if r.status == "not-run":
-            console.print(
-                f"[yellow]not run[/] {escape(f'{r.case}: {r.reason}')}\n    enable with: {escape(str(r.enable_command))}"
-            )
+            enable = escape(str(r.enable_command))
+            console.print(f"[yellow]not run[/] {escape(f'{r.case}: {r.reason}')}\n    enable with: {enable}")
         for t in r.tests:
             if t.outcome == "failed":
                 console.print(f"[red]FAILED[/] {escape(f'{r.case} :: {t.name}')}\n{escape((t.details or '')[-3000:])}")
