@@ -23,7 +23,7 @@ STATE_ON_A_CLOCK_SUITE = """
 class TestBroken(StateStoreSuite):
     component_class = Broken
     metadata = {"namespace": "n"}
-    model_examples = 100
+    model_examples = 400
     model_steps = 30
     model_shrink = False
 
