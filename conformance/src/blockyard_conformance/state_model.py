@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test, precondition, rule
 
-from blockyard.errors import ETagMismatchError
+from blockyard.errors import BlockyardError, ETagMismatchError
 from blockyard.state import TTL_EXPIRE_TIME, DeleteRequest, SetRequest, StateStore, TransactionalStateStore
 from blockyard_conformance.support import fresh_id
 
@@ -86,12 +86,21 @@ def _machine(
     transactions_on = "TRANSACTIONAL" in declared and isinstance(store, TransactionalStateStore)
     ttls = st.sampled_from([None, 2, 5] if clock is not None else [None, LONG_TTL]) if ttl_on else st.just(None)
 
-    def call(coro: Coroutine[Any, Any, T]) -> T:
+    def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=60)
+
+    def call(coro: Coroutine[Any, Any, T]) -> T:
+        """Run an operation the model expects to succeed; a store error is a disagreement."""
+        try:
+            return run(coro)
+        except BlockyardError as exc:
+            raise AssertionError(
+                f"the store raised {type(exc).__name__} where the model expects success: {exc}"
+            ) from exc
 
     def mismatch(coro: Coroutine[Any, Any, Any], what: str) -> None:
         try:
-            call(coro)
+            run(coro)
         except ETagMismatchError:
             return
         raise AssertionError(f"{what} should raise ETagMismatchError")
