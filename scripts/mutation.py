@@ -134,8 +134,9 @@ def run_module(module: str, workdir: Path) -> ModuleResult:
             mutation = item.mutations[0]
             line, column = mutation.start_pos
             code = source[line - 1].strip()
-            found = Mutant(module, line, column, mutation.operator_name, code, str(outcome.test_outcome),
-                           outcome.diff or "")  # fmt: skip
+            found = Mutant(
+                module, line, column, mutation.operator_name, code, str(outcome.test_outcome), outcome.diff or ""
+            )
             if outcome.test_outcome == "killed":
                 result.killed += 1
             elif outcome.test_outcome == "incompetent":
@@ -167,8 +168,10 @@ def main() -> int:
         results = list(pool.map(lambda m: run_module(m, Path(tmp)), modules))
     below = False
     for r in results:
-        print(f"\n== {r.module}: {r.killed} killed, {len(r.survived)} survived, {len(r.equivalent)} equivalent, "
-              f"{r.incompetent} incompetent; kill rate {r.rate:.1%} ({r.minutes} min)")  # fmt: skip
+        print(
+            f"\n== {r.module}: {r.killed} killed, {len(r.survived)} survived, {len(r.equivalent)} equivalent, "
+            f"{r.incompetent} incompetent; kill rate {r.rate:.1%} ({r.minutes} min)"
+        )
         for m in r.survived:
             print(f"  survived {r.module}.py:{m.line}:{m.column} {m.operator}: {m.code}")
         below = below or r.rate < TARGET

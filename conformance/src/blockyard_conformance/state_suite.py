@@ -627,16 +627,20 @@ class StateStoreSuite(ComponentSuite):
             "bulk_set ttlInSeconds": keys("bulk-md"),
         }
         await store.bulk_set(
-            [SetRequest(written["bulk_set ttl"], "v", ttl=1), SetRequest(written["bulk_set ttlInSeconds"], "v",
-                                                                          metadata=ttl_md)]
-        )  # fmt: skip
+            [
+                SetRequest(written["bulk_set ttl"], "v", ttl=1),
+                SetRequest(written["bulk_set ttlInSeconds"], "v", metadata=ttl_md),
+            ]
+        )
         if "TRANSACTIONAL" in declared:
             written["transaction ttl"] = keys("tx-ttl")
             written["transaction ttlInSeconds"] = keys("tx-md")
             await store.transact(
-                [SetRequest(written["transaction ttl"], "v", ttl=1),
-                 SetRequest(written["transaction ttlInSeconds"], "v", metadata=ttl_md)]
-            )  # fmt: skip
+                [
+                    SetRequest(written["transaction ttl"], "v", ttl=1),
+                    SetRequest(written["transaction ttlInSeconds"], "v", metadata=ttl_md),
+                ]
+            )
         if "TTL_EXPIRE_TIME" in declared:
             for how, key in written.items():
                 md = (await store.get(key)).metadata
