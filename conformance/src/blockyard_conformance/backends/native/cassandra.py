@@ -104,6 +104,9 @@ class CassandraRecipe(NativeRecipe):
     default_port: ClassVar[int] = 9042
     startup_timeout: ClassVar[float] = 120.0
     install_hint: ClassVar[str] = f"{PROVISION_COMMAND} cassandra"
+    #: ``AllowAllAuthenticator`` (no password); a subclass may pick ``PasswordAuthenticator``, whose
+    #: default superuser is ``cassandra``/``cassandra`` (then ``ready`` needs them in ``params``).
+    authenticator: ClassVar[str] = "AllowAllAuthenticator"
 
     def missing(self) -> str | None:
         return CASSANDRA.missing()
@@ -124,7 +127,7 @@ class CassandraRecipe(NativeRecipe):
             (workdir / sub).mkdir(parents=True, exist_ok=True)
         config = workdir / "cassandra.yaml"
         logback = workdir / "logback.xml"
-        config.write_text(_cassandra_yaml(workdir, port, storage_port))
+        config.write_text(_cassandra_yaml(workdir, port, storage_port, self.authenticator))
         logback.write_text(_logback_xml(workdir / "system.log"))
         cmd = [
             java,
@@ -171,6 +174,7 @@ def _endpoint(flavour: str, port: int, source: str, log_path: Path | None) -> En
 
 def _select_release_version(endpoint: Endpoint) -> str | None:
     """``release_version`` from ``system.local`` through cassandra-driver (may raise)."""
+    from cassandra.auth import PlainTextAuthProvider
     from cassandra.cluster import (
         EXEC_PROFILE_DEFAULT,
         Cluster,
@@ -190,6 +194,11 @@ def _select_release_version(endpoint: Endpoint) -> str | None:
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         connect_timeout=2.0,
         control_connection_timeout=2.0,
+        auth_provider=(
+            PlainTextAuthProvider(endpoint.params["username"], endpoint.params.get("password", ""))
+            if endpoint.params.get("username")
+            else None
+        ),
     )
     quiet = logging.getLogger("cassandra")
     level = quiet.level
@@ -203,7 +212,7 @@ def _select_release_version(endpoint: Endpoint) -> str | None:
         quiet.setLevel(level)
 
 
-def _cassandra_yaml(workdir: Path, port: int, storage_port: int) -> str:
+def _cassandra_yaml(workdir: Path, port: int, storage_port: int, authenticator: str) -> str:
     # JSON is valid YAML: no YAML library is needed to write the file.
     settings: dict[str, object] = {
         "cluster_name": "blockyard",
@@ -211,7 +220,7 @@ def _cassandra_yaml(workdir: Path, port: int, storage_port: int) -> str:
         "initial_token": "0",
         "partitioner": "org.apache.cassandra.dht.Murmur3Partitioner",
         "endpoint_snitch": "SimpleSnitch",
-        "authenticator": "AllowAllAuthenticator",
+        "authenticator": authenticator,
         "authorizer": "AllowAllAuthorizer",
         "seed_provider": [
             {
