@@ -35,6 +35,7 @@ STANDARD_PORTS = {
     "mosquitto": 1883,
     "nats": 4222,
     "http-echo": 22222,
+    "twilio": 22223,
 }
 
 

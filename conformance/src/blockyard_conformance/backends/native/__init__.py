@@ -30,6 +30,7 @@ _RECIPE_MODULES: dict[str, str] = {
     "kafka-sasl": "kafka_sasl",
     "cassandra": "cassandra",
     "http-echo": "http_echo",
+    "twilio": "twilio",
 }
 
 KNOWN_BACKENDS: tuple[str, ...] = tuple(_RECIPE_MODULES)
