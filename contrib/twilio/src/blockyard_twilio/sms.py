@@ -209,13 +209,13 @@ class TwilioSmsBinding(OutputBinding):
         return BindingResponse(data, {"sid": sid, "status": status}, "application/json")
 
     async def _with_retries(self, to: str, body: str) -> Any:
-        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
         first = self.meta.retry_backoff.total_seconds()
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_Retryable),
             stop=stop_after_attempt(self.meta.max_retries + 1),
-            wait=wait_exponential_jitter(initial=first, max=max(first, 30.0), jitter=first),
+            wait=wait_exponential(multiplier=first, max=max(first, 30.0)) + wait_random(0, first),
             reraise=True,
         )
         try:

@@ -1,0 +1,30 @@
+"""Fixtures: a local Twilio-shaped HTTP server per test and the binding's metadata pointing at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from twilio_fake_api import FakeTwilioApi, serve
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+@pytest.fixture
+def twilio_api() -> Iterator[FakeTwilioApi]:
+    yield from serve()
+
+
+@pytest.fixture
+def sms_metadata(twilio_api: FakeTwilioApi) -> dict[str, Any]:
+    return {
+        "accountSid": ACCOUNT_SID,
+        "authToken": AUTH_TOKEN,
+        "fromNumber": "+15005550006",
+        "toNumber": "+14155550100",
+        "apiBaseUrl": twilio_api.url,
+        "retryBackoff": "10ms",
+        "timeout": "5s",
+    }
