@@ -126,3 +126,20 @@ class TestPasswordAuthentication:
         md = {"hosts": cassandra_password_node.host, "port": str(cassandra_password_node.port)}
         with pytest.raises(AuthenticationError):
             await CassandraStateStore(md, name="statestore").init()
+
+
+def test_a_timed_out_lightweight_transaction_says_its_outcome_is_unknown() -> None:
+    from cassandra import WriteTimeout
+    from cassandra.policies import WriteType
+
+    store = CassandraStateStore({"hosts": "127.0.0.1"}, name="statestore")
+    cas = WriteTimeout("CAS operation timed out", consistency=1, required_responses=1, received_responses=0,
+                       write_type=WriteType.CAS)  # fmt: skip
+    err = store._wrap(cas, "set", "k")
+    assert isinstance(err, BackendUnavailableError)
+    assert "outcome is unknown" in str(err)
+    assert err.__cause__ is cas
+    plain = WriteTimeout("timed out", consistency=1, required_responses=1, received_responses=0,
+                         write_type=WriteType.SIMPLE)  # fmt: skip
+    assert "outcome is unknown" not in str(store._wrap(plain, "set", "k"))
+    assert isinstance(store._wrap(plain, "set", "k"), BackendUnavailableError)

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 def _row(raw: Any, table: str, key: str) -> Any:
-    query = raw.prepare(f"SELECT value, etag, content_type, TTL(value), TTL(etag) FROM {KEYSPACE}.{table} WHERE key = ?")
+    query = raw.prepare(
+        f"SELECT value, etag, content_type, TTL(value), TTL(etag) FROM {KEYSPACE}.{table} WHERE key = ?"
+    )
     return raw.execute(query, (key,)).one()
 
 
@@ -45,9 +47,8 @@ async def test_keyspace_and_table_are_created(cassandra_node: Node, raw: Any) ->
 
 
 async def test_a_table_written_by_dapr_is_upgraded_and_read(cassandra_node: Node, raw: Any, table: str) -> None:
-    raw.execute(
-        f"CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
-    )
+    replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    raw.execute(f"CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = {replication}")
     raw.execute(f"CREATE TABLE {KEYSPACE}.{table} (key text PRIMARY KEY, value blob)")
     raw.execute(raw.prepare(f"INSERT INTO {KEYSPACE}.{table} (key, value) VALUES (?, ?)"), ("old", b'"dapr"'))
     md = cassandra_node.metadata(keyspace=KEYSPACE, table=table)

@@ -35,6 +35,8 @@ until ``cas_contention_timeout`` and may fail with a timeout whose outcome is un
 and deletes stay single round trips; with LWTs on they carry server-side timestamps, so they order
 correctly against the Paxos writes on one coordinator (mixing them from several coordinators
 remains unordered, as Cassandra documents: use ETags on every write of a key that needs order).
+A conditional write that times out raises :class:`~blockyard.errors.BackendUnavailableError` saying
+its outcome is unknown: Paxos may still complete it, so read the key before writing again.
 Turn LWTs off (``lightweightTransactions: "false"``) for write-heavy data where the last write may
 simply win: caches, sessions, telemetry. The store then declares neither ETAG nor FIRST_WRITE, and
 ``set`` returns no ETag.
@@ -83,7 +85,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from blockyard.errors import BlockyardError, ETagInvalidError, ETagMismatchError
+from blockyard.errors import BackendUnavailableError, BlockyardError, ETagInvalidError, ETagMismatchError
 from blockyard.state import (
     TTL_EXPIRE_TIME,
     Consistency,
@@ -100,6 +102,10 @@ __all__ = ["CassandraStateStore"]
 
 _MISMATCH = "the ETag does not match the stored item (or the item does not exist)"
 _EXISTS = "first-write: an item with this key already exists"
+_CAS_TIMEOUT = (
+    "a lightweight transaction timed out (contention or a slow replica): its outcome is unknown and Cassandra "
+    "may still apply it; read the key to learn which write won"
+)
 _LWT_FEATURES = frozenset({StateFeature.ETAG, StateFeature.FIRST_WRITE})
 
 
@@ -153,7 +159,12 @@ class CassandraStateStore(StateStore):
     async def _ping(self) -> None:
         await self._run(self._stmts["ping"], ())
 
-    def _translate_error(self, exc: BaseException) -> builtins.type[BlockyardError] | None:
+    def _translate_error(self, exc: BaseException) -> builtins.type[BlockyardError] | BlockyardError | None:
+        from cassandra import WriteTimeout
+        from cassandra.policies import WriteType
+
+        if isinstance(exc, WriteTimeout) and getattr(exc, "write_type", None) == WriteType.CAS:
+            return BackendUnavailableError(_CAS_TIMEOUT)
         return cassandra_error_class(exc)
 
     # -- schema --------------------------------------------------------------------------------
