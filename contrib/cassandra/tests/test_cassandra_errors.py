@@ -143,3 +143,14 @@ def test_a_timed_out_lightweight_transaction_says_its_outcome_is_unknown() -> No
                          write_type=WriteType.SIMPLE)  # fmt: skip
     assert "outcome is unknown" not in str(store._wrap(plain, "set", "k"))
     assert isinstance(store._wrap(plain, "set", "k"), BackendUnavailableError)
+
+
+@pytest.mark.slow
+async def test_host_verification_needs_a_tls_node(cassandra_node: Node) -> None:
+    """``enableHostVerification`` connects over TLS: the launcher's plaintext node cannot answer it."""
+    md = cassandra_node.metadata(enableHostVerification="true", connectTimeout="2s")
+    store = CassandraStateStore(md, name="statestore")
+    with pytest.raises(BackendUnavailableError) as info:
+        await store.init()
+    assert info.value.operation == "init"
+    await store.close()

@@ -81,7 +81,6 @@ class CassandraMetadata(ComponentMetadata):
     lightweight_transactions: bool = meta(
         True,
         description="ETags and first-write through lightweight transactions (Paxos); false: plain writes only",
-        aliases=("enableLWT",),
     )
     serial_consistency: Literal["Serial", "LocalSerial"] = meta(
         "Serial", description="serial consistency of lightweight transactions", allowed=tuple(_SERIAL_LEVELS)
