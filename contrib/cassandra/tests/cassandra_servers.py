@@ -25,6 +25,9 @@ from blockyard_conformance.backends import procs  # noqa: E402
 from blockyard_conformance.backends.native.cassandra import CassandraRecipe  # noqa: E402
 from blockyard_conformance.backends.recipe import BackendUnavailable, Endpoint, free_port  # noqa: E402
 
+KEYSPACE = "blockyard_tests"
+"""The keyspace of the tests' tables (one fresh table per test)."""
+
 SUPERUSER = ("cassandra", "cassandra")
 """Cassandra's default superuser, created by ``PasswordAuthenticator`` on an empty node."""
 

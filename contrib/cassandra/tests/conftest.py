@@ -8,11 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from cassandra_servers import Node, launcher_node, password_node
+from cassandra_servers import KEYSPACE, Node, launcher_node, password_node
 
 from blockyard_cassandra.state import CassandraStateStore
-
-KEYSPACE = "blockyard_tests"
 
 
 @pytest.fixture(scope="session")

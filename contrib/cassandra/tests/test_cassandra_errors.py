@@ -7,8 +7,7 @@ import time
 import uuid
 
 import pytest
-from cassandra_servers import Node, free_port
-from conftest import KEYSPACE
+from cassandra_servers import KEYSPACE, Node, free_port
 
 from blockyard.errors import AuthenticationError, BackendUnavailableError, ComponentConfigError
 from blockyard_cassandra.state import CassandraStateStore

@@ -7,8 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-from cassandra_servers import Node, eventually
-from conftest import KEYSPACE
+from cassandra_servers import KEYSPACE, Node, eventually
 
 from blockyard.errors import ETagInvalidError, ETagMismatchError, NotSupportedError
 from blockyard.state import TTL_EXPIRE_TIME, StateFeature

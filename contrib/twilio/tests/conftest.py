@@ -6,10 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from twilio_fake_api import FakeTwilioApi, serve
-
-ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
-AUTH_TOKEN = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+from twilio_fake_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, serve
 
 
 @pytest.fixture

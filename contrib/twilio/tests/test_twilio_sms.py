@@ -10,8 +10,7 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT_SID, AUTH_TOKEN
-from twilio_fake_api import FakeTwilioApi, Reply, twilio_error
+from twilio_fake_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, Reply, twilio_error
 
 from blockyard.errors import (
     AuthenticationError,

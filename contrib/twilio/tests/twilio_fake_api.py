@@ -16,6 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
 
 @dataclass
 class Recorded:
