@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import importlib
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -178,8 +179,8 @@ class TwilioSmsBinding(OutputBinding):
         self._local = threading.local()
 
     async def _init(self) -> None:
-        import twilio.rest  # noqa: F401 - fail at init, not at the first message, if the SDK is missing
-
+        # the SDK's first import takes a while: off the loop, and at init rather than at the first message
+        await asyncio.to_thread(importlib.import_module, "twilio.rest")
         self._executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix=f"twilio-{self.name}")
 
     async def _close(self) -> None:
