@@ -7,6 +7,7 @@ and runs ``org.apache.cassandra.service.CassandraDaemon`` in the foreground:
 * CQL (native transport) on ``127.0.0.1:port``, the internode storage port on another free
   loopback port picked at start; no JMX port (no ``cassandra.jmx.*`` property is set);
 * one token, ``SimpleSnitch``, ``AllowAllAuthenticator`` (no password), no auto-snapshots,
+  10 s write and CAS-contention timeouts (lightweight transactions contend on 2 busy cores),
   system tables written without fsync (``cassandra.unsafesystem``): a test server, not a
   durable one; data, commit log, hints and caches all live under ``workdir``;
 * ``-Xms512m -Xmx1g`` G1 heap plus the ``--add-exports``/``--add-opens`` set Cassandra needs
@@ -242,6 +243,9 @@ def _cassandra_yaml(workdir: Path, port: int, storage_port: int, authenticator: 
         "commitlog_sync_period": "10000ms",
         "commitlog_segment_size": "8MiB",
         "hinted_handoff_enabled": False,
+        # a shared test machine: give contended lightweight transactions time before they time out
+        "cas_contention_timeout": "10000ms",
+        "write_request_timeout": "10000ms",
         "auto_snapshot": False,
         "user_defined_functions_enabled": False,
     }
