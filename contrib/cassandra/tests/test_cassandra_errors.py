@@ -132,14 +132,16 @@ def test_a_timed_out_lightweight_transaction_says_its_outcome_is_unknown() -> No
     from cassandra.policies import WriteType
 
     store = CassandraStateStore({"hosts": "127.0.0.1"}, name="statestore")
-    cas = WriteTimeout("CAS operation timed out", consistency=1, required_responses=1, received_responses=0,
-                       write_type=WriteType.CAS)  # fmt: skip
+    cas = WriteTimeout(
+        "CAS operation timed out", consistency=1, required_responses=1, received_responses=0, write_type=WriteType.CAS
+    )
     err = store._wrap(cas, "set", "k")
     assert isinstance(err, BackendUnavailableError)
     assert "outcome is unknown" in str(err)
     assert err.__cause__ is cas
-    plain = WriteTimeout("timed out", consistency=1, required_responses=1, received_responses=0,
-                         write_type=WriteType.SIMPLE)  # fmt: skip
+    plain = WriteTimeout(
+        "timed out", consistency=1, required_responses=1, received_responses=0, write_type=WriteType.SIMPLE
+    )
     assert "outcome is unknown" not in str(store._wrap(plain, "set", "k"))
     assert isinstance(store._wrap(plain, "set", "k"), BackendUnavailableError)
 

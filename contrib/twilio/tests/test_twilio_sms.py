@@ -116,8 +116,13 @@ async def test_refused_credentials_are_an_authentication_error_without_the_token
 
 
 async def test_the_rfc9457_error_shape_names_the_code(sms_metadata: dict[str, Any], twilio_api: FakeTwilioApi) -> None:
-    problem = {"type": "https://www.twilio.com/docs/errors/21610", "title": "Attempt to send to unsubscribed recipient",
-               "status": 400, "code": 21610, "detail": "The recipient replied STOP"}  # fmt: skip
+    problem = {
+        "type": "https://www.twilio.com/docs/errors/21610",
+        "title": "Attempt to send to unsubscribed recipient",
+        "status": 400,
+        "code": 21610,
+        "detail": "The recipient replied STOP",
+    }
     twilio_api.script = [Reply(400, problem)]
     async with TwilioSmsBinding(sms_metadata, name="sms") as sms:
         with pytest.raises(InvalidRequestError, match=r"Twilio error 21610 \(HTTP 400\): The recipient replied STOP"):

@@ -30,11 +30,12 @@ What lightweight transactions cost, and when to turn them off
 --------------------------------------------------------------
 A conditional write is a Paxos round: four round trips between the coordinator and a quorum of
 replicas (prepare, read, propose, commit) instead of one; ``bench/cassandra_bench.py`` measures it
-at 1.5 to 3 times the cost of a plain write on one local node, more across a real network. Contended keys cost more: rivals retry their ballots
-until ``cas_contention_timeout`` and may fail with a timeout whose outcome is unknown. Plain writes
-and deletes stay single round trips; with LWTs on they carry server-side timestamps, so they order
-correctly against the Paxos writes on one coordinator (mixing them from several coordinators
-remains unordered, as Cassandra documents: use ETags on every write of a key that needs order).
+at 1.5 to 3 times the cost of a plain write on one local node, more across a real network. Contended
+keys cost more: rivals retry their ballots until ``cas_contention_timeout`` and may fail with a
+timeout whose outcome is unknown. Plain writes and deletes stay single round trips; with LWTs on
+they carry server-side timestamps, so they order correctly against the Paxos writes on one
+coordinator (mixing them from several coordinators remains unordered, as Cassandra documents: use
+ETags on every write of a key that needs order).
 A conditional write that times out raises :class:`~blockyard.errors.BackendUnavailableError` saying
 its outcome is unknown: Paxos may still complete it, so read the key before writing again.
 Turn LWTs off (``lightweightTransactions: "false"``) for write-heavy data where the last write may
