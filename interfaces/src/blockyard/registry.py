@@ -67,6 +67,8 @@ KNOWN_DISTRIBUTIONS: Mapping[str, str] = {
     **dict.fromkeys(("pubsub.rabbitmq", "bindings.rabbitmq"), "blockyard-rabbitmq"),
     "secretstores.hashicorp.vault": "blockyard-vault",
     **dict.fromkeys(("pubsub.kafka", "bindings.kafka"), "blockyard-kafka"),
+    "state.cassandra": "blockyard-cassandra",
+    "bindings.twilio.sms": "blockyard-twilio",
 }
 
 
