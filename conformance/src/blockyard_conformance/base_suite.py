@@ -29,7 +29,7 @@ from pydantic.alias_generators import to_camel
 
 from blockyard.component import Component
 from blockyard.errors import ComponentClosedError, ComponentConfigError, ComponentNotFoundError, NotSupportedError
-from blockyard_conformance.cases import Case, substitute, substitute_knobs
+from blockyard_conformance.cases import Case, run_case_setup, substitute, substitute_knobs
 from blockyard_conformance.components import build_component, given_properties, secret_values
 from blockyard_conformance.marks import FEATURE_MARK, NOT_DECLARED, NOT_RUN, capability
 from blockyard_conformance.support import fresh_id
@@ -163,7 +163,8 @@ class ComponentSuite:
     def suite_env(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SuiteEnv]:
         """Resolve the backend once per suite class; a missing backend skips as "not run".
 
-        The case's ``env`` is set for the suite class's tests and put back as it was afterwards.
+        The case's ``env`` is set for the suite class's tests and put back as it was afterwards;
+        its ``setup`` runs before them and the cleanup it returns after them.
         """
         case = cls.case
         run_id = fresh_id()
@@ -179,7 +180,12 @@ class ComponentSuite:
         text = substitute(case.component, endpoint=endpoint, **where)
         knobs = substitute_knobs(case.knobs, endpoint=endpoint, **where)
         with _environment(case.env):
-            yield SuiteEnv(run_id, tmpdir, case, endpoint, text, knobs)
+            cleanup = run_case_setup(case, endpoint, run_id)
+            try:
+                yield SuiteEnv(run_id, tmpdir, case, endpoint, text, knobs)
+            finally:
+                if cleanup is not None:
+                    cleanup()
 
     @pytest.fixture(autouse=True)
     def _suite_setup(self, request: pytest.FixtureRequest, suite_env: SuiteEnv) -> None:

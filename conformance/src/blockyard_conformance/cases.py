@@ -18,6 +18,12 @@ A plugin contributes case files through the ``blockyard_conformance_cases`` hook
         limits:                         # known limits of this backend flavour
           - {test: "test_message_ttl*", skip: "the emulator does not expire messages"}
           - {test: "test_some_case", xfail: "known defect: ..."}   # strict xfail
+        setup: my_plugin.conformance:seed   # optional "module:function", see below
+
+``setup`` names a function the kit calls once before the case's tests, as
+``setup(endpoint, run_id)`` (``endpoint`` is ``None`` for embedded components): it creates what
+the case needs (a table, a bucket, seeded secrets), named from ``run_id``, and may return a
+callable that removes them afterwards.
 
 Placeholders (in the component YAML and in string knobs): ``${backend.host}``, ``${backend.port}``,
 ``${backend.url}``, ``${backend.params.<key>}``, ``${run_id}`` (fresh per case run) and
@@ -28,7 +34,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,12 +55,13 @@ __all__ = [
     "discover_cases",
     "load_case_file",
     "parse_cases",
+    "run_case_setup",
     "select_cases",
     "substitute",
 ]
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
-_CASE_KEYS = {"id", "backend", "component", "knobs", "limits", "description", "env"}
+_CASE_KEYS = {"id", "backend", "component", "knobs", "limits", "description", "env", "setup"}
 
 
 class CaseError(ComponentConfigError):
@@ -90,6 +97,8 @@ class Case:
     description: str = ""
     env: Mapping[str, str] = field(default_factory=dict)
     """Environment variables set while the case runs (e.g. for ``secretstores.local.env``)."""
+    setup: str | None = None
+    """``"module:function"`` creating the case's fixtures (see the module docstring)."""
 
     @property
     def case_dir(self) -> str:
@@ -119,6 +128,7 @@ class Case:
             ],
             "description": self.description,
             "env": dict(self.env),
+            **({"setup": self.setup} if self.setup else {}),
         }
 
 
@@ -192,6 +202,9 @@ def parse_cases(data: Any, *, source: str = "<string>") -> list[Case]:
         env = raw.get("env") or {}
         if not isinstance(env, dict):
             raise _fail(source, f"case {case_id!r}: 'env' must map variable names to values", "env")
+        setup = raw.get("setup")
+        if setup is not None and (not isinstance(setup, str) or not re.fullmatch(r"[\w.]+:\w+", setup)):
+            raise _fail(source, f"case {case_id!r}: 'setup' must be 'module:function'", "setup")
         cases.append(
             Case(
                 id=case_id,
@@ -203,6 +216,7 @@ def parse_cases(data: Any, *, source: str = "<string>") -> list[Case]:
                 source=source,
                 description=str(raw.get("description") or ""),
                 env={str(k): str(v) for k, v in env.items()},
+                setup=setup,
             )
         )
     return cases
@@ -309,15 +323,33 @@ def substitute(
 def substitute_knobs(
     knobs: Mapping[str, Any], *, run_id: str, tmpdir: str, endpoint: Endpoint | None, source: str, case_dir: str = "."
 ) -> dict[str, Any]:
-    """``knobs`` with placeholders replaced in every string, recursively."""
+    """``knobs`` with placeholders replaced in every string (mapping keys too), recursively."""
 
     def walk(value: Any) -> Any:
         if isinstance(value, str):
             return substitute(value, run_id=run_id, tmpdir=tmpdir, endpoint=endpoint, source=source, case_dir=case_dir)
         if isinstance(value, dict):
-            return {k: walk(v) for k, v in value.items()}
+            return {walk(k): walk(v) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v) for v in value]
         return value
 
     return {k: walk(v) for k, v in knobs.items()}
+
+
+def run_case_setup(case: Case, endpoint: Endpoint | None, run_id: str) -> Callable[[], Any] | None:
+    """Call the case's ``setup`` function; return its cleanup callable (or ``None``).
+
+    :raises CaseError: the function cannot be imported.
+    """
+    if not case.setup:
+        return None
+    import importlib
+
+    module, _, name = case.setup.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise _fail(case.source, f"case {case.id!r}: cannot import setup {case.setup!r}: {exc}", "setup") from None
+    cleanup = fn(endpoint, run_id)
+    return cleanup if callable(cleanup) else None

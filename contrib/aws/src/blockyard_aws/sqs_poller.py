@@ -1,0 +1,167 @@
+"""One SQS queue consumed at least once: long polling off the event loop, delete after success.
+
+Shared by ``pubsub.aws.snssqs`` and ``bindings.aws.sqs``. The poller receives up to
+``max_messages`` messages per long poll (``ReceiveMessage`` with ``WaitTimeSeconds``), hands each
+to ``deliver`` (concurrently, or one after another when ``ordered``), then:
+
+- SUCCESS or DROP: the message is deleted (one ``DeleteMessageBatch`` per poll);
+- RETRY (or a handler error): its visibility timeout is set to 0, so SQS delivers it again
+  (and, with a redrive policy, moves it to the dead-letter queue after ``maxReceiveCount``);
+- a poller stopped while messages are in flight makes them visible again at once; a process that
+  dies leaves them to reappear after the queue's visibility timeout.
+
+Errors of the background loop are logged (without payloads) and retried with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from blockyard.subscription import HandlerResult
+
+__all__ = ["QueuePoller"]
+
+_BACKOFF_START = 0.1
+_BACKOFF_CAP = 5.0
+
+Deliver = Callable[[Mapping[str, Any]], Awaitable[HandlerResult]]
+
+
+class QueuePoller:
+    """Consumes one queue until :meth:`stop`; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        owner: Any,
+        queue_url: str,
+        deliver: Deliver,
+        *,
+        wait_seconds: int,
+        max_messages: int,
+        ordered: bool = False,
+        what: str = "",
+    ) -> None:
+        self._owner = owner
+        self._url = queue_url
+        self._deliver = deliver
+        self._wait = wait_seconds
+        self._max = max_messages
+        self._ordered = ordered
+        self._what = what or queue_url
+        self._task: asyncio.Task[None] | None = None
+        self._receiving: asyncio.Future[Any] | None = None
+        self._in_flight: dict[str, str] = {}  # MessageId -> ReceiptHandle, received and not yet settled
+
+    def start(self) -> None:
+        """Start the background loop."""
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"sqs-poll:{self._what}")
+
+    async def stop(self) -> None:
+        """Stop at once: interrupted and unhandled messages become visible again."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        receiving, self._receiving = self._receiving, None
+        if receiving is not None:
+            with contextlib.suppress(Exception):
+                for m in (await receiving).get("Messages", []):
+                    self._in_flight[m["MessageId"]] = m["ReceiptHandle"]
+        await self._release(list(self._in_flight.values()))
+        self._in_flight.clear()
+
+    async def _loop(self) -> None:
+        backoff = _BACKOFF_START
+        log = self._owner.log
+        while True:
+            try:
+                self._receiving = asyncio.ensure_future(
+                    self._owner._call(
+                        "sqs",
+                        "receive_message",
+                        QueueUrl=self._url,
+                        MaxNumberOfMessages=self._max,
+                        WaitTimeSeconds=self._wait,
+                        MessageAttributeNames=["All"],
+                        AttributeNames=["All"],
+                    )
+                )
+                resp = await asyncio.shield(self._receiving)
+                self._receiving = None
+                backoff = _BACKOFF_START
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._receiving = None
+                log.warning(
+                    "component %r: receiving from %s failed (%s); retrying in %.1fs",
+                    self._owner.name, self._what, type(exc).__name__, backoff,
+                )  # fmt: skip
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _BACKOFF_CAP)
+                continue
+            messages = resp.get("Messages", [])
+            if messages:
+                await self._handle(messages)
+
+    async def _handle(self, messages: list[Mapping[str, Any]]) -> None:
+        for m in messages:
+            self._in_flight[m["MessageId"]] = m["ReceiptHandle"]
+        if self._ordered:
+            results = []
+            for i, m in enumerate(messages):
+                result = await self._deliver(m)
+                results.append(result)
+                if result is HandlerResult.RETRY:  # keep the order: the rest waits behind it
+                    results += [HandlerResult.RETRY] * (len(messages) - i - 1)
+                    break
+        else:
+            results = list(await asyncio.gather(*(self._deliver(m) for m in messages)))
+        done = [m for m, r in zip(messages, results, strict=True) if r is not HandlerResult.RETRY]
+        retry = [m["ReceiptHandle"] for m, r in zip(messages, results, strict=True) if r is HandlerResult.RETRY]
+        if done:
+            await self._delete(done)
+        if retry:
+            await self._release(retry)
+        for m in messages:
+            self._in_flight.pop(m["MessageId"], None)
+
+    async def _delete(self, messages: list[Mapping[str, Any]]) -> None:
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        try:
+            resp = await self._owner._call("sqs", "delete_message_batch", QueueUrl=self._url, Entries=entries)
+            failed = resp.get("Failed", [])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failed = entries
+            self._owner.log.warning(
+                "component %r: deleting %d handled message(s) from %s failed (%s); they will be redelivered",
+                self._owner.name, len(entries), self._what, type(exc).__name__,
+            )  # fmt: skip
+        if failed:
+            self._owner.log.warning(
+                "component %r: %d handled message(s) could not be deleted from %s; they will be redelivered",
+                self._owner.name, len(failed), self._what,
+            )  # fmt: skip
+
+    async def _release(self, receipts: list[str]) -> None:
+        """Make messages visible again now (best effort: else they return after the visibility timeout)."""
+        for start in range(0, len(receipts), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": 0}
+                for i, r in enumerate(receipts[start : start + 10])
+            ]
+            try:
+                await self._owner._call(
+                    "sqs", "change_message_visibility_batch", QueueUrl=self._url, Entries=entries
+                )
+            except Exception as exc:
+                self._owner.log.debug(
+                    "component %r: could not release messages on %s (%s)", self._owner.name, self._what,
+                    type(exc).__name__,
+                )  # fmt: skip
