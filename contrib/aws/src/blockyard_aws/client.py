@@ -13,7 +13,7 @@ pool owned by the component (``_call``), so the event loop never waits on the ne
 
 Retries: botocore's *standard* mode, ``maxRetries`` retries of throttling, transient and
 connection errors with exponential backoff and jitter. Errors: refused or missing credentials
-become :class:`~blockyard.errors.AuthenticationError`; an unreachable endpoint, a timeout or
+(or any HTTP 401/403 answer) become :class:`~blockyard.errors.AuthenticationError`; an unreachable endpoint, a timeout or
 throttling that outlasts the retries :class:`~blockyard.errors.BackendUnavailableError`; every
 other AWS error a :class:`~blockyard.errors.BackendError` carrying the AWS error code.
 
@@ -165,7 +165,8 @@ def aws_error_class(exc: BaseException) -> type[BlockyardError] | None:
 
     code = aws_error_code(exc)
     if code is not None:
-        if code in AUTH_CODES:
+        status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in AUTH_CODES or status in (401, 403):
             return AuthenticationError
         if code in _UNAVAILABLE_CODES:
             return BackendUnavailableError
