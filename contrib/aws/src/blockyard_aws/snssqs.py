@@ -19,6 +19,8 @@ Features: CONSUMER_GROUPS, REDELIVERY, BULK_PUBSUB; ORDERED with ``fifo: true``.
   ``messageReceiveLimit`` receives (a redrive policy on the queue). A subscriber that stops
   releases its unfinished messages; one that dies leaves them to reappear after
   ``messageVisibilityTimeout``.
+- Recovery: the clients reconnect by themselves; with entity management, a topic or queue that
+  vanished (an emulator restarted empty) is created again by the next publish or poll.
 - ``fifo: true``: FIFO topics and queues (``.fifo`` names), every message in the message group
   ``fifoMessageGroupID`` (default: the topic), handled one at a time in publish order.
 - Payloads: SNS and SQS carry text, so bytes that are not UTF-8 travel base64-encoded (marked by
@@ -310,7 +312,19 @@ class SnsSqsPubSub(AwsClientMixin, BulkPublisher):
 
     async def _publish(self, op: PublishOp) -> None:
         entry = self._entry(op)
-        await self._call("sns", "publish", TopicArn=await self._topic_arn(op.topic), **entry)
+        try:
+            await self._call("sns", "publish", TopicArn=await self._topic_arn(op.topic), **entry)
+        except Exception as exc:
+            if not self._topic_gone(exc, op.topic):
+                raise
+            await self._call("sns", "publish", TopicArn=await self._topic_arn(op.topic), **entry)
+
+    def _topic_gone(self, exc: BaseException, topic: str) -> bool:
+        """True (and the cached ARN forgotten) when a managed topic no longer exists: create it again."""
+        if self.meta.disable_entity_management or aws_error_code(exc) not in ("NotFound", "NotFoundException"):
+            return False
+        self._topics.pop(topic, None)
+        return True
 
     async def _bulk_publish(self, ops: list[tuple[str, PublishOp]]) -> dict[str, BlockyardError]:
         errors: dict[str, BlockyardError] = {}
@@ -346,6 +360,11 @@ class SnsSqsPubSub(AwsClientMixin, BulkPublisher):
     async def _subscribe(self, req: SubscribeRequest) -> Stopper:
         md: SnsSqsMetadata = self.meta
         url = await self._ensure_subscription(req.topic, req.consumer_group)
+
+        async def recreate() -> str:
+            self._topics.pop(req.topic, None)
+            return await self._ensure_subscription(req.topic, req.consumer_group)
+
         limit = asyncio.Semaphore(md.concurrency_limit) if md.concurrency_limit else None
         retry_limit = md.message_retry_limit
         delete_on_limit = not md.sqs_dead_letters_queue_name and not md.disable_delete_on_retry_limit
@@ -373,6 +392,7 @@ class SnsSqsPubSub(AwsClientMixin, BulkPublisher):
             max_messages=md.message_max_number,
             ordered=self._fifo or md.concurrency_mode == "single",
             what=f"topic {req.topic!r} (group {req.consumer_group!r})",
+            recreate=None if md.disable_entity_management else recreate,
         )
         poller.start()
         return poller.stop

@@ -10,7 +10,9 @@ to ``deliver`` (concurrently, or one after another when ``ordered``), then:
 - a poller stopped while messages are in flight makes them visible again at once; a process that
   dies leaves them to reappear after the queue's visibility timeout.
 
-Errors of the background loop are logged (without payloads) and retried with backoff.
+Errors of the background loop are logged (without payloads) and retried with backoff. When the
+queue itself is gone (deleted, or an emulator restarted empty) and the owner can recreate it
+(``recreate``), the poller asks for it again and carries on with the new queue.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from blockyard.subscription import HandlerResult
+from blockyard_aws.client import aws_error_code
 
 __all__ = ["QueuePoller"]
 
@@ -28,6 +31,8 @@ _BACKOFF_START = 0.1
 _BACKOFF_CAP = 5.0
 
 Deliver = Callable[[Mapping[str, Any]], Awaitable[HandlerResult]]
+Recreate = Callable[[], Awaitable[str]]
+_MISSING_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 
 class QueuePoller:
@@ -43,6 +48,7 @@ class QueuePoller:
         max_messages: int,
         ordered: bool = False,
         what: str = "",
+        recreate: Recreate | None = None,
     ) -> None:
         self._owner = owner
         self._url = queue_url
@@ -51,6 +57,7 @@ class QueuePoller:
         self._max = max_messages
         self._ordered = ordered
         self._what = what or queue_url
+        self._recreate = recreate
         self._task: asyncio.Task[None] | None = None
         self._receiving: asyncio.Future[Any] | None = None
         self._in_flight: dict[str, str] = {}  # MessageId -> ReceiptHandle, received and not yet settled
@@ -97,6 +104,11 @@ class QueuePoller:
                 raise
             except Exception as exc:
                 self._receiving = None
+                if self._recreate is not None and aws_error_code(exc) in _MISSING_QUEUE:
+                    with contextlib.suppress(Exception):
+                        self._url = await self._recreate()
+                        log.warning("component %r: %s was gone; recreated it", self._owner.name, self._what)
+                        continue
                 log.warning(
                     "component %r: receiving from %s failed (%s); retrying in %.1fs",
                     self._owner.name, self._what, type(exc).__name__, backoff,
