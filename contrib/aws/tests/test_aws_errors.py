@@ -42,10 +42,12 @@ async def test_wrong_credentials_raise_authentication_error_without_the_secret(
     with pytest.raises(AuthenticationError) as raised:
         await store.init()
     text = str(raised.value)
-    assert "statestore" in text and "init" in text
+    assert "statestore" in text
+    assert "init" in text
     assert "UnrecognizedClientException" in text or "InvalidClientTokenId" in text, text
     assert SECRET_KEY not in text
-    assert SECRET_KEY not in repr(store) and SECRET_KEY not in repr(store.meta)
+    assert SECRET_KEY not in repr(store)
+    assert SECRET_KEY not in repr(store.meta)
     assert SECRET_KEY not in caplog.text
     await store.close()
 
@@ -72,7 +74,8 @@ async def test_wrong_partition_key_is_named(aws: Aws, table: str) -> None:
     store = DynamoDBStateStore(aws.metadata(table=table, partitionKey="id"), name="statestore")
     with pytest.raises(ComponentConfigError) as raised:
         await store.init()
-    assert "partitionKey" in str(raised.value) and "'key'" in str(raised.value)
+    assert "partitionKey" in str(raised.value)
+    assert "'key'" in str(raised.value)
     await store.close()
 
 
@@ -109,7 +112,8 @@ async def test_item_over_400_kb_is_refused_before_sending(aws: Aws, table: str) 
     async with DynamoDBStateStore(aws.metadata(table=table), name="statestore") as store:
         with pytest.raises(InvalidRequestError) as raised:
             await store.set("big", b"x" * (400 * 1024))
-        assert "400 KB" in str(raised.value) and "'big'" in str(raised.value)
+        assert "400 KB" in str(raised.value)
+        assert "'big'" in str(raised.value)
         assert (await store.get("big")).value is None
         await store.set("fits", b"x" * (390 * 1024))
         assert (await store.get("fits")).value == b"x" * (390 * 1024)

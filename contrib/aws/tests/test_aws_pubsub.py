@@ -57,29 +57,26 @@ async def test_message_over_receive_limit_moves_to_the_dead_letter_queue(aws: Aw
 async def test_message_over_retry_limit_is_deleted_without_dead_letter_queue(aws: Aws, ns: str) -> None:
     md = aws.metadata(consumerID=ns, messageRetryLimit="2")
     attempts = 0
-    third = asyncio.Event()
 
     async def always_retry(message: Message) -> HandlerResult:
         nonlocal attempts
         attempts += 1
         return HandlerResult.RETRY
 
-    async def counting(message: Message) -> None:
-        third.set()
-
     sqs = aws.client("sqs")
-    async with SnsSqsPubSub(md, name="pubsub") as broker:
-        async with await broker.subscribe(ns, always_retry):
-            await broker.publish(ns, {"poison": True})
-            queue = sqs.get_queue_url(QueueName=sanitize_name(f"{ns}-{ns}", 80, False))["QueueUrl"]
+    async with SnsSqsPubSub(md, name="pubsub") as broker, await broker.subscribe(ns, always_retry):
+        await broker.publish(ns, {"poison": True})
+        queue = sqs.get_queue_url(QueueName=sanitize_name(f"{ns}-{ns}", 80, False))["QueueUrl"]
 
-            def empty() -> bool:
-                attrs = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
-                return attempts >= 2 and attrs["ApproximateNumberOfMessages"] == "0" and (
-                    attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
-                )
+        def empty() -> bool:
+            attrs = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+            return (
+                attempts >= 2
+                and attrs["ApproximateNumberOfMessages"] == "0"
+                and (attrs["ApproximateNumberOfMessagesNotVisible"] == "0")
+            )
 
-            await _wait_for(empty)
+        await _wait_for(empty)
     assert attempts == 2, "the handler sees a message messageRetryLimit times, then it is deleted"
 
 
@@ -90,14 +87,17 @@ async def test_topology_is_one_raw_delivery_queue_per_group_and_topic(aws: Aws, 
         if message.metadata.get("source") == "test" and message.content_type == "text/plain":
             got.set()
 
-    async with SnsSqsPubSub(aws.metadata(consumerID="billing"), name="pubsub") as broker:
-        async with await broker.subscribe(ns, handle):
-            await broker.publish(ns, b"plain", metadata={"source": "test"}, content_type="text/plain")
-            await asyncio.wait_for(got.wait(), 60)
+    async with (
+        SnsSqsPubSub(aws.metadata(consumerID="billing"), name="pubsub") as broker,
+        await broker.subscribe(ns, handle),
+    ):
+        await broker.publish(ns, b"plain", metadata={"source": "test"}, content_type="text/plain")
+        await asyncio.wait_for(got.wait(), 60)
     sns, sqs = aws.client("sns"), aws.client("sqs")
     arn = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{ns}"))
     (sub,) = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
-    assert sub["Protocol"] == "sqs" and sub["Endpoint"].endswith(f":billing-{ns}")
+    assert sub["Protocol"] == "sqs"
+    assert sub["Endpoint"].endswith(f":billing-{ns}")
     attrs = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])["Attributes"]
     assert attrs["RawMessageDelivery"] == "true"
     sqs.get_queue_url(QueueName=f"billing-{ns}")

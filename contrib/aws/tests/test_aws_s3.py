@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import urllib.request
 from collections.abc import Iterator
@@ -12,6 +13,12 @@ from aws_servers import Aws
 
 from blockyard.errors import InvalidRequestError
 from blockyard_aws.s3 import S3Binding
+
+
+def _fetch(url: str) -> bytes:
+    """GET ``url`` (a presigned URL) without credentials."""
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return bytes(resp.read())
 
 
 @pytest.fixture
@@ -28,12 +35,11 @@ async def test_create_generates_a_key_and_presigns(aws: Aws, bucket: str) -> Non
     async with S3Binding(aws.metadata(bucket=bucket, forcePathStyle="true"), name="s3") as s3:
         created = await s3.invoke("create", b"hello", metadata={"presignTTL": "5m"})
         key = created.metadata["key"]
-        assert len(key) == 36 and created.json()["location"].endswith(f"/{bucket}/{key}")
-        with urllib.request.urlopen(created.json()["presignURL"], timeout=10) as resp:
-            assert resp.read() == b"hello"
+        assert len(key) == 36
+        assert created.json()["location"].endswith(f"/{bucket}/{key}")
+        assert await asyncio.to_thread(_fetch, created.json()["presignURL"]) == b"hello"
         presigned = (await s3.invoke("presign", metadata={"key": key, "presignTTL": "1m"})).json()["presignURL"]
-        with urllib.request.urlopen(presigned, timeout=10) as resp:
-            assert resp.read() == b"hello"
+        assert await asyncio.to_thread(_fetch, presigned) == b"hello"
         with pytest.raises(InvalidRequestError):
             await s3.invoke("get")
 
@@ -56,7 +62,8 @@ async def test_bulk_operations_and_list(aws: Aws, bucket: str) -> None:
         got = (await s3.invoke("bulkGet", ["dir/k1", "dir/missing"])).json()
         assert got == [{"key": "dir/k1", "data": "v1"}, {"key": "dir/missing", "error": "no such object"}]
         page = (await s3.invoke("list", {"prefix": "dir/", "maxResults": 2})).json()
-        assert [o["Key"] for o in page["Contents"]] == ["dir/k0", "dir/k1"] and page["IsTruncated"]
+        assert [o["Key"] for o in page["Contents"]] == ["dir/k0", "dir/k1"]
+        assert page["IsTruncated"]
         rest = (await s3.invoke("list", {"prefix": "dir/", "marker": page["NextMarker"]})).json()
         assert [o["Key"] for o in rest["Contents"]] == ["dir/k2"]
         assert orjson.loads((await s3.invoke("bulkDelete", ["dir/k0", "dir/k1", "dir/k2"])).data) == [

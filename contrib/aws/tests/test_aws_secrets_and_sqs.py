@@ -62,12 +62,12 @@ async def test_sqs_message_is_deleted_only_after_the_handler_succeeded(aws: Aws,
         done.set()
         return None
 
-    async with SqsBinding(aws.metadata(queueName=ns), name="sqs") as binding:
-        async with await binding.read(handler):
-            await binding.invoke("create", {"job": 1}, metadata={"origin": "test"})
-            await asyncio.wait_for(done.wait(), 60)
+    async with SqsBinding(aws.metadata(queueName=ns), name="sqs") as binding, await binding.read(handler):
+        await binding.invoke("create", {"job": 1}, metadata={"origin": "test"})
+        await asyncio.wait_for(done.wait(), 60)
     assert [e.json() for e in calls] == [{"job": 1}] * 3
     assert calls[2].metadata == {"origin": "test"}
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+    assert attrs["ApproximateNumberOfMessages"] == "0"
+    assert attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
     sqs.delete_queue(QueueUrl=url)

@@ -18,7 +18,8 @@ async def test_item_layout_is_daprs(aws: Aws, table: str) -> None:
         await store.set("bin", b"\xff\x00")
     raw = aws.client("dynamodb")
     item = raw.get_item(TableName=table, Key={"key": {"S": "json"}})["Item"]
-    assert item["value"] == {"S": '{"a":1}'} and item["etag"] == {"S": etag}
+    assert item["value"] == {"S": '{"a":1}'}
+    assert item["etag"] == {"S": etag}
     assert int(item["expiresAt"]["N"]) >= time.time() + 58
     assert raw.get_item(TableName=table, Key={"key": {"S": "bin"}})["Item"]["value"] == {"B": b"\xff\x00"}
 

@@ -13,9 +13,11 @@ pool owned by the component (``_call``), so the event loop never waits on the ne
 
 Retries: botocore's *standard* mode, ``maxRetries`` retries of throttling, transient and
 connection errors with exponential backoff and jitter. Errors: refused or missing credentials
-(or any HTTP 401/403 answer) become :class:`~blockyard.errors.AuthenticationError`; an unreachable endpoint, a timeout or
-throttling that outlasts the retries :class:`~blockyard.errors.BackendUnavailableError`; every
-other AWS error a :class:`~blockyard.errors.BackendError` carrying the AWS error code.
+(or any HTTP 401/403 answer) become :class:`~blockyard.errors.AuthenticationError`; an
+unreachable endpoint, a timeout or throttling that outlasts the retries
+:class:`~blockyard.errors.BackendUnavailableError`; a request botocore refuses to send
+:class:`~blockyard.errors.InvalidRequestError`; every other AWS error a
+:class:`~blockyard.errors.BackendError` carrying the AWS error code.
 
 Logging: botocore logs whole request and response bodies (secret values, items, messages) and
 signing details at DEBUG. Importing this module drops those DEBUG records of ``botocore.endpoint``,

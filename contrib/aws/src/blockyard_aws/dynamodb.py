@@ -249,7 +249,11 @@ class DynamoDBStateStore(AwsClientMixin, TransactionalStateStore):
     async def _delete(self, op: DeleteOp) -> None:
         try:
             await self._call(
-                "dynamodb", "delete_item", TableName=self._table, Key=self._key(op.key), **self._condition(op.etag, False)
+                "dynamodb",
+                "delete_item",
+                TableName=self._table,
+                Key=self._key(op.key),
+                **self._condition(op.etag, False),
             )
         except Exception as exc:
             if aws_error_code(exc) == "ConditionalCheckFailedException":
@@ -372,7 +376,9 @@ class DynamoDBStateStore(AwsClientMixin, TransactionalStateStore):
                 if reason.get("Code") == "ConditionalCheckFailed":
                     first = folded[keys[i]][0]
                     fw = isinstance(first, SetOp) and first.first_write
-                    raise ETagMismatchError(f"{_EXISTS if fw else _MISMATCH}; nothing was applied", key=keys[i]) from None
+                    raise ETagMismatchError(
+                        f"{_EXISTS if fw else _MISMATCH}; nothing was applied", key=keys[i]
+                    ) from None
             if "ConditionalCheckFailed" in str(exc):
                 raise ETagMismatchError(f"{_MISMATCH}; nothing was applied") from None
             raise

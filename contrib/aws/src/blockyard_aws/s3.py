@@ -193,11 +193,15 @@ class S3Binding(AwsClientMixin, OutputBinding):
         try:
             seconds = int(parse_duration(ttl).total_seconds()) if ttl else _DEFAULT_PRESIGN_TTL
         except ValueError:
-            raise InvalidRequestError("request metadata 'presignTTL' must be a duration such as '15m'", key=key) from None
+            raise InvalidRequestError(
+                "request metadata 'presignTTL' must be a duration such as '15m'", key=key
+            ) from None
         if seconds <= 0:
             raise InvalidRequestError("request metadata 'presignTTL' must be positive", key=key)
         params = {"Bucket": self.meta.bucket, "Key": key}
-        url = await self._run(self._clients["s3"].generate_presigned_url, "get_object", Params=params, ExpiresIn=seconds)
+        url = await self._run(
+            self._clients["s3"].generate_presigned_url, "get_object", Params=params, ExpiresIn=seconds
+        )
         return str(url)
 
     async def _list(self, data: bytes | None) -> BindingResponse:

@@ -100,7 +100,9 @@ class SecretsManagerSecretStore(AwsClientMixin, SecretStore):
         version = metadata.get("version_id")
         if version:
             if not 32 <= len(version) <= 64:
-                raise SecretNotFoundError("no such version: Secrets Manager version ids have 32 to 64 characters", key=name)
+                raise SecretNotFoundError(
+                    "no such version: Secrets Manager version ids have 32 to 64 characters", key=name
+                )
             kwargs["VersionId"] = version
         if metadata.get("version_stage"):
             kwargs["VersionStage"] = metadata["version_stage"]

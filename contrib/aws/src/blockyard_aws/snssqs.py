@@ -121,7 +121,9 @@ class SnsSqsMetadata(AwsMetadata):
         10, description="receives after which a message is deleted (without a dead-letter queue)"
     )
     sqs_dead_letters_queue_name: str | None = meta(
-        None, description="dead-letter queue for messages received messageReceiveLimit times", alias="sqsDeadLettersQueueName"
+        None,
+        description="dead-letter queue for messages received messageReceiveLimit times",
+        alias="sqsDeadLettersQueueName",
     )
     message_wait_time_seconds: int = meta(1, description="long-poll wait of each receive (0-20 s)")
     message_max_number: int = meta(10, description="messages received per poll (1-10)")
@@ -134,7 +136,9 @@ class SnsSqsMetadata(AwsMetadata):
         False, description="keep redelivering a message past messageRetryLimit instead of deleting it"
     )
     concurrency_mode: Literal["parallel", "single"] = meta(
-        "parallel", description="'parallel' handlers per poll, or 'single' (one at a time)", allowed=("parallel", "single")
+        "parallel",
+        description="'parallel' handlers per poll, or 'single' (one at a time)",
+        allowed=("parallel", "single"),
     )
     concurrency_limit: int = meta(0, description="handlers running at once per subscription (0: no limit)")
 
@@ -278,7 +282,9 @@ class SnsSqsPubSub(AwsClientMixin, BulkPublisher):
                     }
                 ],
             }
-            await self._call("sqs", "set_queue_attributes", QueueUrl=url, Attributes={"Policy": orjson.dumps(policy).decode()})
+            await self._call(
+                "sqs", "set_queue_attributes", QueueUrl=url, Attributes={"Policy": orjson.dumps(policy).decode()}
+            )
             subs = await self._call("sns", "list_subscriptions_by_topic", TopicArn=topic_arn)
             if not any(s.get("Endpoint") == queue_arn for s in subs.get("Subscriptions", [])):
                 await self._call(

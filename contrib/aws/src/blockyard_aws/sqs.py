@@ -142,7 +142,10 @@ class SqsBinding(AwsClientMixin, InputBinding, OutputBinding):
 
         async def one(message: Mapping[str, Any]) -> HandlerResult:
             event = BindingEvent(
-                str(message.get("Body", "")).encode("utf-8"), attributes_to_metadata(message), None, message["MessageId"]
+                str(message.get("Body", "")).encode("utf-8"),
+                attributes_to_metadata(message),
+                None,
+                message["MessageId"],
             )
             result: HandlerResult = await deliver(event)
             return result

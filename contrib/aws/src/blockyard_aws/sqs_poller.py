@@ -169,9 +169,7 @@ class QueuePoller:
                 for i, r in enumerate(receipts[start : start + 10])
             ]
             try:
-                await self._owner._call(
-                    "sqs", "change_message_visibility_batch", QueueUrl=self._url, Entries=entries
-                )
+                await self._owner._call("sqs", "change_message_visibility_batch", QueueUrl=self._url, Entries=entries)
             except Exception as exc:
                 self._owner.log.debug(
                     "component %r: could not release messages on %s (%s)", self._owner.name, self._what,
