@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -61,6 +63,9 @@ class QueuePoller:
         self._task: asyncio.Task[None] | None = None
         self._receiving: asyncio.Future[Any] | None = None
         self._in_flight: dict[str, str] = {}  # MessageId -> ReceiptHandle, received and not yet settled
+        # Long polls block a thread for up to WaitTimeSeconds: a thread of their own, so they never
+        # wait behind (or hold up) the component's other calls on its shared pool.
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"blockyard-sqs-poll-{owner.name}")
 
     def start(self) -> None:
         """Start the background loop."""
@@ -80,23 +85,22 @@ class QueuePoller:
                     self._in_flight[m["MessageId"]] = m["ReceiptHandle"]
         await self._release(list(self._in_flight.values()))
         self._in_flight.clear()
+        self._thread.shutdown(wait=False)
 
     async def _loop(self) -> None:
         backoff = _BACKOFF_START
         log = self._owner.log
         while True:
             try:
-                self._receiving = asyncio.ensure_future(
-                    self._owner._call(
-                        "sqs",
-                        "receive_message",
-                        QueueUrl=self._url,
-                        MaxNumberOfMessages=self._max,
-                        WaitTimeSeconds=self._wait,
-                        MessageAttributeNames=["All"],
-                        AttributeNames=["All"],
-                    )
+                receive = functools.partial(
+                    self._owner._clients["sqs"].receive_message,
+                    QueueUrl=self._url,
+                    MaxNumberOfMessages=self._max,
+                    WaitTimeSeconds=self._wait,
+                    MessageAttributeNames=["All"],
+                    AttributeNames=["ApproximateReceiveCount"],
                 )
+                self._receiving = asyncio.get_running_loop().run_in_executor(self._thread, receive)
                 resp = await asyncio.shield(self._receiving)
                 self._receiving = None
                 backoff = _BACKOFF_START
