@@ -3,6 +3,8 @@
 Run as ``python aws_fault_server.py PORT``. ``POST /blockyard-faults`` with JSON
 ``{"target": "DynamoDB_20120810.GetItem", "count": 2, "code": "ThrottlingException", "status": 400}``
 makes the next ``count`` requests whose ``X-Amz-Target`` ends with ``target`` fail with that error;
+with ``"code": "Unprocessed"`` a DynamoDB ``BatchWriteItem`` / ``BatchGetItem`` is instead answered
+"nothing done": every item comes back in ``UnprocessedItems`` / ``UnprocessedKeys``.
 ``GET /blockyard-faults`` returns ``{"served": n, "remaining": m}`` (faults answered so far and
 still armed). Everything else is moto, unchanged.
 """
@@ -49,6 +51,14 @@ def make_app() -> Any:
             if hit:
                 _fault["remaining"] -= 1
                 _fault["served"] += 1
+        if hit and _fault["code"] == "Unprocessed":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            request = json.loads(environ["wsgi.input"].read(size) or b"{}")
+            key = "UnprocessedKeys" if target.endswith("BatchGetItem") else "UnprocessedItems"
+            reply = {key: request["RequestItems"]}
+            if key == "UnprocessedKeys":
+                reply["Responses"] = {}
+            return _reply(start_response, "200 OK", json.dumps(reply).encode(), "application/x-amz-json-1.0")
         if hit:
             body = json.dumps({"__type": _fault["code"], "message": "Rate exceeded (injected)"}).encode()
             return _reply(start_response, f"{_fault['status']} Error", body, "application/x-amz-json-1.0")

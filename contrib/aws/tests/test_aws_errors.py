@@ -14,6 +14,7 @@ from blockyard.errors import (
     ComponentConfigError,
     InvalidRequestError,
 )
+from blockyard.state import SetRequest
 from blockyard_aws.dynamodb import DynamoDBStateStore
 from blockyard_aws.s3 import S3Binding
 from blockyard_aws.secretsmanager import SecretsManagerSecretStore
@@ -119,14 +120,45 @@ async def test_item_over_400_kb_is_refused_before_sending(aws: Aws, table: str) 
         assert (await store.get("fits")).value == b"x" * (390 * 1024)
 
 
-async def test_throttling_is_retried_with_backoff(own_moto: MotoProcess) -> None:
-    aws = own_moto.aws()
-    aws.client("dynamodb").create_table(
-        TableName="throttled",
+def _own_table(own_moto: MotoProcess, name: str) -> None:
+    own_moto.aws().client("dynamodb").create_table(
+        TableName=name,
         KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+async def test_unprocessed_batch_items_are_retried(own_moto: MotoProcess) -> None:
+    _own_table(own_moto, "unprocessed")
+    aws = own_moto.aws()
+    async with DynamoDBStateStore(aws.metadata(table="unprocessed"), name="statestore") as store:
+        own_moto.inject("DynamoDB_20120810.BatchWriteItem", 2, code="Unprocessed")
+        await store.bulk_set([SetRequest(f"k{i}", i) for i in range(30)])
+        assert own_moto.faults() == {"served": 2, "remaining": 0}
+        own_moto.inject("DynamoDB_20120810.BatchGetItem", 1, code="Unprocessed")
+        assert [item.json() for item in await store.bulk_get([f"k{i}" for i in range(30)])] == list(range(30))
+        assert own_moto.faults() == {"served": 1, "remaining": 0}
+
+
+async def test_assumed_role_credentials_sign_the_requests(own_moto: MotoProcess) -> None:
+    _own_table(own_moto, "assumed")
+    md = own_moto.aws().metadata(
+        table="assumed", assumeRoleArn="arn:aws:iam::123456789012:role/blockyard", sessionName="blockyard-test"
+    )
+    keys: list[str] = []
+    async with DynamoDBStateStore(md, name="statestore") as store:
+        store._clients["dynamodb"].meta.events.register(
+            "before-send", lambda request, **_: keys.append(request.headers["Authorization"].decode())
+        )
+        await store.set("k", 1)
+    assert keys, "no request was sent"
+    assert all("Credential=ASIA" in k for k in keys), "requests must be signed with the assumed role's key"
+
+
+async def test_throttling_is_retried_with_backoff(own_moto: MotoProcess) -> None:
+    _own_table(own_moto, "throttled")
+    aws = own_moto.aws()
     async with DynamoDBStateStore(aws.metadata(table="throttled", maxRetries="3"), name="statestore") as store:
         await store.set("k", b"v")
         own_moto.inject("DynamoDB_20120810.GetItem", 2)
