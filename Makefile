@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/rabbitmq_bench.py
 	$(BIN)/python bench/kafka_bench.py
 	$(BIN)/python bench/cassandra_bench.py
+	$(BIN)/python bench/aws_bench.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
