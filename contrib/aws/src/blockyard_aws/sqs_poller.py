@@ -7,8 +7,9 @@ to ``deliver`` (concurrently, or one after another when ``ordered``), then:
 - SUCCESS or DROP: the message is deleted (one ``DeleteMessageBatch`` per poll);
 - RETRY (or a handler error): its visibility timeout is set to 0, so SQS delivers it again
   (and, with a redrive policy, moves it to the dead-letter queue after ``maxReceiveCount``);
-- a poller stopped while messages are in flight makes them visible again at once; a process that
-  dies leaves them to reappear after the queue's visibility timeout.
+- a poller stopped while messages are in flight still deletes those whose handler had finished and
+  makes the others visible again at once; a process that dies leaves them to reappear after the
+  queue's visibility timeout.
 
 Errors of the background loop are logged (without payloads) and retried with backoff. When the
 queue itself is gone (deleted, or an emulator restarted empty) and the owner can recreate it
@@ -63,6 +64,7 @@ class QueuePoller:
         self._task: asyncio.Task[None] | None = None
         self._receiving: asyncio.Future[Any] | None = None
         self._in_flight: dict[str, str] = {}  # MessageId -> ReceiptHandle, received and not yet settled
+        self._outcomes: dict[str, HandlerResult] = {}  # MessageId -> what its handler returned
         # Long polls block a thread for up to WaitTimeSeconds: a thread of their own, so they never
         # wait behind (or hold up) the component's other calls on its shared pool.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"blockyard-sqs-poll-{owner.name}")
@@ -83,8 +85,7 @@ class QueuePoller:
             with contextlib.suppress(Exception):
                 for m in (await receiving).get("Messages", []):
                     self._in_flight[m["MessageId"]] = m["ReceiptHandle"]
-        await self._release(list(self._in_flight.values()))
-        self._in_flight.clear()
+        await self._settle(release_unhandled=True)  # handled ones deleted, the others visible again
         self._thread.shutdown(wait=False)
 
     async def _loop(self) -> None:
@@ -127,27 +128,37 @@ class QueuePoller:
     async def _handle(self, messages: list[Mapping[str, Any]]) -> None:
         for m in messages:
             self._in_flight[m["MessageId"]] = m["ReceiptHandle"]
+
+        async def one(m: Mapping[str, Any]) -> HandlerResult:
+            result = await self._deliver(m)
+            self._outcomes[m["MessageId"]] = result
+            return result
+
         if self._ordered:
-            results = []
-            for i, m in enumerate(messages):
-                result = await self._deliver(m)
-                results.append(result)
-                if result is HandlerResult.RETRY:  # keep the order: the rest waits behind it
-                    results += [HandlerResult.RETRY] * (len(messages) - i - 1)
-                    break
+            for m in messages:
+                if await one(m) is HandlerResult.RETRY:
+                    break  # keep the order: the rest is released and comes back behind it
         else:
-            results = list(await asyncio.gather(*(self._deliver(m) for m in messages)))
-        done = [m for m, r in zip(messages, results, strict=True) if r is not HandlerResult.RETRY]
-        retry = [m["ReceiptHandle"] for m, r in zip(messages, results, strict=True) if r is HandlerResult.RETRY]
+            await asyncio.gather(*(one(m) for m in messages))
+        await self._settle(release_unhandled=self._ordered)
+
+    async def _settle(self, *, release_unhandled: bool) -> None:
+        """Delete the handled messages, release the retried ones (and, if asked, the unhandled ones)."""
+        done: list[str] = []
+        retry: list[str] = []
+        for mid in list(self._in_flight):
+            outcome = self._outcomes.pop(mid, None)
+            if outcome is None and not release_unhandled:
+                continue
+            receipt = self._in_flight.pop(mid)
+            (retry if outcome in (None, HandlerResult.RETRY) else done).append(receipt)
         if done:
             await self._delete(done)
         if retry:
             await self._release(retry)
-        for m in messages:
-            self._in_flight.pop(m["MessageId"], None)
 
-    async def _delete(self, messages: list[Mapping[str, Any]]) -> None:
-        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+    async def _delete(self, receipts: list[str]) -> None:
+        entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts)]
         try:
             resp = await self._owner._call("sqs", "delete_message_batch", QueueUrl=self._url, Entries=entries)
             failed = resp.get("Failed", [])
