@@ -27,6 +27,11 @@ def test_every_spec_resolves_to_a_class_with_its_features() -> None:
             assert set(spec.operations) == set(cls.operations), spec.type
 
 
+def test_daprs_other_names_resolve() -> None:
+    assert get_registry().resolve("pubsub.snssqs").type == "pubsub.aws.snssqs"
+    assert get_registry().resolve("secretstores.aws.secretsmanager").type == "secretstores.aws.secretmanager"
+
+
 def test_region_alias_and_sensitive_keys() -> None:
     md = AwsMetadata.parse({"awsRegion": "eu-west-1", "accessKey": "AKIA", "secretKey": "s3cr3t-value"})
     assert md.region == "eu-west-1"
