@@ -18,7 +18,8 @@ Features: CONSUMER_GROUPS, REDELIVERY, BULK_PUBSUB; ORDERED with ``fifo: true``.
   set — or, with ``sqsDeadLettersQueueName``, SQS moves it to that dead-letter queue after
   ``messageReceiveLimit`` receives (a redrive policy on the queue). A subscriber that stops
   releases its unfinished messages; one that dies leaves them to reappear after
-  ``messageVisibilityTimeout``.
+  ``messageVisibilityTimeout``. A message still being handled when that timeout passes is
+  delivered again (also to a competing subscriber): keep it above the handling time of a batch.
 - Recovery: the clients reconnect by themselves; with entity management, a topic or queue that
   vanished (an emulator restarted empty) is created again by the next publish or poll.
 - ``fifo: true``: FIFO topics and queues (``.fifo`` names), every message in the message group
