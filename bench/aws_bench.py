@@ -13,7 +13,9 @@ thread pool of the same size (boto3 blocks; an asyncio program has to do that to
   publish to the last handler call.
 
 Each scenario alternates raw and Blockyard rounds (after one warm-up each) and reports medians.
-moto answers every request in Python, so it, not the client, bounds both sides. Run::
+moto answers every request in Python, so it, not the client, bounds both sides; the client CPU
+per call (this process's CPU time over the round, moto excluded) shows what the client side
+itself costs, raw boto3 and Blockyard (boto3 plus the component and the thread hop). Run::
 
     .venv/bin/python bench/aws_bench.py              # the launcher's aws backend (moto)
     .venv/bin/python bench/aws_bench.py --endpoint http://127.0.0.1:5000 --quick
@@ -58,40 +60,56 @@ def raw_client(service: str, md: dict[str, Any]) -> Any:
     )
 
 
+CPU: list[float] = []
+"""Client CPU seconds per operation of the last round (this process only; moto runs apart)."""
+
+
 async def run_ops(op: Op, total: int, concurrency: int) -> float:
-    """``total`` calls of ``op`` by ``concurrency`` callers; ops/s."""
+    """``total`` calls of ``op`` by ``concurrency`` callers; ops/s (and the CPU per call in ``CPU``)."""
     per = total // concurrency
 
     async def caller(offset: int) -> None:
         for i in range(per):
             await op(offset * per + i)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(caller(c) for c in range(concurrency)))
+    CPU.append((time.process_time() - c0) / (per * concurrency))
     return per * concurrency / (time.perf_counter() - t0)
 
 
 async def compare(
     rounds: int, raw: Callable[[], Awaitable[float]], ours: Callable[[], Awaitable[float]]
-) -> tuple[float, float]:
-    """Alternate raw and Blockyard rounds (after one warm-up each); medians of rates."""
+) -> tuple[float, float, float, float]:
+    """Alternate raw and Blockyard rounds (after one warm-up each); medians of rates and of client
+    CPU per call (raw, ours)."""
     await raw()
     await ours()
-    r, o = [], []
+    r, o, rc, oc = [], [], [], []
     for _ in range(rounds):
+        CPU.clear()
         r.append(await raw())
+        rc.extend(CPU[-1:])
+        CPU.clear()
         o.append(await ours())
-    return statistics.median(r), statistics.median(o)
+        oc.extend(CPU[-1:])
+    cpu = (statistics.median(rc), statistics.median(oc)) if rc and oc else (float("nan"), float("nan"))
+    return statistics.median(r), statistics.median(o), *cpu
 
 
-ROWS: list[tuple[str, str, str, str, str]] = []
+ROWS: list[tuple[str, ...]] = []
 
 
-def row(name: str, raw: float, ours: float, unit: str, target: float | None) -> None:
+def row(name: str, raw: float, ours: float, unit: str, target: float | None, cpu: tuple[float, float]) -> None:
     ratio = ours / raw
     verdict = "" if target is None else ("ok" if ratio >= target else f"BELOW {target:.2f}")
-    ROWS.append((name, f"{raw:,.1f} {unit}", f"{ours:,.1f} {unit}", f"{ratio:.2f}", verdict))
-    print(f"  {name:<40} raw {raw:>9,.1f}  blockyard {ours:>9,.1f} {unit:<6} ratio {ratio:5.2f} {verdict}", flush=True)
+    cpu_text = f"{cpu[0] * 1e6:,.0f} / {cpu[1] * 1e6:,.0f} µs" if cpu[0] == cpu[0] else "—"
+    ROWS.append((name, f"{raw:,.1f} {unit}", f"{ours:,.1f} {unit}", f"{ratio:.2f}", verdict, cpu_text))
+    print(
+        f"  {name:<34} raw {raw:>8,.1f}  blockyard {ours:>8,.1f} {unit:<6} ratio {ratio:5.2f} {verdict:<10}"
+        f" client CPU/call raw/blockyard {cpu_text}",
+        flush=True,
+    )
 
 
 async def bench_dynamodb(md: dict[str, Any], rounds: int, scale: int) -> None:
@@ -132,12 +150,12 @@ async def bench_dynamodb(md: dict[str, Any], rounds: int, scale: int) -> None:
         print("state.aws.dynamodb")
         for conc, total in ((1, 40 * scale), (16, 160 * scale)):
             for what, raw_op, our_op in (("get", raw_get, our_get), ("set", raw_set, our_set)):
-                r, o = await compare(
+                r, o, rc, oc = await compare(
                     rounds,
                     lambda op=raw_op, t=total, c=conc: run_ops(op, t, c),  # type: ignore[misc]
                     lambda op=our_op, t=total, c=conc: run_ops(op, t, c),  # type: ignore[misc]
                 )
-                row(f"{what}, concurrency {conc}", r, o, "ops/s", 0.90)
+                row(f"{what}, concurrency {conc}", r, o, "ops/s", 0.90, (rc, oc))
     finally:
         await store.close()
         raw.delete_table(TableName=table)
@@ -208,8 +226,8 @@ async def bench_snssqs(md: dict[str, Any], rounds: int, scale: int) -> None:
 
     print(f"pubsub.aws.snssqs ({count} messages per round)")
     try:
-        r, o = await compare(rounds, raw_round, our_round)
-        row("publish -> handle, 16 publishers", r, o, "msg/s", 0.90)
+        r, o, _, _ = await compare(rounds, raw_round, our_round)
+        row("publish -> handle, 16 publishers", r, o, "msg/s", 0.90, (float("nan"), float("nan")))
     finally:
         await broker.close()
         pool.shutdown()
@@ -239,9 +257,10 @@ async def main() -> None:
     print(f"backend: {flavour}")
     await bench_dynamodb(md, args.rounds, scale)
     await bench_snssqs(md, args.rounds, scale)
-    print("\n| what | raw boto3 | Blockyard | ratio | target |\n|---|---:|---:|---:|---|")
-    for name, raw, ours, ratio, verdict in ROWS:
-        print(f"| {name} | {raw} | {ours} | {ratio} | {verdict} |")
+    print("\n| what | raw boto3 | Blockyard | ratio | target | client CPU per call, raw / Blockyard |")
+    print("|---|---:|---:|---:|---|---:|")
+    for name, raw, ours, ratio, verdict, cpu in ROWS:
+        print(f"| {name} | {raw} | {ours} | {ratio} | {verdict} | {cpu} |")
 
 
 if __name__ == "__main__":
