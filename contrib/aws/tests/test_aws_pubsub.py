@@ -94,7 +94,8 @@ async def test_topology_is_one_raw_delivery_queue_per_group_and_topic(aws: Aws, 
         await broker.publish(ns, b"plain", metadata={"source": "test"}, content_type="text/plain")
         await asyncio.wait_for(got.wait(), 60)
     sns, sqs = aws.client("sns"), aws.client("sqs")
-    arn = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{ns}"))
+    topics = [t for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]]
+    arn = next(t["TopicArn"] for t in topics if t["TopicArn"].endswith(f":{ns}"))
     (sub,) = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
     assert sub["Protocol"] == "sqs"
     assert sub["Endpoint"].endswith(f":billing-{ns}")

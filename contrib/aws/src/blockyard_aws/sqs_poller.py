@@ -65,6 +65,7 @@ class QueuePoller:
         self._receiving: asyncio.Future[Any] | None = None
         self._in_flight: dict[str, str] = {}  # MessageId -> ReceiptHandle, received and not yet settled
         self._outcomes: dict[str, HandlerResult] = {}  # MessageId -> what its handler returned
+        self._settling: set[asyncio.Task[None]] = set()
         # Long polls block a thread for up to WaitTimeSeconds: a thread of their own, so they never
         # wait behind (or hold up) the component's other calls on its shared pool.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"blockyard-sqs-poll-{owner.name}")
@@ -85,6 +86,8 @@ class QueuePoller:
             with contextlib.suppress(Exception):
                 for m in (await receiving).get("Messages", []):
                     self._in_flight[m["MessageId"]] = m["ReceiptHandle"]
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
         await self._settle(release_unhandled=True)  # handled ones deleted, the others visible again
         self._thread.shutdown(wait=False)
 
@@ -152,6 +155,14 @@ class QueuePoller:
                 continue
             receipt = self._in_flight.pop(mid)
             (retry if outcome in (None, HandlerResult.RETRY) else done).append(receipt)
+        if done or retry:
+            # Shielded: a cancel must not drop a delete or release that is queued for a thread.
+            task = asyncio.ensure_future(self._apply(done, retry))
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
+            await asyncio.shield(task)
+
+    async def _apply(self, done: list[str], retry: list[str]) -> None:
         if done:
             await self._delete(done)
         if retry:
