@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aws_servers import Aws
+from aws_servers import Aws, MotoProcess
 
 from blockyard.bindings import BindingEvent
 from blockyard.errors import InvalidRequestError, SecretNotFoundError
@@ -71,3 +71,23 @@ async def test_sqs_message_is_deleted_only_after_the_handler_succeeded(aws: Aws,
     assert attrs["ApproximateNumberOfMessages"] == "0"
     assert attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
     sqs.delete_queue(QueueUrl=url)
+
+
+async def test_bulk_reads_page_through_every_secret_and_parameter(own_moto: MotoProcess) -> None:
+    aws = own_moto.aws()
+    secrets, ssm = aws.client("secretsmanager"), aws.client("ssm")
+
+    def seed() -> None:
+        for i in range(105):  # ListSecrets pages hold 100
+            secrets.create_secret(Name=f"paged-{i:03d}", SecretString=f"s{i}")
+        for i in range(60):  # DescribeParameters pages hold 50
+            ssm.put_parameter(Name=f"/paged/p{i:02d}", Value=f"p{i}", Type="SecureString")
+
+    await asyncio.to_thread(seed)
+    async with SecretsManagerSecretStore(aws.metadata(), name="secrets") as store:
+        everything = await store.bulk_get_secrets()
+    assert {n: v for n, v in everything.items() if n.startswith("paged-")} == {
+        f"paged-{i:03d}": {f"paged-{i:03d}": f"s{i}"} for i in range(105)
+    }
+    async with ParameterStoreSecretStore(aws.metadata(prefix="/paged/"), name="params") as params:
+        assert await params.bulk_get_secrets() == {f"p{i:02d}": {f"p{i:02d}": f"p{i}"} for i in range(60)}
