@@ -63,8 +63,9 @@ class QueuePoller:
         self._recreate = recreate
         self._task: asyncio.Task[None] | None = None
         self._receiving: asyncio.Future[Any] | None = None
-        self._in_flight: dict[str, str] = {}  # MessageId -> ReceiptHandle, received and not yet settled
-        self._outcomes: dict[str, HandlerResult] = {}  # MessageId -> what its handler returned
+        # Keyed by receipt handle (unique per receive; a message id need not be, across redeliveries).
+        self._in_flight: set[str] = set()  # received and not yet settled
+        self._outcomes: dict[str, HandlerResult] = {}  # what the handler returned
         self._settling: set[asyncio.Task[None]] = set()
         # Long polls block a thread for up to WaitTimeSeconds: a thread of their own, so they never
         # wait behind (or hold up) the component's other calls on its shared pool.
@@ -85,7 +86,7 @@ class QueuePoller:
         if receiving is not None:
             with contextlib.suppress(Exception):
                 for m in (await receiving).get("Messages", []):
-                    self._in_flight[m["MessageId"]] = m["ReceiptHandle"]
+                    self._in_flight.add(m["ReceiptHandle"])
         if self._settling:
             await asyncio.gather(*self._settling, return_exceptions=True)
         await self._settle(release_unhandled=True)  # handled ones deleted, the others visible again
@@ -130,11 +131,11 @@ class QueuePoller:
 
     async def _handle(self, messages: list[Mapping[str, Any]]) -> None:
         for m in messages:
-            self._in_flight[m["MessageId"]] = m["ReceiptHandle"]
+            self._in_flight.add(m["ReceiptHandle"])
 
         async def one(m: Mapping[str, Any]) -> HandlerResult:
             result = await self._deliver(m)
-            self._outcomes[m["MessageId"]] = result
+            self._outcomes[m["ReceiptHandle"]] = result
             return result
 
         if self._ordered:
@@ -149,11 +150,11 @@ class QueuePoller:
         """Delete the handled messages, release the retried ones (and, if asked, the unhandled ones)."""
         done: list[str] = []
         retry: list[str] = []
-        for mid in list(self._in_flight):
-            outcome = self._outcomes.pop(mid, None)
+        for receipt in list(self._in_flight):
+            outcome = self._outcomes.pop(receipt, None)
             if outcome is None and not release_unhandled:
                 continue
-            receipt = self._in_flight.pop(mid)
+            self._in_flight.discard(receipt)
             (retry if outcome in (None, HandlerResult.RETRY) else done).append(receipt)
         if done or retry:
             # Shielded: a cancel must not drop a delete or release that is queued for a thread.
