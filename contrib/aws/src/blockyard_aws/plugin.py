@@ -79,7 +79,7 @@ def blockyard_components() -> list[ComponentSpec]:
     return list(SPECS)
 
 
-@hookimpl
+@hookimpl(optionalhook=True)
 def blockyard_conformance_cases() -> list[Path]:
     """The conformance cases of the AWS components (run against the ``aws`` backend, moto)."""
     return [Path(__file__).parent / "conformance" / "cases.yaml"]
