@@ -60,3 +60,18 @@ def test_table_is_required() -> None:
     with pytest.raises(ComponentConfigError) as raised:
         DynamoDBStateStore({"region": "us-east-1"})
     assert "table" in str(raised.value)
+
+
+def test_the_conformance_cases_are_registered() -> None:
+    discover = pytest.importorskip("blockyard_conformance.cases").discover_cases
+    ids = {case.id for case in discover()}
+    assert {
+        "state.aws.dynamodb",
+        "pubsub.aws.snssqs",
+        "pubsub.aws.snssqs-fifo",
+        "bindings.aws.s3",
+        "bindings.aws.sqs",
+        "secretstores.aws.secretmanager",
+        "secretstores.aws.secretmanager-multi",
+        "secretstores.aws.parameterstore",
+    } <= ids

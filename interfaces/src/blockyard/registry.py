@@ -69,6 +69,17 @@ KNOWN_DISTRIBUTIONS: Mapping[str, str] = {
     **dict.fromkeys(("pubsub.kafka", "bindings.kafka"), "blockyard-kafka"),
     "state.cassandra": "blockyard-cassandra",
     "bindings.twilio.sms": "blockyard-twilio",
+    **dict.fromkeys(
+        (
+            "state.aws.dynamodb",
+            "pubsub.aws.snssqs",
+            "bindings.aws.s3",
+            "bindings.aws.sqs",
+            "secretstores.aws.secretmanager",
+            "secretstores.aws.parameterstore",
+        ),
+        "blockyard-aws",
+    ),
 }
 
 
