@@ -105,8 +105,10 @@ async def test_topology_is_one_raw_delivery_queue_per_group_and_topic(aws: Aws, 
 
 
 def test_sanitize_name_keeps_names_valid_and_distinct() -> None:
-    assert sanitize_name("orders/eu.west", 256, False) == "orderseuwest"
+    assert sanitize_name("orders", 256, False) == "orders"
     assert sanitize_name("orders", 80, True) == "orders.fifo"
+    assert sanitize_name("orders/eu.west", 256, False).startswith("orderseuwest-")
+    assert sanitize_name("orders.", 256, False) != sanitize_name("orders", 256, False)
     long_a, long_b = "g-" + "a" * 100, "g-" + "a" * 99 + "b"
     assert len(sanitize_name(long_a, 80, True)) == 80
     assert sanitize_name(long_a, 80, False) != sanitize_name(long_b, 80, False)

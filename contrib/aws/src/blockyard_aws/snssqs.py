@@ -2,10 +2,11 @@
 
 Features: CONSUMER_GROUPS, REDELIVERY, BULK_PUBSUB; ORDERED with ``fifo: true``.
 
-- A topic is an SNS topic of the same (sanitised) name. A consumer group (``consumer_group=``,
-  default ``consumerID``, else the component name) reading a topic is the SQS queue
-  ``<group>-<topic>`` subscribed to it with raw message delivery: subscriptions of one group
-  compete for its messages, every group gets every message. (Dapr names one queue per
+- A topic is an SNS topic of the same name (a name with characters SNS refuses, or too long, is
+  cleaned and suffixed with a hash of the original, so distinct topics never merge). A consumer
+  group (``consumer_group=``, default ``consumerID``, else the component name) reading a topic is
+  the SQS queue ``<group>-<topic>`` subscribed to it with raw message delivery: subscriptions of
+  one group compete for its messages, every group gets every message. (Dapr names one queue per
   ``consumerID`` for every topic and tells topics apart by the SNS envelope; one queue per group
   and topic keeps raw delivery and lets each subscription be cancelled on its own.)
 - Entity management (default): topics, queues, the queue policy that lets SNS send, the
@@ -92,14 +93,20 @@ _FIFO = ".fifo"
 
 
 def sanitize_name(name: str, limit: int, fifo: bool) -> str:
-    """An SNS/SQS name from ``name``: only ``[A-Za-z0-9_-]``, at most ``limit`` characters with the
-    ``.fifo`` suffix when ``fifo``; a name that had to be cut keeps a hash of the whole."""
-    base = _INVALID.sub("", name.removesuffix(_FIFO))
+    """An SNS/SQS name for ``name``: only ``[A-Za-z0-9_-]``, at most ``limit`` characters with the
+    ``.fifo`` suffix when ``fifo``.
+
+    A valid name is kept as it is. One that had to be changed (other characters dropped, or cut to
+    the limit) gets a hash of the whole original, so two different names never share an entity
+    (``orders.`` and ``orders`` stay apart; Dapr's sanitising would merge them).
+    """
+    base = name.removesuffix(_FIFO) if fifo else name
+    clean = _INVALID.sub("", base)
     room = limit - (len(_FIFO) if fifo else 0)
-    if len(base) > room:
+    if clean != base or len(clean) > room:
         digest = hashlib.sha256(name.encode()).hexdigest()[:12]
-        base = f"{base[: room - 13]}-{digest}"
-    return base + (_FIFO if fifo else "")
+        clean = f"{clean[: room - 13]}-{digest}"
+    return clean + (_FIFO if fifo else "")
 
 
 class SnsSqsMetadata(AwsMetadata):
