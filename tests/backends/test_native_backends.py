@@ -12,7 +12,8 @@ import pytest
 from blockyard_conformance.backends import procs
 from blockyard_conformance.backends.launcher import Launcher
 from blockyard_conformance.backends.native import load_recipe
-from blockyard_conformance.backends.recipe import Endpoint, port_open
+from blockyard_conformance.backends.recipe import Endpoint, NativeRecipe, port_open
+from blockyard_conformance.real_backends import not_run, require_client
 
 pytestmark = pytest.mark.slow
 
@@ -72,19 +73,23 @@ def check_cosmosdb_seed(endpoint: Endpoint) -> None:
         assert container.read_item("probe", partition_key="p")["value"] == 1
 
 
+def require_client_modules(recipe: NativeRecipe) -> None:
+    for module in recipe.client_modules:
+        require_client(module, recipe.backend)
+
+
 SEED_CHECKS = {"vault": check_vault_seed, "aws": check_aws_seed, "cosmosdb": check_cosmosdb_seed}
 
 
-@pytest.mark.parametrize("name", OWN_RECIPES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.backend(n, own=True)) for n in OWN_RECIPES])
 def test_native_backend_starts_answers_and_stops_cleanly(name: str, launcher: Launcher, state_dir: Path) -> None:
     recipe = load_recipe(name)
     assert recipe is not None
+    require_client_modules(recipe)
     reason = recipe.missing()
     if reason is not None:
-        pytest.skip(reason)
-    if port_open(recipe.default_port):
-        pytest.skip(f"something already listens on the standard port {recipe.default_port}")
-    endpoint = launcher.up(name)
+        not_run(name, reason, recipe.install_hint or f"blockyard backends install {name}")
+    endpoint = launcher.up(name, reuse=False)  # its own port, whatever holds the standard one
     assert endpoint.source == "native"
     assert endpoint.host == "127.0.0.1"
     assert "(native)" in endpoint.flavour

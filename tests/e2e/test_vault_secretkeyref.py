@@ -29,24 +29,20 @@ from blockyard_vault.testing import ENABLE_COMMAND, DevServer, VaultServer, find
 pytestmark = [pytest.mark.backend("vault"), pytest.mark.backend("redis-auth")]
 
 
-def _launcher() -> Any:
+def _require() -> Any:
+    """The kit's ``require_backend`` (a failed start fails, a missing backend is not run), if installed."""
     try:
-        from blockyard_conformance.backends.launcher import get_launcher
+        from blockyard_conformance.real_backends import require_backend
     except ImportError:
         return None
-    return get_launcher()
+    return require_backend
 
 
 @pytest.fixture(scope="module")
 def vault() -> Iterator[VaultServer]:
-    launcher = _launcher()
-    if launcher is not None:
-        from blockyard_conformance.backends.recipe import BackendUnavailable
-
-        try:
-            ep = launcher.up("vault")
-        except BackendUnavailable as exc:
-            pytest.skip(f"vault backend not available: {exc.reason} (enable: {exc.enable_command})")
+    require = _require()
+    if require is not None:
+        ep = require("vault")
         yield VaultServer(ep.url, str(ep.params["token"]))
         return
     if find_bao() is None:
@@ -58,14 +54,9 @@ def vault() -> Iterator[VaultServer]:
 @pytest.fixture(scope="module")
 def redis_auth() -> Iterator[tuple[str, int, str]]:
     """(host, port, password) of a Redis that requires a password."""
-    launcher = _launcher()
-    if launcher is not None:
-        from blockyard_conformance.backends.recipe import BackendUnavailable
-
-        try:
-            ep = launcher.up("redis-auth")
-        except BackendUnavailable as exc:
-            pytest.skip(f"redis-auth backend not available: {exc.reason} (enable: {exc.enable_command})")
+    require = _require()
+    if require is not None:
+        ep = require("redis-auth")
         yield ep.host, ep.port, str(ep.params["password"])
         return
     binary = shutil.which("redis-server")

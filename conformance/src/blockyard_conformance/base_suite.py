@@ -63,15 +63,9 @@ class SuiteEnv:
 def _resolve_backend(case: Case) -> Endpoint | None:
     if case.backend is None:
         return None
-    try:
-        from blockyard_conformance.backends.launcher import get_launcher
-        from blockyard_conformance.backends.recipe import BackendUnavailable
-    except ImportError as exc:  # pragma: no cover - the launcher ships with the kit
-        pytest.skip(f"{NOT_RUN}backend launcher unavailable ({exc}); reinstall blockyard-conformance")
-    try:
-        return get_launcher().up(case.backend)
-    except BackendUnavailable as exc:
-        pytest.skip(f"{NOT_RUN}backend {case.backend} is unavailable: {exc.reason}; enable with: {exc.enable_command}")
+    from blockyard_conformance.real_backends import require_backend
+
+    return require_backend(case.backend)
 
 
 @contextlib.contextmanager

@@ -40,7 +40,9 @@ def conformance() -> None:
 
 @conformance.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_cases(as_json: bool) -> None:
+@click.option("--embedded", is_flag=True, help="Only the cases that need no backend.")
+@click.option("--ids", is_flag=True, help="Print only the case ids, one a line (for `conformance run`).")
+def list_cases(as_json: bool, embedded: bool, ids: bool) -> None:
     """List the conformance cases the installed plugins contribute."""
     from blockyard.errors import BlockyardError
 
@@ -48,6 +50,11 @@ def list_cases(as_json: bool) -> None:
         cases = _cases(())
     except BlockyardError as exc:
         raise _fail(exc) from None
+    if embedded:
+        cases = [c for c in cases if c.backend is None]
+    if ids:
+        click.echo("\n".join(c.id for c in cases))
+        return
     if as_json:
         click.echo(json.dumps([{**c.to_json(), "type": c.type, "source": c.source} for c in cases], indent=2))
         return
@@ -144,15 +151,22 @@ def _print_summary(console: Any, outcome: Any) -> None:
 
 
 def github_matrix(cases: list[Any], *, include_embedded: bool = False) -> dict[str, list[dict[str, str]]]:
-    """The GitHub Actions matrix: one entry per case with a backend (and its compose file).
+    """The GitHub Actions matrix: one entry per case with a backend (and its Compose file).
 
     Embedded cases need no job of their own (``make test`` runs them); ``include_embedded``
-    adds them with ``backend: "embedded"`` and no ``compose``.
+    adds them with ``backend: "embedded"`` and no ``compose``. A matrix is never empty: when no
+    case needs a backend, the embedded cases are listed. ``compose`` is the path of the Compose
+    file shipped with the kit (relative to the working folder when beneath it).
+
+    :raises click.UsageError: when there is no case at all.
     """
+    if not cases:
+        raise click.UsageError("no conformance case matched: nothing to put in the matrix")
+    with_backend = any(c.backend is not None for c in cases)
     include = []
     for c in cases:
         if c.backend is None:
-            if include_embedded:
+            if include_embedded or not with_backend:
                 include.append({"case": c.id, "backend": "embedded"})
             continue
         entry = {"case": c.id, "backend": c.backend}
@@ -165,13 +179,16 @@ def github_matrix(cases: list[Any], *, include_embedded: bool = False) -> dict[s
 
 def _compose(backend: str) -> str | None:
     try:
-        from blockyard_conformance.backends.paths import compose_file, project_root
+        from blockyard_conformance.backends.paths import compose_file
     except ImportError:
         return None
-    path, root = compose_file(backend), project_root()
-    if path is None or root is None:
+    path = compose_file(backend)
+    if path is None:
         return None
-    return path.relative_to(root).as_posix()
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 @conformance.command("matrix")

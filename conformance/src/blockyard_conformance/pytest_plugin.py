@@ -7,23 +7,52 @@
   reason or a strict ``xfail`` with a reason, so nothing is silently passed;
 - adds the backend's log tail to the report of a failing test;
 - shows the model test's seed in the header (``BLOCKYARD_MODEL_SEED`` replays a run).
+
+
+- gives the ``backend(name)`` marker its meaning: the backend is brought up before the test's
+  fixtures run, through :func:`~blockyard_conformance.real_backends.require_backend` (a start that
+  failed is a failure; a backend this machine lacks is "not run", or a failure with
+  ``--require-backends`` / ``BLOCKYARD_REQUIRE_BACKENDS=1``); the fixture ``backend_endpoint``
+  returns the endpoint of the first marked backend;
+- ends every run with one line: how many tests ran against a real backend, which were missing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from blockyard_conformance import real_backends
 from blockyard_conformance.marks import FEATURE_MARK, GROUP_MARK
+from blockyard_conformance.real_backends import BACKEND_MARK, backends_of, backends_to_bring_up, require_backend
 
-__all__ = ["override_problem"]
+if TYPE_CHECKING:
+    from blockyard_conformance.backends.recipe import Endpoint
+
+__all__ = ["backend_endpoint", "override_problem"]
 
 _KIT_PREFIX = "blockyard_conformance."
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("blockyard").addoption(
+        "--require-backends",
+        action="store_true",
+        default=False,
+        help="a real backend that cannot be had fails the test instead of skipping it "
+        f"(also: {real_backends.REQUIRE_ENV}=1)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    real_backends.reset(bool(config.getoption("require_backends", default=False)))
+    config.addinivalue_line(
+        "markers",
+        f"{BACKEND_MARK}(name): needs the named real backend; the launcher provides it, or the test is not run "
+        "(a failure when backends are required or the start failed)",
+    )
     config.addinivalue_line("markers", f"{GROUP_MARK}(name): capability group of a conformance test")
     config.addinivalue_line("markers", f"{FEATURE_MARK}(*names): features a conformance test needs")
 
@@ -32,6 +61,10 @@ def pytest_report_header(config: pytest.Config) -> str:
     from blockyard_conformance.state_model import SEED_ENV, model_seed
 
     return f"blockyard model seed: {model_seed()} (replay with {SEED_ENV}={model_seed()})"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    real_backends.restore()
 
 
 def _is_suite(cls: type | None) -> bool:
@@ -69,6 +102,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not _is_suite(cls):
             continue
         assert cls is not None
+        case = getattr(cls, "case", None)
+        needed = case.backend if case is not None else getattr(cls, "backend", None)
+        if isinstance(needed, str) and needed and needed not in backends_of(item):
+            item.add_marker(getattr(pytest.mark, BACKEND_MARK)(needed))
         name = getattr(item, "originalname", None) or item.name
         problem = override_problem(cls, name)
         if problem is not None and problem not in problems:
@@ -83,9 +120,44 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError("refusing to run:\n  " + "\n  ".join(problems))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for name in backends_to_bring_up(item):
+        require_backend(name)
+
+
+@pytest.fixture
+def backend_endpoint(request: pytest.FixtureRequest) -> Endpoint:
+    """The endpoint of the test's first ``backend(name)`` marker (a usage error without one)."""
+    names = backends_to_bring_up(request.node)
+    if not names:
+        raise pytest.UsageError(f"{request.node.nodeid} uses backend_endpoint without a backend(name) marker")
+    return require_backend(names[0])
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.outcome in ("passed", "failed"):
+        found = real_backends.tally()
+        names = getattr(report, "blockyard_backends", ())
+        found.tests += bool(names)
+        for name in names:
+            found.ran[name] = found.ran.get(name, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    found = real_backends.tally()
+    terminalreporter.write_sep("-", "blockyard")
+    terminalreporter.write_line(found.summary())
+    for name, why in sorted(found.missing.items()):
+        terminalreporter.write_line(f"  not run: {name}: {why}")
+    for name, why in sorted(found.failed_to_start.items()):
+        terminalreporter.write_line(f"  FAILED to start: {name}: {why.splitlines()[0] if why else ''}")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, Any]:
     report = yield
+    report.blockyard_backends = backends_of(item)
     if report.failed:
         backend = getattr(getattr(item, "cls", None), "backend", None)
         if isinstance(backend, str) and backend:

@@ -45,7 +45,9 @@ class RunOutcome:
 
 
 def preflight(case: Case) -> CaseResult | None:
-    """``None`` when the case can run here, else its not-run result (reason + enable command)."""
+    """``None`` when the case can run here, else its result: *not run* (reason + enable command) when
+    the machine lacks the plugin or backend, *failed* when the backend should have started but did not
+    (or is missing while ``BLOCKYARD_REQUIRE_BACKENDS=1``)."""
     from blockyard.errors import ComponentConfigError
     from blockyard.registry import KNOWN_DISTRIBUTIONS, get_registry
 
@@ -63,12 +65,32 @@ def preflight(case: Case) -> CaseResult | None:
         )
     if case.backend is None:
         return None
-    from blockyard_conformance.backends.launcher import get_launcher
+    from blockyard_conformance.backends.launcher import BackendStartError, get_launcher
     from blockyard_conformance.backends.recipe import BackendUnavailable
 
     try:
         get_launcher().up(case.backend)
+    except BackendStartError as exc:  # it should have worked here: a failure, never "not run"
+        return CaseResult(
+            case.id,
+            case.type,
+            case.backend,
+            "failed",
+            reason=f"backend did not start: {exc.reason}",
+            enable_command=exc.enable_command,
+        )
     except BackendUnavailable as exc:
+        from blockyard_conformance.real_backends import REQUIRE_ENV, required
+
+        if required():  # BLOCKYARD_REQUIRE_BACKENDS=1: this machine is meant to have every backend
+            return CaseResult(
+                case.id,
+                case.type,
+                case.backend,
+                "failed",
+                reason=f"backend unavailable ({REQUIRE_ENV}=1): {exc.reason}",
+                enable_command=exc.enable_command,
+            )
         return CaseResult(
             case.id, case.type, case.backend, "not-run", reason=exc.reason, enable_command=exc.enable_command
         )

@@ -41,13 +41,26 @@ class Collector:
 
     @property
     def values(self) -> list[Any]:
-        return [m.json() for m in self.got]
+        return [v for m in self.got if (v := m.json()) != END]
+
+    def has_end(self) -> bool:
+        return any(m.json() == END for m in self.got)
 
     async def wait(self, n: int, within: float = 5.0) -> None:
         async with asyncio.timeout(within):
             while len(self.got) < n:
                 self._changed.clear()
                 await self._changed.wait()
+
+
+END = "end-of-test"
+"""Published last: once a group has it, everything before it was handled (delivery is in order)."""
+
+
+async def drain(bus: InMemoryPubSub, topic: str, *groups: tuple[Collector, ...]) -> None:
+    """Publish :data:`END` on ``topic`` and wait until each group (its collectors) received it."""
+    await bus.publish(topic, END)
+    await eventually(lambda: all(any(c.has_end() for c in group) for group in groups), 30)
 
 
 async def test_delivers_data_metadata_and_content_type(bus: InMemoryPubSub) -> None:
@@ -87,7 +100,7 @@ async def test_fan_out_across_groups_and_competition_inside_one(bus: InMemoryPub
         await bus.publish("t", i)
     await b.wait(40)
     await eventually(lambda: not (len(a1.got) + len(a2.got) < 40), 5)
-    await asyncio.sleep(0.05)
+    await drain(bus, "t", (a1, a2), (b,))
     assert sorted(a1.values + a2.values) == list(range(40))  # each message once in group A
     assert a1.got
     assert a2.got
@@ -158,7 +171,7 @@ async def test_drop_is_not_redelivered(bus: InMemoryPubSub) -> None:
     await bus.publish("t", "dropped")
     await bus.publish("t", "next")
     await h.wait(2)
-    await asyncio.sleep(0.1)
+    await drain(bus, "t", (h,))
     assert h.values == ["dropped", "next"]
 
 
@@ -194,7 +207,7 @@ async def test_expired_messages_are_not_delivered(bus: InMemoryPubSub) -> None:
     h = Collector()
     await bus.subscribe("t", h, consumer_group="g")
     await h.wait(2)
-    await asyncio.sleep(0.05)
+    await drain(bus, "t", (h,))
     assert h.values == ["long", "forever"]
 
 
@@ -232,23 +245,23 @@ async def test_cancel_from_inside_the_handler(bus: InMemoryPubSub) -> None:
     sub = await bus.subscribe("t", once, consumer_group="g")
     await bus.publish("t", 1)
     await bus.publish("t", 2)
-    await asyncio.sleep(0.1)
-    assert calls == [1]
     h = Collector()
     await bus.subscribe("t", h, consumer_group="g")
-    await h.wait(1)
+    await h.wait(1)  # 2 went to the group's next subscriber, so the cancelled one did not take it
     assert h.values == [2]
+    assert calls == [1]
 
 
 async def test_cancelling_one_subscription_leaves_the_others(bus: InMemoryPubSub) -> None:
-    h1, h2 = Collector(), Collector()
+    h1, h2, witness = Collector(), Collector(), Collector()
     s1 = await bus.subscribe("t1", h1)
     await bus.subscribe("t2", h2)
+    await bus.subscribe("t1", witness, consumer_group="witness")
     await s1.cancel()
     await bus.publish("t1", 1)
     await bus.publish("t2", 2)
     await h2.wait(1)
-    await asyncio.sleep(0.05)
+    await witness.wait(1)  # t1's message was handed out; the cancelled subscription did not get it
     assert h1.got == []
     assert h2.values == [2]
 

@@ -10,17 +10,36 @@ from typing import Any
 import pika
 import pika.exceptions
 import pytest
-from rabbitmq_testing import Broker, get_broker
+from rabbitmq_testing import Broker, get_broker, restartable_broker
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests reaching the broker through these fixtures carry ``backend("rabbitmq")``."""
+    try:
+        from blockyard_conformance.real_backends import mark_backend_fixtures
+    except ImportError:  # the kit is not installed: the fixtures start their own broker
+        return
+    mark_backend_fixtures(items, broker="rabbitmq", own_broker="rabbitmq")
 
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Broker]:
     try:
         found = get_broker()
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # only without the kit's launcher: it decides not run / failed itself
         pytest.skip(f"RabbitMQ is not available: {exc}")
     yield found
     found.stop()
+
+
+@pytest.fixture
+def own_broker() -> Iterator[Broker]:
+    """A broker of the test's own, which it may restart (see :func:`restartable_broker`)."""
+    try:
+        with restartable_broker() as found:
+            yield found
+    except RuntimeError as exc:  # only without the kit's launcher
+        pytest.skip(f"RabbitMQ is not available: {exc}")
 
 
 class Admin:

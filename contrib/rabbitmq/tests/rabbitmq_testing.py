@@ -4,11 +4,12 @@ package is not installed (Debian's rabbitmq-server with a private epmd, both sto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,32 +105,43 @@ class OwnBroker:
 def get_broker() -> Broker:
     """The launcher's broker when the launcher is installed, else one started here.
 
-    :raises RuntimeError: with the reason and the enabling command when none can be had.
+    With the launcher, a broker this machine lacks makes the test *not run* and one that failed
+    to start fails it. Without it, :raises RuntimeError: with the reason when none can be had.
     """
     try:
-        from blockyard_conformance.backends.launcher import get_launcher
-        from blockyard_conformance.backends.recipe import BackendUnavailable
+        from blockyard_conformance.real_backends import require_backend
     except ImportError:
         pass
     else:
-        launcher = get_launcher()
-        try:
-            ep = launcher.up("rabbitmq")
-        except BackendUnavailable as exc:
-            raise RuntimeError(f"{exc.reason}; enable with: {exc.enable_command}") from exc
-        restart: Callable[[], None] | None = None
-        if ep.source in ("native", "docker"):  # started by the launcher: it may restart it
+        ep = require_backend("rabbitmq")
+        return Broker(ep.url, ep.port, None)
+    return _own_broker()
 
-            def restart() -> None:
-                launcher.restart("rabbitmq")
 
-        return Broker(ep.url, ep.port, restart)
+def _own_broker() -> Broker:
     try:
         own = OwnBroker()
     except FileNotFoundError as exc:
         raise RuntimeError(str(exc)) from exc
     own.start()
     return Broker(f"amqp://guest:guest@127.0.0.1:{own.port}/", own.port, own.restart, own.close)
+
+
+@contextlib.contextmanager
+def restartable_broker() -> Iterator[Broker]:
+    """A broker only the calling test uses, which it may restart: a private launcher's on a port of
+    its own (never the shared one, nor one on the standard port), else one started here."""
+    try:
+        from blockyard_conformance.real_backends import own_backend
+    except ImportError:
+        broker = _own_broker()
+        try:
+            yield broker
+        finally:
+            broker.stop()
+        return
+    with own_backend("rabbitmq") as (launcher, ep):
+        yield Broker(ep.url, ep.port, lambda: launcher.restart("rabbitmq"))
 
 
 async def wait_until(cond: Callable[[], bool], within: float = 10.0, what: str = "condition") -> None:

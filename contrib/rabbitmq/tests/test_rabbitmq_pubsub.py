@@ -39,7 +39,17 @@ class Recorder:
 
     @property
     def payloads(self) -> list[bytes]:
-        return [m.data for m in self.messages]
+        return [m.data for m in self.messages if m.data != END]
+
+
+END = b"end-of-test"
+"""Published last: once a consumer has it, the messages before it have been handled (one queue, in order)."""
+
+
+async def drain(ps: RabbitMQPubSub, topic: str, *recorders: Recorder, **publish: Any) -> None:
+    """Publish :data:`END` and wait until every recorder (each one queue) has received it."""
+    await ps.publish(topic, END, **publish)
+    await wait_until(lambda: all(END in [m.data for m in r.messages] for r in recorders), what="the end marker")
 
 
 async def test_round_trip_with_content_type_and_routing_key(broker: Broker, ns: Namespace) -> None:
@@ -90,8 +100,13 @@ async def test_consumer_groups_compete_inside_and_fan_out_across(broker: Broker,
         sent = {f"m{i}".encode() for i in range(40)}
         for body in sorted(sent):
             await ps.publish(topic, body)
-        await wait_until(lambda: len(a1.messages) + len(a2.messages) == 40 and len(b.messages) == 40, what="all")
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: len(a1.payloads) + len(a2.payloads) == 40 and len(b.payloads) == 40, what="all")
+        await ps.publish(topic, END)
+        group_a = (a1, a2)
+        await wait_until(
+            lambda: END in [m.data for m in b.messages] and any(END in [m.data for m in r.messages] for r in group_a),
+            what="the end marker in both groups",
+        )
     assert set(a1.payloads).isdisjoint(a2.payloads)
     assert set(a1.payloads) | set(a2.payloads) == sent
     assert a1.messages, "both members of the group must get a share"
@@ -117,9 +132,9 @@ async def test_retry_and_exceptions_are_redelivered_then_acked(broker: Broker, n
         await ps.publish(topic, b"retry")
         await ps.publish(topic, b"raise")
         await wait_until(lambda: len(rec.messages) == 4, what="two deliveries of each message")
-        await asyncio.sleep(0.1)
         await sub.cancel()
-        assert admin.count(queue) == 0, "successfully handled messages are acked"
+    # closed: a message that was not acked would be back in the (durable) queue now
+    assert admin.count(queue) == 0, "successfully handled messages are acked"
     assert Counter(rec.payloads) == {b"retry": 2, b"raise": 2}
 
 
@@ -137,7 +152,7 @@ async def test_without_requeue_failures_go_to_the_dead_letter_queue(
             await ps.publish(topic, b"bad")
             await ps.publish(topic, b"dropped")
             await wait_until(lambda: admin.count(f"dlq-{queue}") == 1, what="the dead-lettered message")
-            await asyncio.sleep(0.2)
+            await drain(ps, topic, rec)
         assert rec.payloads == [b"bad", b"dropped"], "no redelivery without requeueInFailure"
         assert admin.get(f"dlq-{queue}") == b"bad", "DROP acks; only the failed message is dead-lettered"
         assert admin.count(queue) == 0
@@ -161,8 +176,8 @@ async def test_message_ttl_expires_only_the_message_that_has_one(broker: Broker,
         await asyncio.sleep(1.3)
         rec = Recorder()
         async with await ps.subscribe(topic, rec):
-            await wait_until(lambda: len(rec.messages) == 2, what="the unexpired messages")
-            await asyncio.sleep(0.2)
+            await wait_until(lambda: len(rec.payloads) == 2, what="the unexpired messages")
+            await drain(ps, topic, rec)
     assert sorted(rec.payloads) == [b"long", b"none"]
 
 
@@ -184,8 +199,8 @@ async def test_routing_keys_select_messages(broker: Broker, ns: Namespace) -> No
         async with await ps.subscribe(topic, rec, metadata={"routingKey": "red, blue"}):
             for key in ("red", "green", "blue"):
                 await ps.publish(topic, key.encode(), metadata={"routingKey": key})
-            await wait_until(lambda: len(rec.messages) == 2, what="red and blue")
-            await asyncio.sleep(0.2)
+            await wait_until(lambda: len(rec.payloads) == 2, what="red and blue")
+            await drain(ps, topic, rec, metadata={"routingKey": "red"})
     assert sorted(rec.payloads) == [b"blue", b"red"]
 
 

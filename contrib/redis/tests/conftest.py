@@ -5,10 +5,20 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from redis_servers import RedisProcess, Server, launcher_up
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests reaching a real server through these fixtures carry ``backend(name)`` (counted, decided up front)."""
+    try:
+        from blockyard_conformance.real_backends import mark_backend_fixtures
+    except ImportError:  # the kit is not installed: the fixtures start their own servers
+        return
+    mark_backend_fixtures(items, redis_server="redis", redis_auth_server="redis-auth", own_redis="redis")
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +45,21 @@ def redis_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     proc.start()
     yield proc.server()
     proc.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[Server]:
+    """A Redis only this test uses (for server-wide counters): a private launcher's, else our own."""
+    try:
+        from blockyard_conformance.real_backends import own_backend
+    except ImportError:
+        proc = RedisProcess(tmp_path)
+        proc.start()
+        yield proc.server()
+        proc.stop()
+        return
+    with own_backend("redis") as (_launcher, ep):
+        yield Server(ep.host, ep.port, None)
 
 
 @pytest.fixture

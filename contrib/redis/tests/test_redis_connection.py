@@ -129,19 +129,20 @@ def silent_server() -> Iterator[int]:
 
 @pytest.mark.parametrize("cls", COMPONENTS)
 async def test_refused_connection_is_backend_unavailable(cls: Any) -> None:
-    component = cls({"redisHost": f"127.0.0.1:{free_port()}", "dialTimeout": "2s"}, name="down")
+    component = cls({"redisHost": f"127.0.0.1:{free_port()}", "dialTimeout": "60s"}, name="down")
     t0 = time.monotonic()
     with pytest.raises(BackendUnavailableError) as info:
         await component.init()
-    assert time.monotonic() - t0 < 2.5
+    assert time.monotonic() - t0 < 30  # a refusal is final: no waiting out the 60 s dialTimeout
     assert info.value.component == "down"
     assert info.value.operation == "init"
 
 
 @pytest.mark.parametrize("cls", COMPONENTS)
 async def test_silent_server_fails_within_dial_timeout(cls: Any, silent_server: int) -> None:
-    component = cls({"redisHost": f"127.0.0.1:{silent_server}", "dialTimeout": "1s", "readTimeout": "30s"}, name="mute")
+    meta = {"redisHost": f"127.0.0.1:{silent_server}", "dialTimeout": "1s", "readTimeout": "120s"}
+    component = cls(meta, name="mute")
     t0 = time.monotonic()
     with pytest.raises(BackendUnavailableError, match="dialTimeout"):
         await component.init()
-    assert time.monotonic() - t0 < 1.8
+    assert time.monotonic() - t0 < 60  # bounded by the 1 s dialTimeout, not the 120 s readTimeout

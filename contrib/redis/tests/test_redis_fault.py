@@ -1,13 +1,16 @@
-"""Fault injection: the launcher restarts its own Redis under a running publisher and subscriber.
+"""Fault injection: a launcher restarts its own Redis under a running publisher and subscriber.
 
-The launcher's Redis writes an append-only file that survives ``Launcher.restart``, so everything
-Redis acknowledged before the restart must come back. The launcher never restarts a server it did
-not start (one from ``BLOCKYARD_REDIS_URL`` or already listening): then the test is not run.
+The test's Redis is started by a private launcher on a port of its own (whatever already listens on
+the standard port or is given in ``BLOCKYARD_REDIS_URL`` is never touched). It writes an
+append-only file that survives ``Launcher.restart``, so everything Redis acknowledged before the
+restart must come back.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from redis_servers import Server, eventually
@@ -18,30 +21,28 @@ from blockyard_redis.bindings import RedisBinding
 from blockyard_redis.pubsub import RedisPubSub
 from blockyard_redis.state import RedisStateStore
 
-launcher_module = pytest.importorskip(
-    "blockyard_conformance.backends.launcher", reason="the backend launcher (blockyard-conformance) is not installed"
+real_backends = pytest.importorskip(
+    "blockyard_conformance.real_backends", reason="the backend launcher (blockyard-conformance) is not installed"
 )
 
 
 @pytest.fixture
-def restartable_redis() -> Server:
-    """The launcher's own Redis; the test is not run when the launcher did not start it."""
-    launcher = launcher_module.get_launcher()
-    ep = launcher.up("redis")
-    (status,) = launcher.status("redis")
-    if status.source not in ("native", "docker"):
-        pytest.skip(f"the launcher did not start this Redis ({status.source}); it restarts only its own servers")
-    return Server(ep.host, ep.port, None)
+def restartable_redis() -> Iterator[tuple[Any, Server]]:
+    """A Redis of this test's own (private launcher, own port) and the launcher that restarts it."""
+    with real_backends.own_backend("redis") as (launcher, ep):
+        yield launcher, Server(ep.host, ep.port, None)
 
 
 TOTAL = 300
 RESTART_AFTER = 100
 
 
+@pytest.mark.backend("redis", own=True)
 async def test_restart_loses_no_acknowledged_message_and_no_state(
-    restartable_redis: Server,
+    restartable_redis: tuple[Any, Server],
 ) -> None:
-    md = restartable_redis.metadata(dialTimeout="1s")
+    launcher, server = restartable_redis
+    md = server.metadata(dialTimeout="1s")
     md_pubsub = {**md, "processingTimeout": "1s", "redeliverInterval": "200ms"}
     received: set[str] = set()
     confirmed: list[str] = []
@@ -59,12 +60,12 @@ async def test_restart_loses_no_acknowledged_message_and_no_state(
         await binding.invoke("create", b"kept", metadata={"key": "binding-key"})
         sub = await broker.subscribe("orders", handle, consumer_group="fault")
         restarted = asyncio.Event()
-        run_id_before = await _run_id(restartable_redis)
+        run_id_before = await _run_id(server)
 
         async def restarter() -> None:
             await eventually(lambda: len(confirmed) >= RESTART_AFTER)
             # publishes, reads and acks fail while the server is down
-            await asyncio.to_thread(launcher_module.get_launcher().restart, "redis")
+            await asyncio.to_thread(launcher.restart, "redis")
             restarted.set()
 
         async def publisher() -> None:
@@ -88,7 +89,7 @@ async def test_restart_loses_no_acknowledged_message_and_no_state(
             pass  # reported below with the lost messages
         assert restarted.is_set()
         assert len(confirmed) == TOTAL
-        assert await _run_id(restartable_redis) != run_id_before  # a new server process answered
+        assert await _run_id(server) != run_id_before  # a new server process answered
         # a publish during the outage either failed (and the publisher retried it) or was retried
         # by the client's own backoff: none that was confirmed may be missing
         assert set(confirmed) <= received, f"lost: {sorted(set(confirmed) - received)[:10]}"

@@ -34,25 +34,39 @@ def _seed(server: VaultServer) -> None:
             kv.create_or_update_secret(path=f"dapr/{name}", secret=data)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests reaching a server through these fixtures carry ``backend("vault")``."""
+    try:
+        from blockyard_conformance.real_backends import mark_backend_fixtures
+    except ImportError:  # the kit is not installed: the fixtures start their own server
+        return
+    mark_backend_fixtures(items, vault="vault", own_server="vault")
+
+
+def _no_bao() -> None:
+    """Not run (or, with backends required, failed) when OpenBao is not installed."""
+    try:
+        from blockyard_conformance.real_backends import not_run
+    except ImportError:
+        pytest.skip(f"OpenBao is not installed (enable: {ENABLE_COMMAND})")
+    not_run("vault", "OpenBao is not installed", ENABLE_COMMAND)
+
+
 @pytest.fixture(scope="session")
 def vault() -> Iterator[VaultServer]:
     """The shared, seeded server for the whole session."""
     try:
-        from blockyard_conformance.backends.launcher import get_launcher
-        from blockyard_conformance.backends.recipe import BackendUnavailable
+        from blockyard_conformance.real_backends import require_backend
     except ImportError:
-        get_launcher = None  # type: ignore[assignment]
-    if get_launcher is not None:
-        try:
-            ep = get_launcher().up("vault")
-        except BackendUnavailable as exc:
-            pytest.skip(f"vault backend not available: {exc.reason} (enable: {exc.enable_command})")
+        require_backend = None  # type: ignore[assignment]
+    if require_backend is not None:
+        ep = require_backend("vault")
         server = VaultServer(ep.url, str(ep.params["token"]))
         _seed(server)
         yield server
         return
     if find_bao() is None:
-        pytest.skip(f"OpenBao is not installed (enable: {ENABLE_COMMAND})")
+        _no_bao()
     with DevServer() as dev:
         server = VaultServer(dev.url, dev.token)
         _seed(server)
@@ -63,7 +77,7 @@ def vault() -> Iterator[VaultServer]:
 def own_server() -> Iterator[DevServer]:
     """A dedicated dev server for destructive tests (sealing)."""
     if find_bao() is None:
-        pytest.skip(f"OpenBao is not installed (enable: {ENABLE_COMMAND})")
+        _no_bao()
     with DevServer() as dev:
         yield dev
 

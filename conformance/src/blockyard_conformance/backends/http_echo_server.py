@@ -7,7 +7,7 @@ Every response carries the request's method and headers as ``X-Echo-*`` headers.
 answers ``blockyard-http-echo``.
 
 Usage: ``python http_echo_server.py PORT [HOST]`` (HOST defaults to 127.0.0.1). It imports nothing
-outside the standard library so that ``docker/http-echo.yml`` can run it in a plain Python image.
+outside the standard library so that ``compose/http-echo.yml`` can run it in a plain Python image.
 """
 
 from __future__ import annotations

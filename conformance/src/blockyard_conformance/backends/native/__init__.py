@@ -1,18 +1,22 @@
-"""The table of native recipes: backend name -> module that defines its recipe.
+"""The table of recipes: backend name -> recipe, built in or brought by a plugin.
 
-Modules are imported lazily, so listing backends never imports a client library. A module
-may be absent (``kafka``, ``cassandra`` come with their own recipes); such a backend is still
-known, and reported as unavailable natively.
+Built-in recipe modules are imported lazily, so listing backends never imports a client
+library. A plugin adds backends with the ``blockyard_backend_recipes`` hook, returning
+:class:`~blockyard_conformance.backends.recipe.NativeRecipe` subclasses (or instances); a
+built-in name cannot be replaced. A built-in module may be absent (``kafka``, ``cassandra``
+come with their own recipes); such a backend is still known, and reported as unavailable
+natively.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+from typing import Any
 
 from ..recipe import NativeRecipe
 
-__all__ = ["KNOWN_BACKENDS", "load_recipe"]
+__all__ = ["BUILTIN_BACKENDS", "KNOWN_BACKENDS", "known_backends", "load_recipe", "plugin_recipes"]
 
 # backend name -> module (relative to this package) holding a NativeRecipe subclass for it
 _RECIPE_MODULES: dict[str, str] = {
@@ -33,7 +37,33 @@ _RECIPE_MODULES: dict[str, str] = {
     "twilio": "twilio",
 }
 
-KNOWN_BACKENDS: tuple[str, ...] = tuple(_RECIPE_MODULES)
+BUILTIN_BACKENDS: tuple[str, ...] = tuple(_RECIPE_MODULES)
+KNOWN_BACKENDS = BUILTIN_BACKENDS
+"""The built-in names (plugins may add more: :func:`known_backends`)."""
+
+
+def plugin_recipes() -> dict[str, type[NativeRecipe]]:
+    """Recipes the installed plugins bring through ``blockyard_backend_recipes``, by backend name.
+
+    Entries that are not ``NativeRecipe`` subclasses (or instances), have no ``backend`` name, or
+    reuse a built-in name are ignored: a plugin adds backends, it never replaces one.
+    """
+    from blockyard.registry import get_registry
+
+    found: dict[str, type[NativeRecipe]] = {}
+    for entry in get_registry().iter_hook("blockyard_backend_recipes"):
+        cls: Any = entry if isinstance(entry, type) else type(entry)
+        if not (isinstance(cls, type) and issubclass(cls, NativeRecipe)) or inspect.isabstract(cls):
+            continue
+        name = getattr(cls, "backend", None)
+        if isinstance(name, str) and name and name not in _RECIPE_MODULES:
+            found.setdefault(name, cls)
+    return found
+
+
+def known_backends() -> tuple[str, ...]:
+    """Every backend name: the built-in ones, then the plugins' in name order."""
+    return BUILTIN_BACKENDS + tuple(sorted(plugin_recipes()))
 
 
 def load_recipe(backend: str) -> NativeRecipe | None:
@@ -42,8 +72,10 @@ def load_recipe(backend: str) -> NativeRecipe | None:
     A module may name its choice in ``RECIPES = {"kafka": KafkaRecipe}``; otherwise the
     first concrete :class:`NativeRecipe` subclass whose ``backend`` matches is used.
 
-    Raises ``KeyError`` for a backend name that is not in the table.
+    Raises ``KeyError`` for a backend name that neither the table nor a plugin knows.
     """
+    if backend not in _RECIPE_MODULES:
+        return plugin_recipes()[backend]()
     module_name = _RECIPE_MODULES[backend]
     try:
         module = importlib.import_module(f"{__name__}.{module_name}")

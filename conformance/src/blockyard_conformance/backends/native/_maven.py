@@ -1,6 +1,6 @@
 """Shared plumbing for the Java servers resolved from Maven Central (Kafka, Cassandra).
 
-``bash scripts/provision-maven.sh`` resolves each server's runtime classpath, described by
+``blockyard backends install NAME`` resolves each server's runtime classpath, described by
 ``backends/maven/<name>/pom.xml``, into ``$BLOCKYARD_MAVEN_DIR/<name>/libs`` (default
 ``~/.cache/blockyard/maven``) and writes ``libs/.complete`` holding the pom's sha256 last.
 A recipe runs ``java -cp 'libs/*'`` from there; it never downloads anything itself.
@@ -18,10 +18,10 @@ from ..recipe import which
 
 __all__ = ["PROVISION_COMMAND", "JavaServer", "java_binary", "maven_dir"]
 
-PROVISION_COMMAND = "bash scripts/provision-maven.sh"
+PROVISION_COMMAND = "blockyard backends install"
 MIN_JAVA = 17
 _POMS = Path(__file__).resolve().parent.parent / "maven"
-_JAVA_INSTALL = "apt-get install -y openjdk-17-jre-headless"
+_JAVA_INSTALL = "blockyard backends install (as root on Debian: openjdk-17-jre-headless)"
 
 
 def maven_dir() -> Path:

@@ -18,7 +18,7 @@ from typing import IO, Any, ClassVar
 
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, spawn, which
 
-_INSTALL = "pip install 'moto[server]' boto3"
+_INSTALL = "blockyard backends install aws"
 _REGION = "us-east-1"
 SEED_SECRETS: dict[str, str] = {"conftestsecret": "abcd", "secondsecret": "efgh"}
 SEED_TABLE = "conformance"
@@ -36,6 +36,9 @@ class AwsRecipe(NativeRecipe):
     """``moto_server -H 127.0.0.1 -p PORT``; params: region, accessKey, secretKey."""
 
     backend: ClassVar[str] = "aws"
+    apt_packages: ClassVar[tuple[str, ...]] = ()
+    pip_packages: ClassVar[tuple[str, ...]] = ("moto[server]",)
+    client_modules: ClassVar[tuple[str, ...]] = ("boto3",)
     default_port: ClassVar[int] = 5000
     startup_timeout: ClassVar[float] = 30.0
     install_hint: ClassVar[str] = _INSTALL

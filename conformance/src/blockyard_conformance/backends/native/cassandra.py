@@ -1,6 +1,6 @@
 """Apache Cassandra, single node, from Maven Central jars (``cassandra-all``), on Java 17.
 
-The jars come from ``bash scripts/provision-maven.sh`` (``backends/maven/cassandra/pom.xml``);
+The jars come from ``blockyard backends install`` (``backends/maven/cassandra/pom.xml``);
 nothing is downloaded at start. :meth:`CassandraRecipe.start` writes ``workdir/cassandra.yaml``
 and runs ``org.apache.cassandra.service.CassandraDaemon`` in the foreground:
 
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO, ClassVar
 
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, port_open, spawn
-from ._maven import PROVISION_COMMAND, JavaServer, java_binary
+from ._maven import JavaServer, java_binary
 
 __all__ = ["CASSANDRA_JVM_FLAGS", "CassandraRecipe"]
 
@@ -102,9 +102,13 @@ class CassandraRecipe(NativeRecipe):
     """Apache Cassandra from the Maven Central jars; ``params`` carry ``hosts`` and ``port``."""
 
     backend: ClassVar[str] = "cassandra"
+    apt_packages: ClassVar[tuple[str, ...]] = ("openjdk-17-jre-headless", "maven")
+    pip_packages: ClassVar[tuple[str, ...]] = ()
+    maven_project: ClassVar[str | None] = "cassandra"
+    client_modules: ClassVar[tuple[str, ...]] = ("cassandra",)
     default_port: ClassVar[int] = 9042
-    startup_timeout: ClassVar[float] = 120.0
-    install_hint: ClassVar[str] = f"{PROVISION_COMMAND} cassandra"
+    startup_timeout: ClassVar[float] = 300.0  # a cold JVM on a busy shared machine
+    install_hint: ClassVar[str] = "blockyard backends install cassandra"
     #: ``AllowAllAuthenticator`` (no password); a subclass may pick ``PasswordAuthenticator``, whose
     #: default superuser is ``cassandra``/``cassandra`` (then ``ready`` needs them in ``params``).
     authenticator: ClassVar[str] = "AllowAllAuthenticator"

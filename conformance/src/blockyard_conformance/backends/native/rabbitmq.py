@@ -15,7 +15,7 @@ from typing import IO, ClassVar
 
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, spawn, which
 
-_INSTALL = "apt-get install -y --no-install-recommends rabbitmq-server"
+_INSTALL = "blockyard backends install rabbitmq"
 
 
 def _inner_script() -> Path | None:
@@ -33,6 +33,9 @@ class RabbitMQRecipe(NativeRecipe):
     """A single RabbitMQ node ``rabbit@localhost``; AMQP user guest/guest."""
 
     backend: ClassVar[str] = "rabbitmq"
+    apt_packages: ClassVar[tuple[str, ...]] = ("rabbitmq-server",)
+    pip_packages: ClassVar[tuple[str, ...]] = ()
+    client_modules: ClassVar[tuple[str, ...]] = ("pika",)
     default_port: ClassVar[int] = 5672
     startup_timeout: ClassVar[float] = 60.0
     install_hint: ClassVar[str] = _INSTALL

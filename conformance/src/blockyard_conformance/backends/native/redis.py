@@ -18,7 +18,7 @@ from typing import IO, ClassVar
 
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, spawn, which
 
-_INSTALL = "apt-get install -y --no-install-recommends redis-server"
+_INSTALL = "blockyard backends install redis"
 
 
 def _redis_version(binary: str) -> str:
@@ -40,6 +40,9 @@ class RedisRecipe(NativeRecipe):
     """``redis-server`` bound to 127.0.0.1 with AOF persistence in its working folder, no password."""
 
     backend: ClassVar[str] = "redis"
+    apt_packages: ClassVar[tuple[str, ...]] = ("redis-server",)
+    pip_packages: ClassVar[tuple[str, ...]] = ()
+    client_modules: ClassVar[tuple[str, ...]] = ("redis",)
     default_port: ClassVar[int] = 6379
     startup_timeout: ClassVar[float] = 10.0
     install_hint: ClassVar[str] = _INSTALL
@@ -125,7 +128,7 @@ class RedisRecipe(NativeRecipe):
 class RedisAuthRecipe(RedisRecipe):
     """``redis-server`` with ``requirepass``: the password is in ``params["password"]``.
 
-    Its standard port is 6380 (``docker/redis-auth.yml``); a server found there is used with
+    Its standard port is 6380 (``compose/redis-auth.yml``); a server found there is used with
     the password from ``BLOCKYARD_REDIS_AUTH_PASSWORD`` (default ``conformance``).
     """
 

