@@ -249,9 +249,9 @@ def test_missing_backend_is_not_run_and_named_in_the_summary(tmp_path: Path, no_
         assert "enable with: blockyard backends install redis" in out
         assert "real backends: 1 test(s) ran against a real server (http-echo 1); missing: redis" in out
     finally:
-        subprocess.run([sys.executable, "-m", "blockyard_conformance.backends", "down"],
-                       env={**os.environ, "BLOCKYARD_STATE_DIR": str(tmp_path / "state")}, check=False,
-                       capture_output=True)  # fmt: skip
+        down = [sys.executable, "-m", "blockyard_conformance.backends", "down"]
+        state = {**os.environ, "BLOCKYARD_STATE_DIR": str(tmp_path / "state")}
+        subprocess.run(down, env=state, check=False, capture_output=True)
 
 
 @pytest.mark.parametrize("how", ["option", "environment"])

@@ -149,9 +149,7 @@ class TestUnavailable:
 
     @pytest.mark.timeout(30)
     async def test_no_answer_within_the_timeout(self, silent_server: int) -> None:
-        store = VaultSecretStore(
-            {"vaultAddr": f"http://127.0.0.1:{silent_server}", "vaultToken": "t", "timeout": "3s"}
-        )
+        store = VaultSecretStore({"vaultAddr": f"http://127.0.0.1:{silent_server}", "vaultToken": "t", "timeout": "3s"})
         ticks = 0
 
         async def ticker() -> None:

@@ -138,9 +138,9 @@ def _maven(name: str, log: Callable[[str], None]) -> str:
     partial.mkdir(parents=True)
     try:
         # Maven's build folder goes under the cache too: the shipped pom's folder may be read-only
-        _run([mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(pom),
-              f"-Dproject.build.directory={dest.parent / 'target'}", "dependency:copy-dependencies",
-              "-DincludeScope=runtime", f"-DoutputDirectory={partial}"], log)  # fmt: skip
+        build_dir = f"-Dproject.build.directory={dest.parent / 'target'}"
+        goal = ["dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={partial}"]
+        _run([mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(pom), build_dir, *goal], log)
         (partial / ".complete").write_text(want)
         shutil.rmtree(dest, ignore_errors=True)
         partial.replace(dest)
