@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONTRIB := $(sort $(dir $(wildcard contrib/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: install conformance test lint typecheck mutation bench bench-startup backends-up backends-down provision clean
+.PHONY: install dist conformance test lint typecheck mutation bench bench-startup backends-up backends-down provision clean
 
 $(STAMP): pyproject.toml interfaces/pyproject.toml conformance/pyproject.toml $(wildcard contrib/*/pyproject.toml)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ PROVISION ?= $(CAN_PROVISION)
 REQUIRE_BACKENDS ?= $(PROVISION)
 EMBEDDED ?= 0
 NO_PROVISION_NOTE := not provisioning (needs root on Debian): real-backend tests this machine lacks are not run; enable them with: sudo make provision
+
+## Publishable files: sdist + wheel (built from the sdist) of every distribution into dist/, twine-checked.
+dist: $(STAMP)
+	$(BIN)/python scripts/dist.py
 
 ## The main job: the conformance matrix on every component whose backend is available.
 conformance: $(STAMP)
@@ -78,4 +82,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/aws_bench.py
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist reports .pytest_cache .mypy_cache .ruff_cache

@@ -45,7 +45,7 @@ def test_unknown_type_names_what_to_install_and_close_matches() -> None:
     registry = make_registry()
     with pytest.raises(ComponentNotFoundError) as ei:
         registry.resolve("state.redis")
-    assert "state.redis needs: pip install blockyard-redis" in str(ei.value)
+    assert 'state.redis needs: pip install "blockyard[redis]"' in str(ei.value)
     with pytest.raises(ComponentNotFoundError, match=r"did you mean state\.mem"):
         registry.resolve("state.mme")
     with pytest.raises(ComponentNotFoundError, match="has no version 'v2'; available: v1"):

@@ -209,7 +209,7 @@ async def test_unknown_type_names_the_distribution_and_close_matches(registry: R
         await create_component(res, registry=registry)
     msg = str(ei.value)
     assert msg.startswith("r.yaml:6: component 'statestore': spec.type:")
-    assert "pip install blockyard-redis" in msg
+    assert 'pip install "blockyard[redis]"' in msg
     [res] = parse_resources(component(type_="state.mme"))
     with pytest.raises(ComponentNotFoundError, match=r"did you mean state\.mem"):
         await create_component(res, registry=registry)

@@ -33,6 +33,8 @@ __all__ = [
     "load_case_file",
 ]
 
+__version__ = "0.1.0"
+
 _EXPORTS = {
     "BindingSuite": "blockyard_conformance.bindings_suite",
     "ComponentSuite": "blockyard_conformance.base_suite",

@@ -9,7 +9,10 @@ from typing import Any
 
 from blockyard.hookspecs import hookimpl
 
-__all__ = ["blockyard_cli_commands"]
+__all__ = ["BLOCKYARD_CONTRACT", "blockyard_cli_commands"]
+
+#: The Blockyard plugin contract this plugin implements (see :mod:`blockyard.contract`).
+BLOCKYARD_CONTRACT = "1.0"
 
 
 @hookimpl

@@ -116,8 +116,27 @@ def _registry() -> Registry:
     return get_registry()
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: the core's version and contract, then every installed plugin distribution's."""
+    if not value or ctx.resilient_parsing:
+        return
+    from blockyard.contract import CONTRACT_VERSION, installed_distributions
+
+    click.echo(f"blockyard {__version__} (contract {CONTRACT_VERSION})")
+    for name, version in installed_distributions():
+        click.echo(f"  {name} {version}")
+    ctx.exit()
+
+
 @click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="blockyard")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the versions of blockyard and of every installed plugin distribution, and exit.",
+)
 def cli() -> None:
     """Blockyard: Dapr-style building blocks (state, pub/sub, bindings, secret stores)."""
 
@@ -167,7 +186,7 @@ def list_components(fmt: str) -> None:
     if specs:
         out.print(table)
     else:
-        out.print("No components installed. Try: pip install blockyard-local")
+        out.print('No components installed. Try: pip install "blockyard[local]"')
     if failures:
         bad = Table(title="Plugins that failed to load", title_justify="left", box=box.SIMPLE_HEAD, style="red")
         for column in ("entry point", "distribution", "error"):

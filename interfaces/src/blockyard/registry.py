@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pluggy
 
 from blockyard import hookspecs
+from blockyard.contract import check_plugin_contract, install_hint
 from blockyard.errors import ComponentNotFoundError
 from blockyard.kinds import ComponentKind
 
@@ -196,6 +197,7 @@ class Registry:
             dist = ep.dist
             try:
                 plugin = ep.load()
+                check_plugin_contract(plugin, dist)
                 if pm.is_registered(plugin):
                     continue
                 pm.register(plugin, name=f"{dist or ''}:{ep.name}")
@@ -254,7 +256,7 @@ class Registry:
         if failed:
             hint = f"; {dist} is installed but failed to load: {failed[0].error}"
         elif dist:
-            hint = f"; {type_} needs: pip install {dist}"
+            hint = f"; {type_} needs: {install_hint(dist)}"
         close = difflib.get_close_matches(key[0], sorted({t for t, _ in index} | set(KNOWN_DISTRIBUTIONS)), n=3)
         if close:
             hint += f"; did you mean {', '.join(close)}?"

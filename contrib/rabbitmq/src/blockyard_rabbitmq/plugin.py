@@ -7,7 +7,10 @@ from pathlib import Path
 from blockyard.hookspecs import hookimpl
 from blockyard.registry import ComponentSpec
 
-__all__ = ["blockyard_components", "blockyard_conformance_cases"]
+__all__ = ["BLOCKYARD_CONTRACT", "blockyard_components", "blockyard_conformance_cases"]
+
+#: The Blockyard plugin contract this plugin implements (see :mod:`blockyard.contract`).
+BLOCKYARD_CONTRACT = "1.0"
 
 PUBSUB_FEATURES = ("BULK_PUBSUB", "CONSUMER_GROUPS", "MESSAGE_TTL", "REDELIVERY")
 
