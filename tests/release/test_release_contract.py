@@ -114,7 +114,8 @@ def test_check_plugin_contract_directly() -> None:
 def test_install_hints_name_the_core_extra() -> None:
     assert install_hint("blockyard-redis") == 'pip install "blockyard[redis]"'
     assert install_hint("blockyard-aws") == 'pip install "blockyard[aws]"'
-    assert install_hint("blockyard-conformance") == "pip install blockyard-conformance"
+    assert install_hint("blockyard-conformance") == 'pip install "blockyard[conformance]"'
+    assert install_hint("blockyard-notanextra") == "pip install blockyard-notanextra"
     assert install_hint("someone-elses-plugin") == "pip install someone-elses-plugin"
     registry = Registry(autoload=False)
     with pytest.raises(ComponentNotFoundError, match=r'state\.redis needs: pip install "blockyard\[redis\]"'):

@@ -44,13 +44,20 @@ def _parse(version: object, where: str) -> tuple[int, int]:
 
 
 def install_hint(distribution: str) -> str:
-    """The ``pip install`` line for a distribution: first-party plugins through the core's extras.
+    """The ``pip install`` line for a distribution, through the core's extra when it has one.
 
-    ``blockyard-redis`` gives ``pip install "blockyard[redis]"``; any other name is installed by name.
+    ``blockyard-redis`` gives ``pip install "blockyard[redis]"`` (the installed core declares the extra
+    ``redis``); any other name is installed by name.
     """
-    prefix = "blockyard-"
-    if distribution.startswith(prefix) and distribution != "blockyard-conformance":
-        return f'pip install "blockyard[{distribution.removeprefix(prefix)}]"'
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    extra = distribution.removeprefix("blockyard-")
+    try:
+        extras = metadata("blockyard").get_all("Provides-Extra") or []
+    except PackageNotFoundError:  # the core used from a source tree, not installed
+        extras = []
+    if extra != distribution and extra in extras:
+        return f'pip install "blockyard[{extra}]"'
     return f"pip install {distribution}"
 
 
