@@ -11,8 +11,7 @@ from email import message_from_string
 from pathlib import Path
 
 import pytest
-from conftest import Builder
-from release_kit import PYTHONS, URL_KEYS, Dist, distributions
+from release_kit import PYTHONS, URL_KEYS, Builder, Dist, distributions
 
 pytestmark = pytest.mark.slow
 DISTS = distributions()

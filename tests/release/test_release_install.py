@@ -14,8 +14,7 @@ from email import message_from_string
 from pathlib import Path
 
 import pytest
-from conftest import Builder
-from release_kit import CORE, distributions
+from release_kit import CORE, Builder, distributions
 
 pytestmark = pytest.mark.slow
 
