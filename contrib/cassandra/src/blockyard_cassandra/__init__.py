@@ -4,3 +4,5 @@ Install ``blockyard-cassandra`` and load a Dapr Component YAML of type ``state.c
 :class:`blockyard_cassandra.state.CassandraStateStore`. This package imports no Cassandra driver until
 a component is used.
 """
+
+__version__ = "0.1.0"

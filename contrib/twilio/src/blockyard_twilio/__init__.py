@@ -4,3 +4,5 @@ Install ``blockyard-twilio`` and load a Dapr Component YAML of type ``bindings.t
 :class:`blockyard_twilio.sms.TwilioSmsBinding`. This package imports no Twilio SDK until a component
 is used.
 """
+
+__version__ = "0.1.0"
