@@ -43,6 +43,7 @@ from blockyard.state import (
 )
 from blockyard_conformance.base_suite import ComponentSuite, SuiteEnv
 from blockyard_conformance.marks import capability
+from blockyard_conformance.query_suite import QuerySuite
 from blockyard_conformance.state_model import ModelClock, run_state_model
 from blockyard_conformance.support import eventually, fresh_id
 
@@ -84,7 +85,7 @@ def _parse_rfc3339(text: str) -> datetime:
     return value
 
 
-class StateStoreSuite(ComponentSuite):
+class StateStoreSuite(QuerySuite, ComponentSuite):
     """Conformance tests of a :class:`~blockyard.state.StateStore`."""
 
     kind: ClassVar[str] = "state"

@@ -35,6 +35,7 @@ from typing import Any, ClassVar, overload
 
 from blockyard.component import Component, ComponentKind
 from blockyard.errors import BlockyardError, InvalidRequestError
+from blockyard.query import Query, parse_query
 from blockyard.state_types import (
     TTL_EXPIRE_TIME,
     Concurrency,
@@ -219,7 +220,9 @@ class StateStore(Component, abc.ABC):
         """List keys matching an SQL LIKE pattern (needs :attr:`StateFeature.KEYS_LIKE`)."""
         raise self._unsupported(StateFeature.KEYS_LIKE, "keys_like")
 
-    async def query(self, query: Mapping[str, Any], *, metadata: Mapping[str, str] | None = None) -> QueryResult:
+    async def query(
+        self, query: Query | Mapping[str, Any] | str | bytes, *, metadata: Mapping[str, str] | None = None
+    ) -> QueryResult:
         """Query JSON values (needs :attr:`StateFeature.QUERY_API`)."""
         raise self._unsupported(StateFeature.QUERY_API, "query")
 
@@ -442,15 +445,24 @@ class KeysLikeStateStore(StateStore, abc.ABC):
 
 
 class QueryableStateStore(StateStore, abc.ABC):
-    """Mixin for :attr:`StateFeature.QUERY_API`."""
+    """Mixin for :attr:`StateFeature.QUERY_API`; the language and its semantics: :mod:`blockyard.query`."""
 
-    async def query(self, query: Mapping[str, Any], *, metadata: Mapping[str, str] | None = None) -> QueryResult:
-        """Run a Dapr state query (``filter``/``sort``/``page``) over JSON values."""
+    async def query(
+        self, query: Query | Mapping[str, Any] | str | bytes, *, metadata: Mapping[str, str] | None = None
+    ) -> QueryResult:
+        """Run a Dapr state query (``filter``/``sort``/``page``) over the JSON values.
+
+        :raises InvalidRequestError: a malformed query or page token (naming the part).
+        """
         self._check_ready("query")
         if StateFeature.QUERY_API not in self.features:
             raise self._unsupported(StateFeature.QUERY_API, "query")
-        return await self._call_hook("query", None, self._query(query, metadata or _EMPTY))
+        try:
+            parsed = parse_query(query)
+        except InvalidRequestError as exc:
+            raise exc.fill(self.name, "query", None)
+        return await self._call_hook("query", None, self._query(parsed, metadata or _EMPTY))
 
     @abc.abstractmethod
-    async def _query(self, query: Mapping[str, Any], metadata: Mapping[str, str]) -> QueryResult:
-        """Run the query."""
+    async def _query(self, query: Query, metadata: Mapping[str, str]) -> QueryResult:
+        """Return the page of live JSON items ``query`` selects, as :meth:`Query.page` orders and cuts it."""

@@ -20,6 +20,7 @@ _STATE_FEATURES = (
     "ETAG",
     "FIRST_WRITE",
     "KEYS_LIKE",
+    "QUERY_API",
     "TRANSACTIONAL",
     "TTL",
     "TTL_EXPIRE_TIME",

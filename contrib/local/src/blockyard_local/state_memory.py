@@ -14,6 +14,8 @@ other stores are compared with:
 - ``delete_with_prefix("a")`` deletes ``a||x`` but not ``a||b||x``.
 - ``keys_like`` lists live keys matching an SQL LIKE pattern (``%``, ``_``; everything else literal;
   case-sensitive), in key order, paged with continuation tokens.
+- ``query`` is the reference of the query API (:mod:`blockyard.query`): it decodes every live
+  JSON value and evaluates the filter, sort and page in Python (cost: every item, every call).
 
 Every operation is a run of plain dict operations without an ``await`` in between, so it is atomic
 with respect to all the other tasks of the event loop. Use the store from one event loop.
@@ -30,6 +32,8 @@ Example::
             assert item.json() == {"qty": 3} and item.etag == etag
             print(item.metadata["ttlExpireTime"])
             await store.set("order-1", {"qty": 4}, etag=etag)
+            found = await store.query({"filter": {"GT": {"qty": 3}}, "sort": [{"key": "qty"}]})
+            print([i.key for i in found.results])
 
     asyncio.run(main())
 
@@ -56,6 +60,7 @@ from typing import Any, ClassVar
 
 from blockyard.errors import BlockyardError, ETagMismatchError
 from blockyard.metadata import ComponentMetadata, Duration, meta
+from blockyard.query import MISSING, Query, decode_document
 from blockyard.state import (
     TTL_EXPIRE_TIME,
     Consistency,
@@ -63,6 +68,8 @@ from blockyard.state import (
     DeleteWithPrefixStateStore,
     KeysLikeStateStore,
     KeysPage,
+    QueryableStateStore,
+    QueryResult,
     SetOp,
     StateFeature,
     StateItem,
@@ -96,7 +103,7 @@ class _Entry:
 _ABSENT = None
 
 
-class InMemoryStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLikeStateStore):
+class InMemoryStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLikeStateStore, QueryableStateStore):
     """The ``state.in-memory`` store. See the module docstring."""
 
     type: ClassVar[str] = "state.in-memory"
@@ -110,6 +117,7 @@ class InMemoryStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, Ke
             StateFeature.FIRST_WRITE,
             StateFeature.DELETE_WITH_PREFIX,
             StateFeature.KEYS_LIKE,
+            StateFeature.QUERY_API,
         }
     )
     bulk_parallelism: ClassVar[int | None] = None
@@ -243,6 +251,17 @@ class InMemoryStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, Ke
             page = keys[:page_size]
             return KeysPage(page, encode_token(page[-1]))
         return KeysPage(keys, None)
+
+    async def _query(self, query: Query, metadata: Mapping[str, str]) -> QueryResult:
+        now = time.time()
+        rows = []
+        for key in list(self._data):
+            entry = self._live(key, now)
+            doc = decode_document(entry.value) if entry is not None else MISSING
+            if entry is not None and doc is not MISSING and query.matches(doc):
+                rows.append((key, doc, self._item(key, entry)))
+        results, token = query.page(rows)
+        return QueryResult(results, token)
 
     # -- expiry ------------------------------------------------------------------------------
 

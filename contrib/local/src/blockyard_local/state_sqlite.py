@@ -16,6 +16,9 @@ locking; WAL mode by default). The store implements the whole state contract, as
   in which a failed ETag check skips only its own item.
 - ``delete_with_prefix`` and ``keys_like`` behave as in ``state.in-memory`` (``keys_like`` uses a
   case-sensitive ``GLOB`` translated from the LIKE pattern, so only ``%`` and ``_`` are wildcards).
+- ``query`` (:mod:`blockyard.query`) runs its filter in SQLite (JSON1: ``json_valid`` and nested
+  ``json_each`` lookups, every value and member name a bound parameter) and sorts and pages the
+  matching rows on the worker thread.
 - Values are stored as UTF-8 ``TEXT`` when they are valid UTF-8 (readable with the ``sqlite3``
   shell), else as a ``BLOB``, with an ``is_binary`` flag: the bytes always round-trip exactly.
   Keys and values are always bound parameters.
@@ -64,6 +67,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
 
+import orjson
 from pydantic import field_validator
 
 from blockyard.errors import (
@@ -74,6 +78,7 @@ from blockyard.errors import (
     ETagMismatchError,
 )
 from blockyard.metadata import ComponentMetadata, Duration, SecretStr, meta
+from blockyard.query import Query
 from blockyard.state import (
     TTL_EXPIRE_TIME,
     Consistency,
@@ -81,6 +86,8 @@ from blockyard.state import (
     DeleteWithPrefixStateStore,
     KeysLikeStateStore,
     KeysPage,
+    QueryableStateStore,
+    QueryResult,
     SetOp,
     StateFeature,
     StateItem,
@@ -88,6 +95,7 @@ from blockyard.state import (
     format_expire_time,
 )
 from blockyard_local._keys import decode_token, encode_token, glob_literal, like_to_glob
+from blockyard_local._sqlite_query import filter_sql
 
 __all__ = ["SQLiteStateMetadata", "SQLiteStateStore"]
 
@@ -147,7 +155,7 @@ def _unpack(value: str | bytes, is_binary: int) -> bytes:
     return value if isinstance(value, bytes) else value.encode()
 
 
-class SQLiteStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLikeStateStore):
+class SQLiteStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLikeStateStore, QueryableStateStore):
     """The ``state.sqlite`` store. See the module docstring."""
 
     type: ClassVar[str] = "state.sqlite"
@@ -161,6 +169,7 @@ class SQLiteStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, Keys
             StateFeature.FIRST_WRITE,
             StateFeature.DELETE_WITH_PREFIX,
             StateFeature.KEYS_LIKE,
+            StateFeature.QUERY_API,
         }
     )
 
@@ -206,6 +215,8 @@ class SQLiteStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, Keys
             "delete_children": f"DELETE FROM {t} WHERE key GLOB ? AND instr(substr(key, ?), '||') = 0",
             "keys": f"SELECT key FROM {t} WHERE key GLOB ? AND key > ? AND {live} ORDER BY key",
             "sweep": f"DELETE FROM {t} WHERE expires_at IS NOT NULL AND expires_at <= ?",
+            "query": f"SELECT key, value, is_binary, etag, expires_at, content_type FROM {t} t WHERE {live} "
+            "AND CASE WHEN t.is_binary <> 0 THEN 0 WHEN json_valid(t.value) THEN ({}) ELSE 0 END",
         }
         self._deadline = 0.0
 
@@ -432,6 +443,17 @@ class SQLiteStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, Keys
             keys = keys[:page_size]
             return KeysPage(keys, encode_token(keys[-1]))
         return KeysPage(keys, None)
+
+    def _query_now(self, query: Query) -> QueryResult:
+        params: list[Any] = [time.time()]
+        condition = filter_sql(query.filter, params) if query.filter is not None else "1"
+        rows = self._db.execute(self._sql["query"].format(condition), params).fetchall()
+        found = [(row[0], orjson.loads(row[1]), self._item(row[0], row[1:])) for row in rows]
+        results, token = query.page(found)
+        return QueryResult(results, token)
+
+    async def _query(self, query: Query, metadata: Mapping[str, str]) -> QueryResult:
+        return await self._call(self._query_now, query)
 
     # -- expiry ------------------------------------------------------------------------------
 
