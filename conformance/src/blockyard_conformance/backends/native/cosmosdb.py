@@ -1,13 +1,13 @@
 """Azure Cosmos DB (SQL API) emulated by ``@vercel/cosmosdb-server``: flavour
-``cosmosdb via cosmosdb-server X``. Installed with ``blockyard backends install cosmosdb`` (``npm ci``
+``cosmosdb via @vercel/cosmosdb-server X``. Installed with ``blockyard backends install cosmosdb`` (``npm ci``
 of the shipped ``npm/cosmosdb/package-lock.json`` into ``~/.cache/blockyard/npm/cosmosdb``).
 
 It serves HTTPS with a self-signed certificate; the azure-cosmos SDK skips verification
 for 127.0.0.1 by itself. The account key is the public emulator key. Known limits of the
 emulator: no transactional batch, stored procedures, item TTL expiry or OFFSET/LIMIT.
 
-Seeded: database ``conformance`` with container ``conformance`` (partition key
-``/partitionKey``).
+Seeded: database ``conformance`` with container ``conformance`` (partition key ``/partitionKey``,
+item TTL on: ``defaultTtl -1``).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class CosmosDBRecipe(NativeRecipe):
         return spawn([node, str(cli), "--host", LOOPBACK, "-p", str(port)], log, cwd=workdir)
 
     def endpoint(self, port: int, workdir: Path) -> Endpoint:
-        flavour = f"cosmosdb via cosmosdb-server {_version()} (native)"
+        flavour = f"cosmosdb via @vercel/cosmosdb-server {_version()} (native)"
         return self._endpoint(port, flavour, "native")
 
     def listening_endpoint(self, port: int, source: str = "listening") -> Endpoint:
@@ -128,4 +128,6 @@ class CosmosDBRecipe(NativeRecipe):
             warnings.simplefilter("ignore")
             client = self._client(endpoint)
             database = client.create_database_if_not_exists(SEED_DATABASE)
-            database.create_container_if_not_exists(SEED_CONTAINER, partition_key=PartitionKey(path=SEED_PARTITION_KEY))
+            database.create_container_if_not_exists(
+                SEED_CONTAINER, partition_key=PartitionKey(path=SEED_PARTITION_KEY), default_ttl=-1
+            )
