@@ -80,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/kafka_bench.py
 	$(BIN)/python bench/cassandra_bench.py
 	$(BIN)/python bench/aws_bench.py
+	$(BIN)/python bench/cosmos_bench.py
 
 clean:
 	rm -rf $(VENV) dist reports .pytest_cache .mypy_cache .ruff_cache

@@ -50,9 +50,9 @@ async def test_unreachable_endpoint_fails_within_the_connection_timeout(props: d
 
 
 async def test_missing_database_and_container_are_named(props: dict[str, str]) -> None:
-    with pytest.raises(ComponentConfigError, match="'database'.*no-such-db"):
+    with pytest.raises(ComponentConfigError, match=r"'database'.*no-such-db"):
         await CosmosDBStateStore({**props, "database": "no-such-db"}, name="s").init()
-    with pytest.raises(ComponentConfigError, match="'collection'.*no-such-container"):
+    with pytest.raises(ComponentConfigError, match=r"'collection'.*no-such-container"):
         await CosmosDBBinding({**props, "collection": "no-such-container", "partitionKey": "pk"}, name="b").init()
 
 
@@ -83,9 +83,7 @@ async def test_throttling_is_retried_after_the_requested_wait(props: dict[str, s
         await proxy.stop()
 
 
-async def test_no_key_in_logs_reprs_or_errors(
-    props: dict[str, str], ns: str, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_no_key_in_logs_reprs_or_errors(props: dict[str, str], ns: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     key = props["masterKey"]
     async with CosmosDBStateStore(props, name="secretive") as store:

@@ -16,17 +16,19 @@ INJECTIONS = [
     "x' OR '1'='1",
     '"] OR 1=1 --',
     "@p0",
-    "c.id",
+    'c["id"]',
     "') OR true OR ('",
-    "\\\"; DROP",
-    "value\"][\"isBinary",
+    '\\"; DROP',
+    'value"]["isBinary',
 ]
 
 
 async def test_query_is_parameterised_with_injection_strings_in_values_and_paths(
     store: CosmosDBStateStore, ns: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Injection strings as member names and as values match only themselves, and never reach the SQL text."""
+    """Injection strings as member names and as values match only themselves, and never reach the SQL text.
+
+    (A dot separates members in a field path, so the member names here have none.)"""
     texts: list[str] = []
     container = store.container
     original = container.query_items
@@ -89,11 +91,16 @@ async def test_document_layout_ttl_and_partition_key(store: CosmosDBStateStore, 
     """Dapr's document layout; ``ttl`` and ``expiresAt`` with a TTL; the partition key from metadata."""
     await store.set(f"{ns}-a", {"qty": 1}, ttl=60, content_type="application/json")
     doc = await raw.read_item(f"{ns}-a", partition_key=f"{ns}-a")
-    assert doc["id"] == f"{ns}-a" and doc["partitionKey"] == f"{ns}-a"
-    assert doc["value"] == {"qty": 1} and doc["isBinary"] is False
-    assert doc["ttl"] == 60 and doc["expiresAt"] > 0 and doc["contentType"] == "application/json"
+    assert doc["id"] == f"{ns}-a"
+    assert doc["partitionKey"] == f"{ns}-a"
+    assert doc["value"] == {"qty": 1}
+    assert doc["isBinary"] is False
+    assert doc["ttl"] == 60
+    assert doc["expiresAt"] > 0
+    assert doc["contentType"] == "application/json"
     item = await store.get(f"{ns}-a")
-    assert item.etag == doc["_etag"] and "ttlExpireTime" in item.metadata
+    assert item.etag == doc["_etag"]
+    assert "ttlExpireTime" in item.metadata
     md = {"partitionKey": f"{ns}-p"}
     await store.set(f"{ns}-b", {"qty": 2}, metadata=md)
     assert (await raw.read_item(f"{ns}-b", partition_key=f"{ns}-p"))["partitionKey"] == f"{ns}-p"

@@ -34,19 +34,17 @@ __all__ = ["CosmosClientMixin", "CosmosConnectionMetadata", "cosmos_error"]
 
 _ENTRA = "Microsoft Entra ID authentication is not implemented; use masterKey"
 
-_UNSUPPORTED: dict[str, str] = {
-    name: _ENTRA
-    for name in (
-        "azureClientId",
-        "azureTenantId",
-        "azureClientSecret",
-        "azureCertificate",
-        "azureCertificateFile",
-        "azureCertificatePassword",
-        "azureEnvironment",
-        "azureFederatedTokenFile",
-    )
-}
+_ENTRA_FIELDS = (
+    "azureClientId",
+    "azureTenantId",
+    "azureClientSecret",
+    "azureCertificate",
+    "azureCertificateFile",
+    "azureCertificatePassword",
+    "azureEnvironment",
+    "azureFederatedTokenFile",
+)
+_UNSUPPORTED: dict[str, str] = dict.fromkeys(_ENTRA_FIELDS, _ENTRA)
 
 
 class CosmosConnectionMetadata(ComponentMetadata):
@@ -170,4 +168,3 @@ class CosmosClientMixin:
 
     def _translate_error(self, exc: BaseException) -> builtins.type[BlockyardError] | BlockyardError | None:
         return cosmos_error(exc)
-

@@ -16,8 +16,14 @@ SPECS: tuple[ComponentSpec, ...] = (
         "blockyard_azure.state:CosmosDBStateStore",
         status="alpha",
         features=(
-            "ETAG", "FIRST_WRITE", "PARTITION_KEY", "QUERY_API", "TRANSACTIONAL", "TTL", "TTL_EXPIRE_TIME",
-        ),  # fmt: skip
+            "ETAG",
+            "FIRST_WRITE",
+            "PARTITION_KEY",
+            "QUERY_API",
+            "TRANSACTIONAL",
+            "TTL",
+            "TTL_EXPIRE_TIME",
+        ),
         description="Azure Cosmos DB state store: ETags, TTL, transactional batch, parameterised SQL queries",
         distribution="blockyard-azure",
     ),

@@ -167,10 +167,7 @@ class CosmosDBStateStore(CosmosClientMixin, TransactionalStateStore, QueryableSt
             # single-partition query answers the same question on every implementation.
             params = [{"name": "@id", "value": doc_id}, {"name": "@pk", "value": partition}]
             found = [
-                d
-                async for d in self.container.query_items(
-                    _READ_BY_QUERY, parameters=params, partition_key=partition
-                )
+                d async for d in self.container.query_items(_READ_BY_QUERY, parameters=params, partition_key=partition)
             ]
             return found[0] if found else None
         return doc
@@ -222,7 +219,10 @@ class CosmosDBStateStore(CosmosClientMixin, TransactionalStateStore, QueryableSt
                 await self.container.delete_item(key_to_id(op.key), partition_key=partition)
             else:
                 await self.container.delete_item(
-                    key_to_id(op.key), partition_key=partition, etag=op.etag, match_condition=MatchConditions.IfNotModified
+                    key_to_id(op.key),
+                    partition_key=partition,
+                    etag=op.etag,
+                    match_condition=MatchConditions.IfNotModified,
                 )
         except CosmosResourceNotFoundError:
             if op.etag is not None:

@@ -74,7 +74,10 @@ class RedisStateMetadata(RedisConnectionMetadata):
 
     unsupported: ClassVar[dict[str, str]] = {
         **RedisConnectionMetadata.unsupported,
-        "queryIndexes": "the query API (RediSearch / RedisJSON) is not implemented",
+        "queryIndexes": (
+            "state.redis does not implement the query API (RediSearch / RedisJSON indexes); "
+            "the stores that declare QUERY_API are state.in-memory, state.sqlite and state.azure.cosmosdb"
+        ),
     }
 
     ttl_in_seconds: int | None = meta(
