@@ -15,7 +15,7 @@ from blockyard_azure.state import CosmosDBStateStore
 INJECTIONS = [
     "x' OR '1'='1",
     '"] OR 1=1 --',
-    "@p0",
+    "@evil",
     'c["id"]',
     "') OR true OR ('",
     '\\"; DROP',
