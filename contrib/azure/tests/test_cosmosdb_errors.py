@@ -59,6 +59,9 @@ async def test_missing_database_and_container_are_named(props: dict[str, str]) -
 def test_entra_id_metadata_is_refused_and_required_fields_named(props: dict[str, str]) -> None:
     with pytest.raises(ComponentConfigError, match="azureClientId"):
         CosmosDBStateStore({**props, "azureClientId": "x"}, name="s")
+    for bad in ({"maxRetryAttempts": "0"}, {"connectionTimeout": "0s"}):
+        with pytest.raises(ComponentConfigError, match=next(iter(bad))):
+            CosmosDBStateStore({**props, **bad}, name="s")
     for field in ("url", "masterKey", "database", "collection"):
         with pytest.raises(ComponentConfigError, match=field):
             CosmosDBStateStore({k: v for k, v in props.items() if k != field}, name="s")

@@ -19,6 +19,8 @@ import builtins
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from pydantic import field_validator
+
 from blockyard.errors import (
     AuthenticationError,
     BackendError,
@@ -70,6 +72,20 @@ class CosmosConnectionMetadata(ComponentMetadata):
         description="Follow the account's regional endpoints; turn off to stay on 'url' (proxies, emulators).",
         example="false",
     )
+
+    @field_validator("max_retry_attempts")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("expected at least 1 retry of a throttled request")
+        return value
+
+    @field_validator("connection_timeout", "max_retry_wait_time")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() <= 0:
+            raise ValueError("expected a positive duration")
+        return value
 
 
 _STATUS_MESSAGES = {
