@@ -22,6 +22,7 @@ GROUP_ORDER = (
     "ttl",
     "delete-with-prefix",
     "keys-like",
+    "query",
     "model",
     "consumer-groups",
     "redelivery",
