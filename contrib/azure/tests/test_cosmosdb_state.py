@@ -126,3 +126,49 @@ async def test_transactions_stay_in_one_partition_of_at_most_100(store: CosmosDB
     with pytest.raises(InvalidRequestError, match="at most 100"):
         await store.transact([SetRequest(f"{ns}-{i}", i) for i in range(101)], metadata={"partitionKey": ns})
     assert not (await store.get(f"{ns}-1")).found
+
+
+async def test_transaction_is_one_conditional_batch(
+    store: CosmosDBStateStore, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch ``transact`` sends (the emulator cannot run batches, so the request is checked):
+    conditions as ``if_match_etag``, first-write as ``create``, a plain delete made unconditional
+    by an upsert before it; a failed condition is an ETag mismatch."""
+    from azure.cosmos.exceptions import CosmosBatchOperationError
+
+    from blockyard.errors import ETagMismatchError
+
+    sent: list[tuple[list[Any], str]] = []
+
+    async def execute_item_batch(batch: list[Any], partition_key: str) -> list[Any]:
+        sent.append((batch, partition_key))
+        return []
+
+    monkeypatch.setattr(store.container, "execute_item_batch", execute_item_batch)
+    md = {"partitionKey": ns}
+    await store.transact(
+        [
+            SetRequest("a", {"v": 1}),
+            SetRequest("b", {"v": 2}, etag='"e-b"'),
+            SetRequest("c", {"v": 3}, concurrency="first-write"),
+            DeleteRequest("d"),
+            DeleteRequest("e", etag='"e-e"'),
+        ],
+        metadata=md,
+    )
+    ((batch, partition),) = sent
+    assert partition == ns
+    assert [op[0] for op in batch] == ["upsert", "replace", "create", "upsert", "delete", "delete"]
+    assert batch[0][1][0]["partitionKey"] == ns
+    assert batch[0][1][0]["value"] == {"v": 1}
+    assert batch[1][1][0] == "b"
+    assert batch[1][2] == {"if_match_etag": '"e-b"'}
+    assert batch[4] == ("delete", ("d",))
+    assert batch[5] == ("delete", ("e",), {"if_match_etag": '"e-e"'})
+
+    async def failing(batch: list[Any], partition_key: str) -> list[Any]:
+        raise CosmosBatchOperationError(error_index=1, headers={}, status_code=412, message="precondition")
+
+    monkeypatch.setattr(store.container, "execute_item_batch", failing)
+    with pytest.raises(ETagMismatchError, match="operation 1"):
+        await store.transact([SetRequest("a", 1), SetRequest("b", 2, etag='"x"')], metadata=md)

@@ -265,7 +265,7 @@ class CosmosDBStateStore(CosmosClientMixin, TransactionalStateStore, QueryableSt
         except CosmosBatchOperationError as exc:
             if exc.status_code in (404, 409, 412):
                 raise ETagMismatchError(
-                    f"the transaction failed its condition at operation {exc.error_index} ({_MISMATCH}); "
+                    f"the transaction failed its condition at batch operation {exc.error_index} ({_MISMATCH}); "
                     "nothing was applied"
                 ) from None
             raise
