@@ -103,6 +103,7 @@ async def test_document_layout_ttl_and_partition_key(store: CosmosDBStateStore, 
     assert "ttlExpireTime" in item.metadata
     md = {"partitionKey": f"{ns}-p"}
     await store.set(f"{ns}-b", {"qty": 2}, metadata=md)
+    assert (await store.get(f"{ns}-b", metadata=md)).content_type == "application/json"  # the contentType default
     assert (await raw.read_item(f"{ns}-b", partition_key=f"{ns}-p"))["partitionKey"] == f"{ns}-p"
     assert (await store.get(f"{ns}-b", metadata=md)).json() == {"qty": 2}
     assert (await store.query({"filter": {"EQ": {"qty": 2}}}, metadata=md)).results[0].key == f"{ns}-b"

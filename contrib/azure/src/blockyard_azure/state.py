@@ -90,7 +90,7 @@ class CosmosDBStateMetadata(CosmosConnectionMetadata):
 
     content_type: str = meta(
         "application/json",
-        description="Content type of values written without one (Dapr's contentType).",
+        description="Content type recorded for JSON values written without one (Dapr's contentType).",
         aliases=("contenttype",),
         example="application/json",
     )
@@ -145,8 +145,9 @@ class CosmosDBStateStore(CosmosClientMixin, TransactionalStateStore, QueryableSt
     def _document(self, op: SetOp, now: float) -> dict[str, Any]:
         doc: dict[str, Any] = {"id": key_to_id(op.key), PARTITION_KEY: self._partition(op.key, op.metadata)}
         doc.update(document_fields(op.value))
-        if op.content_type:
-            doc["contentType"] = op.content_type
+        content_type = op.content_type or (None if doc["isBinary"] else self.meta.content_type)
+        if content_type:
+            doc["contentType"] = content_type
         if op.ttl:
             doc["ttl"] = op.ttl
             doc["expiresAt"] = now + op.ttl
