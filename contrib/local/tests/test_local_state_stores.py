@@ -184,4 +184,5 @@ def test_declared_features(cls: type[InMemoryStateStore] | type[SQLiteStateStore
         StateFeature.FIRST_WRITE,
         StateFeature.DELETE_WITH_PREFIX,
         StateFeature.KEYS_LIKE,
+        StateFeature.QUERY_API,
     }
