@@ -174,9 +174,7 @@ class QuerySuite:
         return made
 
     @capability("query", "QUERY_API")
-    @pytest.mark.parametrize(
-        ("filter_", "expected"), [pytest.param(f, e, id=i) for i, f, e in OPERATOR_CASES]
-    )  # fmt: skip
+    @pytest.mark.parametrize(("filter_", "expected"), [pytest.param(f, e, id=i) for i, f, e in OPERATOR_CASES])
     async def test_query_operators(
         self, store: StateStore, keys: Keys, filter_: dict[str, Any] | None, expected: set[str]
     ) -> None:
@@ -321,7 +319,7 @@ class QuerySuite:
             pytest.param({"filters": {}}, "filters", id="unknown-top-level"),
             pytest.param("{not json", "text", id="not-json"),
         ],
-    )  # fmt: skip
+    )
     async def test_query_malformed_is_refused_naming_the_part(self, store: StateStore, query: Any, part: str) -> None:
         """A malformed query raises InvalidRequestError naming the part that is wrong."""
         with pytest.raises(InvalidRequestError) as raised:
