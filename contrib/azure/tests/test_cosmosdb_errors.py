@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 import pytest
@@ -12,15 +11,9 @@ from cosmos_testing import started_proxy
 from blockyard.errors import AuthenticationError, BackendUnavailableError, ComponentConfigError
 from blockyard_azure.binding import CosmosDBBinding
 from blockyard_azure.state import CosmosDBStateStore
+from blockyard_conformance.testing import free_port
 
 WRONG_KEY = "d3Jvbmcta2V5LW9mLWV4YWN0bHktdGhlLXJpZ2h0LWxlbmd0aC1mb3ItY29zbW9zZGItdGVzdHMtYWFhYWFhYWE="
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def test_wrong_key_is_an_authentication_error_without_the_key(
@@ -42,7 +35,7 @@ async def test_wrong_key_is_an_authentication_error_without_the_key(
 
 
 async def test_unreachable_endpoint_fails_within_the_connection_timeout(props: dict[str, str]) -> None:
-    url = f"https://127.0.0.1:{_free_port()}/"
+    url = f"https://127.0.0.1:{free_port()}/"
     store = CosmosDBStateStore({**props, "url": url, "connectionTimeout": "1s"}, name="unreachable")
     with pytest.raises(BackendUnavailableError, match="cannot reach"):
         await store.init()
