@@ -81,6 +81,7 @@ KNOWN_DISTRIBUTIONS: Mapping[str, str] = {
         ),
         "blockyard-aws",
     ),
+    **dict.fromkeys(("state.azure.cosmosdb", "bindings.azure.cosmosdb"), "blockyard-azure"),
 }
 
 
