@@ -5,3 +5,5 @@
 
 Importing this package imports no Azure SDK; the component modules do.
 """
+
+__version__ = "0.1.0"

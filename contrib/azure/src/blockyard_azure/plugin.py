@@ -7,7 +7,10 @@ from pathlib import Path
 from blockyard.hookspecs import hookimpl
 from blockyard.registry import ComponentSpec
 
-__all__ = ["SPECS", "blockyard_components", "blockyard_conformance_cases"]
+__all__ = ["BLOCKYARD_CONTRACT", "SPECS", "blockyard_components", "blockyard_conformance_cases"]
+
+#: The Blockyard plugin contract this plugin implements (see :mod:`blockyard.contract`).
+BLOCKYARD_CONTRACT = "1.0"
 
 SPECS: tuple[ComponentSpec, ...] = (
     ComponentSpec(
