@@ -41,6 +41,7 @@ __all__ = ["ComponentSuite", "SuiteEnv"]
 
 CASE_PROPERTY = "blockyard_case"
 BACKEND_PROPERTY = "blockyard_backend"
+NOTE_PROPERTY = "blockyard_note"
 
 
 @dataclass(slots=True)
@@ -130,6 +131,12 @@ class ComponentSuite:
         """The feature names the (initialised) component declares."""
         return {str(f) for f in component.features}
 
+    def note(self, text: str) -> None:
+        """Add ``text`` to this test's report: ``conformance run`` and pytest's summary print it."""
+        node = getattr(self, "_blockyard_node", None)
+        if node is not None and (NOTE_PROPERTY, text) not in node.user_properties:
+            node.user_properties.append((NOTE_PROPERTY, text))
+
     def restartable_backend(self, env: SuiteEnv) -> str:
         """The name of the backend the fault tests may restart; skips with the reason otherwise.
 
@@ -185,6 +192,7 @@ class ComponentSuite:
     def _suite_setup(self, request: pytest.FixtureRequest, suite_env: SuiteEnv) -> None:
         for name, value in suite_env.knobs.items():
             setattr(self, name, value)
+        self._blockyard_node = request.node
         request.node.user_properties.append((CASE_PROPERTY, self.case.id if self.case else type(self).__name__))
         request.node.user_properties.append((BACKEND_PROPERTY, suite_env.flavour))
 

@@ -8,7 +8,11 @@
     blockyard conformance run --component my-statestore.yaml
     blockyard conformance matrix --format github       # {"include": [{"case", "backend", "compose"}]}
 
-``run`` exits 1 when any case failed (not-run cases are reported, not failures), else 0.
+    blockyard conformance run --component my.yaml --knob bad_etag=9999999 --strict
+
+``run`` exits 1 when any case failed, else 0; not-run cases are reported, and are failures only
+with ``--strict`` (CI). ``--knob NAME=VALUE`` sets a suite knob for every selected case; the value
+is parsed to the knob's declared type and an unknown name is refused with the list of known ones.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 import click
 
-__all__ = ["conformance", "github_matrix", "main"]
+__all__ = ["conformance", "github_matrix", "main", "with_knob_options"]
 
 
 def _cases(patterns: tuple[str, ...]) -> list[Any]:
@@ -86,6 +90,14 @@ def list_cases(as_json: bool, embedded: bool, ids: bool) -> None:
 )
 @click.option("--no-progress", is_flag=True, help="No live progress view.")
 @click.option("-k", "keyword", default=None, help="Only tests matching this pytest -k expression.")
+@click.option(
+    "--knob",
+    "knob_options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a suite knob for every selected case (typed by the suite; e.g. bad_etag=9999999). Repeatable.",
+)
+@click.option("--strict", is_flag=True, help="A case that could not run is a failure (for CI).")
 def run(
     patterns: tuple[str, ...],
     components: tuple[str, ...],
@@ -93,8 +105,13 @@ def run(
     report_dir: Path | None,
     no_progress: bool,
     keyword: str | None,
+    knob_options: tuple[str, ...],
+    strict: bool,
 ) -> None:
-    """Run the cases matching PATTERNS (ids or globs; all by default)."""
+    """Run the cases matching PATTERNS (ids or globs; all by default).
+
+    Exits 1 when a case failed, or with --strict when a case could not run; else 0.
+    """
     from blockyard.cli import console
     from blockyard.errors import BlockyardError
     from blockyard_conformance.cases import component_file_case
@@ -105,6 +122,7 @@ def run(
         cases = [component_file_case(p, backend=backend) for p in components]
         if patterns or not components:
             cases = _cases(patterns) + cases
+        cases = [with_knob_options(c, knob_options) for c in cases]
     except BlockyardError as exc:
         raise _fail(exc) from None
     err = console(stderr=True)
@@ -114,7 +132,33 @@ def run(
     if report_dir is not None:
         for path in write_reports(outcome.results, report_dir):
             out.print(f"wrote {path}")
+    not_run = [r.case for r in outcome.results if r.status == "not-run"]
+    if strict and not_run:
+        out.print(f"[red]--strict:[/] {len(not_run)} case(s) not run count as failures: {', '.join(not_run)}")
+        sys.exit(1)
+    if strict and not outcome.results:
+        out.print("[red]--strict:[/] no case was selected")
+        sys.exit(1)
     sys.exit(outcome.exit_code)
+
+
+def with_knob_options(case: Any, options: tuple[str, ...]) -> Any:
+    """``case`` with the ``--knob NAME=VALUE`` options applied over its own knobs, typed by its suite.
+
+    :raises KnobError: an unknown knob (listing the known ones) or a value of the wrong type.
+    """
+    if not options:
+        return case
+    import dataclasses
+
+    from blockyard_conformance.generate import suite_for
+    from blockyard_conformance.knobs import KnobError, parse_knob_options
+
+    try:
+        given = parse_knob_options(suite_for(case.kind), options)
+    except KnobError as exc:
+        raise KnobError(f"case {case.id}: {exc.message}", field=exc.field) from None
+    return dataclasses.replace(case, knobs={**case.knobs, **given})
 
 
 def _print_summary(console: Any, outcome: Any) -> None:
@@ -134,6 +178,9 @@ def _print_summary(console: Any, outcome: Any) -> None:
         for group, (status, reason) in r.groups().items():
             if status in ("skipped", "xfailed") and reason:
                 console.print(f"[dim]{escape(f'{r.case} {group}: {status}: {reason}')}[/]")
+    for r in outcome.results:
+        for note in r.notes():
+            console.print(f"[cyan]note[/] {r.case}: {note}")
     for r in outcome.results:
         if r.status == "not-run":
             enable = escape(str(r.enable_command))

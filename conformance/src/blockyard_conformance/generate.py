@@ -9,6 +9,7 @@ from typing import Any
 
 from blockyard_conformance.base_suite import ComponentSuite
 from blockyard_conformance.cases import Case, CaseError
+from blockyard_conformance.knobs import KnobError, check_knobs
 
 __all__ = ["SUITES", "case_class", "class_name", "install_case_classes", "suite_for"]
 
@@ -40,19 +41,10 @@ def case_class(case: Case, module: str = __name__) -> type[ComponentSuite]:
     :raises CaseError: a knob names no attribute of the suite.
     """
     base = suite_for(case.kind)
-    attrs_ = vars_of(base)
-    unknown = sorted(
-        k for k in case.knobs if k.startswith("_") or k not in attrs_ or callable(attrs_[k]) or k in _NOT_KNOBS
-    )
-    if unknown:
-        knobs = sorted(
-            n for n, v in attrs_.items() if not n.startswith("_") and not callable(v) and n not in _NOT_KNOBS
-        )
-        raise CaseError(
-            f"case {case.id!r}: unknown knob(s) {', '.join(unknown)} for {base.__name__}; known: {', '.join(knobs)}",
-            source=case.source,
-            field="knobs",
-        )
+    try:
+        check_knobs(base, case.knobs)
+    except KnobError as exc:
+        raise CaseError(f"case {case.id!r}: {exc.message}", source=case.source, field="knobs") from None
     name = class_name(case.id)
     attrs: dict[str, Any] = {
         "case": case,
@@ -63,17 +55,6 @@ def case_class(case: Case, module: str = __name__) -> type[ComponentSuite]:
         "__doc__": f"Conformance case {case.id} ({case.type}, backend {case.backend or 'embedded'}).",
     }
     return type(name, (base,), attrs)
-
-
-_NOT_KNOBS = {"kind", "case", "component_class", "metadata", "component_name", "backend"}
-
-
-def vars_of(cls: type) -> dict[str, Any]:
-    """Class attributes along the MRO (most derived wins)."""
-    out: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        out.update(vars(klass))
-    return out
 
 
 def install_case_classes(namespace: MutableMapping[str, Any], cases: Iterable[Case]) -> list[str]:

@@ -6,9 +6,10 @@
 - refuses (usage error) a suite subclass that overrides a suite test without a ``skip`` with a
   reason or a strict ``xfail`` with a reason, so nothing is silently passed;
 - adds the backend's log tail to the report of a failing test;
-- shows the model test's seed in the header (``BLOCKYARD_MODEL_SEED`` replays a run).
-
-
+- shows the model test's seed in the header (``BLOCKYARD_MODEL_SEED`` replays a run);
+- makes suite tests async-capable in any project: each ``async def`` test of a suite subclass is
+  marked for pytest-asyncio, so no ``asyncio_mode = "auto"`` is needed;
+- prints the suites' notes (e.g. which of two honest answers a component gave) after the run;
 - gives the ``backend(name)`` marker its meaning: the backend is brought up before the test's
   fixtures run, through :func:`~blockyard_conformance.real_backends.require_backend` (a start that
   failed is a failure; a backend this machine lacks is "not run", or a failure with
@@ -19,6 +20,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -67,12 +69,40 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     real_backends.restore()
 
 
-def _is_suite(cls: type | None) -> bool:
-    if cls is None:
+def _is_suite(cls: Any) -> bool:
+    if not isinstance(cls, type):
         return False
     from blockyard_conformance.base_suite import ComponentSuite
 
     return issubclass(cls, ComponentSuite)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Mark a suite's coroutine tests ``asyncio`` before pytest-asyncio looks at them (strict mode)."""
+    if not isinstance(collector, pytest.Class) or not _is_suite(collector.obj):
+        return
+    if not inspect.iscoroutinefunction(obj) or not collector.funcnamefilter(name):
+        return
+    if not any(m.name == "asyncio" for m in getattr(obj, "pytestmark", ())):
+        pytest.mark.asyncio(obj)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """List the suites' notes, once per suite class and note."""
+    from blockyard_conformance.base_suite import NOTE_PROPERTY
+
+    seen: dict[tuple[str, str], None] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", ()):
+                if key == NOTE_PROPERTY:
+                    parts = str(getattr(report, "nodeid", "")).split("::")
+                    seen[(parts[-2] if len(parts) > 2 else parts[0], str(value))] = None
+    if seen:
+        terminalreporter.section("blockyard conformance notes")
+        for where, note in seen:
+            terminalreporter.write_line(f"{where}: {note}")
 
 
 def override_problem(cls: type, name: str) -> str | None:

@@ -112,7 +112,7 @@ def _junit(results: Sequence[CaseResult]) -> str:
 
 
 def markdown(results: Sequence[CaseResult]) -> str:
-    """The Markdown report: summary table, capability matrix, not-run list, failures."""
+    """The Markdown report: summary table, capability matrix, notes, not-run list, failures."""
     failed = sum(r.status == "failed" for r in results)
     lines = [
         "## Blockyard conformance",
@@ -139,6 +139,10 @@ def markdown(results: Sequence[CaseResult]) -> str:
                 "|---" * (len(columns) + 2) + "|",
             ]
             lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    noted = [(r, note) for r in results for note in r.notes()]
+    if noted:
+        lines += ["", "### Notes", ""]
+        lines += [f"- **{r.case}**: {_md(note)}" for r, note in noted]
     not_run = [r for r in results if r.status == "not-run"]
     if not_run:
         lines += ["", "### Not run", ""]

@@ -50,6 +50,8 @@ class TestOutcome:
     reason: str | None = None
     details: str | None = None
     backend: str | None = None
+    notes: list[str] = field(default_factory=list)
+    """What the suite noted while it ran (e.g. which of two honest answers the component gave)."""
 
 
 @dataclass(slots=True)
@@ -97,6 +99,10 @@ class CaseResult:
                 else:
                     out[g] = ("skipped", next(r for r in reasons if not r.startswith(NOT_DECLARED)))
         return out
+
+    def notes(self) -> list[str]:
+        """The distinct notes of this case's tests, in order."""
+        return list(dict.fromkeys(n for t in self.tests for n in t.notes))
 
     def present_groups(self) -> list[str]:
         """The capability groups this case has tests in, in report order."""
@@ -146,6 +152,8 @@ class Collector:
         for key, value in report.user_properties:
             if key == "blockyard_backend":
                 t.backend = str(value)
+            elif key == "blockyard_note" and str(value) not in t.notes:
+                t.notes.append(str(value))
         t.duration_s += report.duration
         if report.when == "call" or (report.when == "setup" and not report.passed):
             if hasattr(report, "wasxfail") and report.skipped:

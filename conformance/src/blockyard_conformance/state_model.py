@@ -76,6 +76,7 @@ def _machine(
     prefix: str,
     declared: set[str],
     bad_etag: str,
+    wrong_etag_errors: tuple[type[BaseException], ...],
     used: list[str],
     clock: ModelClock | None,
 ) -> type[RuleBasedStateMachine]:
@@ -98,12 +99,14 @@ def _machine(
                 f"the store raised {type(exc).__name__} where the model expects success: {exc}"
             ) from exc
 
-    def mismatch(coro: Coroutine[Any, Any, Any], what: str) -> None:
+    def mismatch(
+        coro: Coroutine[Any, Any, Any], what: str, errors: tuple[type[BaseException], ...] = (ETagMismatchError,)
+    ) -> None:
         try:
             run(coro)
-        except ETagMismatchError:
+        except errors:
             return
-        raise AssertionError(f"{what} should raise ETagMismatchError")
+        raise AssertionError(f"{what} should raise {' or '.join(e.__name__ for e in errors)}")
 
     class StateStoreModel(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -181,7 +184,7 @@ def _machine(
             if entry is not None and not stale:
                 self.wrote(k, v, call(store.set(k, v, etag=entry.etag)), None)
             else:
-                mismatch(store.set(k, v, etag=bad_etag), f"set of {k!r} with a wrong ETag")
+                mismatch(store.set(k, v, etag=bad_etag), f"set of {k!r} with a wrong ETag", wrong_etag_errors)
 
         @precondition(lambda self: etags_on)
         @rule(i=KEY, stale=st.booleans())
@@ -192,7 +195,7 @@ def _machine(
                 call(store.delete(k, etag=entry.etag))
                 self.model.pop(k)
             else:
-                mismatch(store.delete(k, etag=bad_etag), f"delete of {k!r} with a wrong ETag")
+                mismatch(store.delete(k, etag=bad_etag), f"delete of {k!r} with a wrong ETag", wrong_etag_errors)
 
         @rule(idx=st.lists(KEY, min_size=1, max_size=5))
         def bulk_get(self, idx: list[int]) -> None:
@@ -247,6 +250,7 @@ async def run_state_model(
     prefix: str,
     declared: set[str],
     bad_etag: str,
+    wrong_etag_errors: tuple[type[BaseException], ...] = (ETagMismatchError,),
     examples: int,
     steps: int,
     used: list[str],
@@ -255,10 +259,12 @@ async def run_state_model(
 ) -> None:
     """Run the model test, appending every key it touches to ``used`` (for cleanup).
 
+    A write or delete with ``bad_etag`` must raise one of ``wrong_etag_errors``.
+
     :raises AssertionError: (via hypothesis, with the shrunk failing sequence) on any disagreement;
         its notes name the seed and how to replay it.
     """
-    machine = _machine(store, asyncio.get_running_loop(), prefix, declared, bad_etag, used, clock)
+    machine = _machine(store, asyncio.get_running_loop(), prefix, declared, bad_etag, wrong_etag_errors, used, clock)
     config = settings(
         max_examples=examples,
         stateful_step_count=steps,

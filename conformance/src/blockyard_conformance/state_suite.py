@@ -1,6 +1,9 @@
 """The state store suite: Dapr's conformance cases, with its gaps closed, and more.
 
 Knobs (class attributes): ``bad_etag`` (a well-formed ETag that never matches),
+``bad_etag_error`` (which error a write with ``bad_etag`` must raise: ``mismatch``, ``invalid`` or
+``either``; unset: ``mismatch`` when ``bad_etag`` is set, ``either`` for the default ``"bad-etag"``,
+and the run notes when a store refused it as malformed),
 ``large_value_size``, ``ttl_timeout`` (seconds to wait for an expiry), ``concurrent_writers``,
 ``concurrent_inserts``, ``model_examples`` / ``model_steps`` / ``model_shrink`` (the hypothesis
 model test; ``model_clock()`` gives it a clock to move, for TTL).
@@ -12,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import orjson
 import pytest
@@ -26,6 +30,7 @@ from blockyard.errors import (
     BlockyardError,
     BulkError,
     ETagError,
+    ETagInvalidError,
     ETagMismatchError,
     InvalidRequestError,
     NotSupportedError,
@@ -91,6 +96,11 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
     kind: ClassVar[str] = "state"
     bad_etag: str = "bad-etag"
     """A well-formed ETag that matches no write (stores with numeric ETags: ``"9999999"``)."""
+    bad_etag_error: Literal["mismatch", "invalid", "either"] | None = None
+    """The error a write or delete with ``bad_etag`` must raise: ``"mismatch"`` (ETagMismatchError;
+    ``bad_etag`` is well-formed for the store), ``"invalid"`` (ETagInvalidError; the store checks the
+    ETag's form and ``bad_etag`` fails it) or ``"either"``. Unset: ``"mismatch"`` when ``bad_etag``
+    is set, ``"either"`` for the default ``"bad-etag"`` (both are honest answers to it)."""
     large_value_size: int = 1024 * 1024
     ttl_timeout: float = 10.0
     concurrent_writers: int = 50
@@ -103,6 +113,40 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
     def model_clock(self, store: StateStore) -> ModelClock | None:
         """A clock the model test may move for ``store``; ``None`` (the default): the store keeps real time."""
         return None
+
+    def wrong_etag_errors(self) -> tuple[type[ETagError], ...]:
+        """The errors a write or delete with ``bad_etag`` may raise (knob ``bad_etag_error``)."""
+        mode = self.bad_etag_error or ("either" if self.bad_etag == StateStoreSuite.bad_etag else "mismatch")
+        allowed: dict[str, tuple[type[ETagError], ...]] = {
+            "mismatch": (ETagMismatchError,),
+            "invalid": (ETagInvalidError,),
+            "either": (ETagMismatchError, ETagInvalidError),
+        }
+        if mode not in allowed:
+            pytest.fail(f"knob bad_etag_error must be one of {', '.join(allowed)}, got {mode!r}", pytrace=False)
+        return allowed[mode]
+
+    def check_wrong_etag(self, error: BaseException, what: str) -> None:
+        """Assert ``error`` is what ``what`` (an operation with ``bad_etag``) must raise; note an
+        accepted ETagInvalidError in the run's output."""
+        expected = self.wrong_etag_errors()
+        names = " or ".join(e.__name__ for e in expected)
+        assert isinstance(error, expected), (
+            f"{what} with bad_etag {self.bad_etag!r} raised {type(error).__name__}, expected {names}"
+        )
+        if isinstance(error, ETagInvalidError) and ETagMismatchError in expected:
+            self.note(
+                f"bad_etag {self.bad_etag!r} is refused as malformed (ETagInvalidError), accepted as honest; "
+                "set knob bad_etag to a well-formed ETag that never matches to check mismatches with it "
+                "(or bad_etag_error=invalid to require the refusal)"
+            )
+
+    @contextmanager
+    def raises_wrong_etag(self, what: str) -> Iterator[None]:
+        """Expect the block (an operation with ``bad_etag``) to raise what ``bad_etag_error`` says."""
+        with pytest.raises(self.wrong_etag_errors()) as raised:
+            yield
+        self.check_wrong_etag(raised.value, what)
 
     async def exercise(self, component: Component) -> None:
         assert isinstance(component, StateStore)
@@ -300,7 +344,7 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
         assert all(single.values()), "every stored item must have an ETag"
         assert {it.key: it.etag for it in await store.bulk_get([k1, k2, k3, k4])} == single
         # 2. a wrong ETag is a mismatch
-        with pytest.raises(ETagMismatchError):
+        with self.raises_wrong_etag("set"):
             await store.set(k1, "nope", etag=self.bad_etag)
         assert_value(await store.get(k1), f"v-{k1}")
         # 3. the right ETag writes and changes the ETag; set returns it
@@ -315,7 +359,7 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
         with pytest.raises(BulkError) as raised:
             await store.bulk_set([SetRequest(k1, "bad", etag=self.bad_etag), SetRequest(k2, "v2-2", etag=before2)])
         assert list(raised.value.errors) == [k1], "exactly the item with the wrong ETag must fail"
-        assert isinstance(raised.value.errors[k1], ETagMismatchError)
+        self.check_wrong_etag(raised.value.errors[k1], "bulk_set")
         item1, item2 = await store.bulk_get([k1, k2])
         assert item1.etag == new, "the item that failed must keep its ETag"
         assert_value(item1, "v1-2")
@@ -329,7 +373,7 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
         assert item1b.etag != item1.etag
         assert item2b.etag != item2.etag
         # 6. delete with a wrong ETag is a mismatch and deletes nothing
-        with pytest.raises(ETagMismatchError):
+        with self.raises_wrong_etag("delete"):
             await store.delete(k1, etag=self.bad_etag)
         assert (await store.get(k1)).found
         # 7. delete with the right ETag; the item and its ETag are gone
@@ -342,7 +386,7 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
         with pytest.raises(BulkError) as raised:
             await store.bulk_delete([DeleteRequest(k3, etag=e3), DeleteRequest(k4, etag=self.bad_etag)])
         assert list(raised.value.errors) == [k4]
-        assert isinstance(raised.value.errors[k4], ETagMismatchError)
+        self.check_wrong_etag(raised.value.errors[k4], "bulk_delete")
         assert (await store.get(k3)).value is None
         assert (await store.get(k4)).etag == e4
         # 9. bulk delete with valid ETags
@@ -362,10 +406,10 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
     @capability("etag", "ETAG")
     async def test_etag_on_missing_key_is_mismatch(self, store: StateStore, keys: Keys) -> None:
         """A write or delete with an ETag on an absent key is a mismatch and writes nothing."""
-        with pytest.raises(ETagMismatchError):
+        with self.raises_wrong_etag("set of an absent key"):
             await store.set(keys("absent"), 1, etag=self.bad_etag)
         assert (await store.get(keys("absent"))).value is None
-        with pytest.raises(ETagMismatchError):
+        with self.raises_wrong_etag("delete of an absent key"):
             await store.delete(keys("absent"), etag=self.bad_etag)
 
     @capability("etag", "ETAG")
@@ -531,7 +575,7 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
             await store.transact(
                 [SetRequest(a, "a1"), SetRequest(c, "c1"), DeleteRequest(d), SetRequest(b, "b1", etag=self.bad_etag)]
             )
-        assert isinstance(raised.value, ETagMismatchError)
+        self.check_wrong_etag(raised.value, "transact")
         assert_value(await store.get(a), "a0")
         assert_value(await store.get(b), "b0")
         assert_value(await store.get(d), "d0")
@@ -806,6 +850,7 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
                 prefix=keys.prefix,
                 declared=self.declared(store),
                 bad_etag=self.bad_etag,
+                wrong_etag_errors=self.wrong_etag_errors(),
                 examples=self.model_examples,
                 steps=self.model_steps,
                 used=used,

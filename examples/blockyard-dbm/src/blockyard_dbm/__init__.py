@@ -1,0 +1,1 @@
+"""``blockyard-dbm``: an example Blockyard plugin living in its own repository (``state.dbm``)."""
