@@ -1,4 +1,4 @@
-"""The kit's light ``blockyard`` plugin: adds ``blockyard conformance`` and ``blockyard backends``.
+"""The kit's light ``blockyard`` plugin: adds ``blockyard conformance``, ``blockyard new`` and ``blockyard backends``.
 
 Importing this module imports neither pytest nor rich; the commands load when the CLI asks.
 """
@@ -17,10 +17,11 @@ BLOCKYARD_CONTRACT = "1.0"
 
 @hookimpl
 def blockyard_cli_commands() -> list[Any]:
-    """The ``conformance`` group, and the ``backends`` group when its module imports."""
+    """The ``conformance`` and ``new`` groups, and the ``backends`` group when its module imports."""
     from blockyard_conformance.cli import conformance
+    from blockyard_conformance.scaffold import new
 
-    commands: list[Any] = [conformance]
+    commands: list[Any] = [conformance, new]
     try:
         from blockyard_conformance.backends.cli import backends
     except ImportError:

@@ -1,0 +1,1 @@
+"""``{{ cookiecutter.dist }}``: the Blockyard component ``{{ cookiecutter.type }}``."""
