@@ -71,7 +71,10 @@ def test_the_example_plugin_passes_the_kit_installed_from_wheels(tmp_path: Path)
          one(wheels, "blockyard_conformance")], tmp_path, env)  # fmt: skip
     run([python, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
          one(wheels, "blockyard_dbm")], tmp_path, env)  # fmt: skip
-    imports = "import blockyard as a, blockyard_conformance as b, blockyard_dbm as c; print(a.__file__, b.__file__, c.__file__)"
+    imports = (
+        "import blockyard as a, blockyard_conformance as b, blockyard_dbm as c; "
+        "print(a.__file__, b.__file__, c.__file__)"
+    )
     where = run([python, "-c", imports], tmp_path, env)
     assert all(path.startswith(str(venv)) for path in where.stdout.split())
 
