@@ -10,7 +10,7 @@ A component author subclasses the suite of the component's kind and names the co
     class TestMyStateStore(StateStoreSuite):
         component_class = MyStateStore
         metadata = {"path": ":memory:"}
-        bad_etag = "not-an-etag"          # knobs are class attributes
+        bad_etag = "9999999"              # knobs are class attributes
 
 The same suites run from data: a conformance case (Component YAML + backend + knobs + known
 limits, see the repository's ``CONTRIBUTING.md``) needs no Python, and ``blockyard conformance run --component my.yaml``
