@@ -39,6 +39,21 @@ def test_suite_tests_are_async_without_configuration(tmp_path: Path) -> None:
     assert "not natively supported" not in out
 
 
+def test_suite_notes_are_printed_after_the_run(tmp_path: Path) -> None:
+    """A store refusing the default ``bad_etag`` as malformed passes, and pytest's summary says so."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_numeric.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from contributor_fakes import NumericEtagStore\n"
+        + MODULE.replace("= InMemoryStateStore", "= NumericEtagStore")
+    )
+    result = run_pytest(tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "blockyard conformance notes" in out
+    assert "TestMyStore: bad_etag 'bad-etag' is refused as malformed (ETagInvalidError)" in out
+
+
 def test_without_the_kit_plugin_the_same_module_fails(tmp_path: Path) -> None:
     """The planted defect: with the kit's pytest plugin disabled, pytest cannot run the suite."""
     (tmp_path / "tests").mkdir()
