@@ -67,9 +67,9 @@ def test_the_example_plugin_passes_the_kit_installed_from_wheels(tmp_path: Path)
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", venv], tmp_path, env)
     python, blockyard = venv / "bin" / "python", venv / "bin" / "blockyard"
-    run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", one(wheels, "blockyard"),
+    run([python, "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check", one(wheels, "blockyard"),
          one(wheels, "blockyard_conformance")], tmp_path, env)  # fmt: skip
-    run([python, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
+    run([python, "-m", "pip", "install", "-q", "--no-compile", "--no-deps", "--disable-pip-version-check",
          one(wheels, "blockyard_dbm")], tmp_path, env)  # fmt: skip
     imports = (
         "import blockyard as a, blockyard_conformance as b, blockyard_dbm as c; "
