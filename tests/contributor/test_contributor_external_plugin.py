@@ -36,8 +36,9 @@ def clean_env() -> dict[str, str]:
 
 
 def run(cmd: list[str | Path], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200,
-                            check=False)  # fmt: skip
+    result = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200, check=False
+    )
     assert result.returncode == 0, (
         f"{' '.join(map(str, cmd))} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
     )
@@ -54,11 +55,15 @@ def test_the_example_plugin_passes_the_kit_installed_from_wheels(tmp_path: Path)
     env = clean_env()
     wheels = tmp_path / "wheels"
     isolation = [] if importlib.util.find_spec("hatchling") is None else ["--no-build-isolation"]  # faster, same wheels
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation, "-w", wheels, *DISTRIBUTIONS, EXAMPLE],
-        tmp_path, env)  # fmt: skip
+    run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation, "-w", wheels, *DISTRIBUTIONS, EXAMPLE],
+        tmp_path,
+        env,
+    )
     built = sorted(w.name.split("-")[0] for w in wheels.glob("*.whl"))
-    expected = sorted(["blockyard", "blockyard_conformance", "blockyard_dbm",
-                       *(f"blockyard_{p.name}" for p in DISTRIBUTIONS[2:])])  # fmt: skip
+    expected = sorted(
+        ["blockyard", "blockyard_conformance", "blockyard_dbm", *(f"blockyard_{p.name}" for p in DISTRIBUTIONS[2:])]
+    )
     assert built == expected
     kit = zipfile_names(one(wheels, "blockyard_conformance"))
     assert any(n.endswith("templates/component/cookiecutter.json") for n in kit)
@@ -67,10 +72,36 @@ def test_the_example_plugin_passes_the_kit_installed_from_wheels(tmp_path: Path)
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", venv], tmp_path, env)
     python, blockyard = venv / "bin" / "python", venv / "bin" / "blockyard"
-    run([python, "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check", one(wheels, "blockyard"),
-         one(wheels, "blockyard_conformance")], tmp_path, env)  # fmt: skip
-    run([python, "-m", "pip", "install", "-q", "--no-compile", "--no-deps", "--disable-pip-version-check",
-         one(wheels, "blockyard_dbm")], tmp_path, env)  # fmt: skip
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-compile",
+            "--disable-pip-version-check",
+            one(wheels, "blockyard"),
+            one(wheels, "blockyard_conformance"),
+        ],
+        tmp_path,
+        env,
+    )
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-compile",
+            "--no-deps",
+            "--disable-pip-version-check",
+            one(wheels, "blockyard_dbm"),
+        ],
+        tmp_path,
+        env,
+    )
     imports = (
         "import blockyard as a, blockyard_conformance as b, blockyard_dbm as c; "
         "print(a.__file__, b.__file__, c.__file__)"
@@ -92,8 +123,9 @@ def test_the_example_plugin_passes_the_kit_installed_from_wheels(tmp_path: Path)
     assert report["passed"] >= 20
     assert report["failed"] == 0
 
-    component = run([blockyard, "conformance", "run", "--component", "component.yaml", "--strict", "--no-progress"],
-                    project, env)  # fmt: skip
+    component = run(
+        [blockyard, "conformance", "run", "--component", "component.yaml", "--strict", "--no-progress"], project, env
+    )
     assert "1 case(s): 1 passed, 0 failed, 0 not run" in component.stdout
     assert "ETagInvalidError" in component.stdout  # the note: the default bad_etag refused as malformed
 

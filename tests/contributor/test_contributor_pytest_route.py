@@ -23,8 +23,13 @@ def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONPATH"))}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "tests", "-p", "no:cacheprovider", "-k", "etag or ping or close", *args],
-        cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def test_suite_tests_are_async_without_configuration(tmp_path: Path) -> None:

@@ -35,16 +35,19 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subproc
 def test_every_kind_as_generated_passes_the_kit(tmp_path: Path) -> None:
     projects = []
     for kind in KINDS:
-        result = CliRunner().invoke(blockyard_cli, ["new", "component", f"gen-{kind}", "--kind", kind,
-                                                    "--output-dir", str(tmp_path)])  # fmt: skip
+        result = CliRunner().invoke(
+            blockyard_cli, ["new", "component", f"gen-{kind}", "--kind", kind, "--output-dir", str(tmp_path)]
+        )
         assert result.exit_code == 0, result.output
         project = tmp_path / f"blockyard-gen-{kind}"
         assert {p.name for p in project.iterdir()} >= {"pyproject.toml", "README.md", "src", "tests", ".github"}
         assert (project / ".github" / "workflows" / "conformance.yml").is_file()
         projects.append(project)
     site = tmp_path / "site"
-    pip = run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
-               *map(str, projects)], tmp_path)  # fmt: skip
+    pip = run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), *map(str, projects)],
+        tmp_path,
+    )
     assert pip.returncode == 0, pip.stdout + pip.stderr
     env = subprocess_env(site)
     listed = run([str(BIN / "blockyard"), "conformance", "list", "--json"], tmp_path, env)
@@ -52,14 +55,20 @@ def test_every_kind_as_generated_passes_the_kit(tmp_path: Path) -> None:
     ids = sorted(c["id"] for c in json.loads(listed.stdout) if c["id"].split(".", 1)[1].startswith("gen-"))
     assert ids == sorted(f"{kind}.gen-{kind}" for kind in KINDS)
     reports = tmp_path / "reports"
-    kit = run([str(BIN / "blockyard"), "conformance", "run", *ids, "--strict", "--no-progress",
-               "--report-dir", str(reports)], tmp_path, env)  # fmt: skip
+    kit = run(
+        [str(BIN / "blockyard"), "conformance", "run", *ids, "--strict", "--no-progress", "--report-dir", str(reports)],
+        tmp_path,
+        env,
+    )
     assert kit.returncode == 0, kit.stdout + kit.stderr
     cases = json.loads((reports / "report.json").read_text())["cases"]
     assert {c["case"]: c["status"] for c in cases} == dict.fromkeys(ids, "passed")
     assert all(c["passed"] >= 5 and c["failed"] == 0 for c in cases)
-    suites = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                  *(str(p / "tests") for p in projects)], tmp_path, env)  # fmt: skip
+    suites = run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *(str(p / "tests") for p in projects)],
+        tmp_path,
+        env,
+    )
     assert suites.returncode == 0, suites.stdout + suites.stderr
     assert "failed" not in suites.stdout.splitlines()[-1]
 
@@ -73,7 +82,8 @@ def test_names_and_targets_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ScaffoldError, match="unknown kind 'actors'"):
         template_context("x", "actors")
     (tmp_path / "blockyard-taken").mkdir()
-    result = CliRunner().invoke(blockyard_cli, ["new", "component", "taken", "--kind", "state",
-                                                "--output-dir", str(tmp_path)])  # fmt: skip
+    result = CliRunner().invoke(
+        blockyard_cli, ["new", "component", "taken", "--kind", "state", "--output-dir", str(tmp_path)]
+    )
     assert result.exit_code == 1
     assert "already exists" in result.output

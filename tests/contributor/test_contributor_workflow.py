@@ -83,10 +83,29 @@ def test_the_run_step_passes_cases_components_and_knobs(tmp_path: Path) -> None:
     script = step("Run the conformance kit")["run"]
     out = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True, check=True, timeout=60)
     assert json.loads(out.stdout) == [
-        "conformance", "run", "state.dbm", "pubsub.*", "--component", "a.yaml", "--component", "b.yaml",
-        "--knob", "bad_etag=9999999", "--knob", "ttl_timeout=2.5",
-        "--strict", "--no-progress", "--report-dir", "reports",
-    ]  # fmt: skip
-    empty = subprocess.run(["bash", "-e", "-c", script], env={**env, "CASES": "", "COMPONENTS": "", "KNOBS": ""},
-                           capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
+        "conformance",
+        "run",
+        "state.dbm",
+        "pubsub.*",
+        "--component",
+        "a.yaml",
+        "--component",
+        "b.yaml",
+        "--knob",
+        "bad_etag=9999999",
+        "--knob",
+        "ttl_timeout=2.5",
+        "--strict",
+        "--no-progress",
+        "--report-dir",
+        "reports",
+    ]
+    empty = subprocess.run(
+        ["bash", "-e", "-c", script],
+        env={**env, "CASES": "", "COMPONENTS": "", "KNOBS": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     assert json.loads(empty.stdout) == ["conformance", "run", "--strict", "--no-progress", "--report-dir", "reports"]

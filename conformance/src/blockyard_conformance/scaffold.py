@@ -127,5 +127,7 @@ def component(name: str, kind: str, output_dir: Path, interactive: bool, blockya
     path = new_component(name, kind, output_dir, interactive=interactive, blockyard_repo=blockyard_repo)
     ctx = template_context(name, kind)
     click.echo(f"wrote {path}")
-    click.echo(f"next: cd {path} && pip install -e '.[test]' && "
-               f"blockyard conformance run {ctx['type']} --strict && pytest tests/")  # fmt: skip
+    click.echo(
+        f"next: cd {path} && pip install -e '.[test]' && "
+        f"blockyard conformance run {ctx['type']} --strict && pytest tests/"
+    )
