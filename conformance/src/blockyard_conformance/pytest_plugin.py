@@ -33,7 +33,7 @@ from blockyard_conformance.real_backends import BACKEND_MARK, backends_of, backe
 if TYPE_CHECKING:
     from blockyard_conformance.backends.recipe import Endpoint
 
-__all__ = ["backend_endpoint", "override_problem"]
+__all__ = ["NotesReporter", "backend_endpoint", "override_problem"]
 
 _KIT_PREFIX = "blockyard_conformance."
 
@@ -88,21 +88,30 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         pytest.mark.asyncio(obj)
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """List the suites' notes, once per suite class and note."""
-    from blockyard_conformance.base_suite import NOTE_PROPERTY
+class NotesReporter:
+    """Prints the suites' notes after the run, once per suite class and note (a plugin of its own)."""
 
-    seen: dict[tuple[str, str], None] = {}
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            for key, value in getattr(report, "user_properties", ()):
-                if key == NOTE_PROPERTY:
-                    parts = str(getattr(report, "nodeid", "")).split("::")
-                    seen[(parts[-2] if len(parts) > 2 else parts[0], str(value))] = None
-    if seen:
-        terminalreporter.section("blockyard conformance notes")
-        for where, note in seen:
-            terminalreporter.write_line(f"{where}: {note}")
+    @staticmethod
+    def pytest_terminal_summary(terminalreporter: Any) -> None:
+        from blockyard_conformance.base_suite import NOTE_PROPERTY
+
+        seen: dict[tuple[str, str], None] = {}
+        for reports in terminalreporter.stats.values():
+            for report in reports:
+                for key, value in getattr(report, "user_properties", ()):
+                    if key == NOTE_PROPERTY:
+                        parts = str(getattr(report, "nodeid", "")).split("::")
+                        seen[(parts[-2] if len(parts) > 2 else parts[0], str(value))] = None
+        if seen:
+            terminalreporter.section("blockyard conformance notes")
+            for where, note in seen:
+                terminalreporter.write_line(f"{where}: {note}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    manager = session.config.pluginmanager
+    if not manager.has_plugin("blockyard-notes"):
+        manager.register(NotesReporter(), "blockyard-notes")
 
 
 def override_problem(cls: type, name: str) -> str | None:
