@@ -1,0 +1,1 @@
+"""gRPC servicers of Dapr's pluggable-component protocol, one module per building block."""

@@ -1,0 +1,87 @@
+"""Run ``blockyard serve`` as a child process, for tests and benchmarks of served components."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from blockyard_dapr.sockets import socket_answers
+
+__all__ = ["ServeProcess"]
+
+
+@dataclass
+class ServeProcess:
+    """``blockyard serve ARGS`` in its own session; ready when every expected socket answers."""
+
+    args: list[str]
+    socket_folder: Path
+    sockets: list[str]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    def start(self, timeout: float = 60.0) -> Self:
+        """Start serving and wait for the sockets.
+
+        :raises RuntimeError: the server exited or its sockets did not answer in time (with its output).
+        """
+        command = [
+            sys.executable,
+            "-m",
+            "blockyard.cli",
+            "serve",
+            *self.args,
+            "--socket-folder",
+            str(self.socket_folder),
+        ]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"blockyard serve exited with {self.process.returncode}:\n{self.output()}")
+            if all(socket_answers(self.socket_path(name)) for name in self.sockets):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"blockyard serve was not ready within {timeout:.0f} s:\n{self.output()}")
+
+    def socket_path(self, name: str) -> Path:
+        """The path of socket ``name`` (without ``.sock``)."""
+        return self.socket_folder / f"{name}.sock"
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM and wait (SIGKILL after ``timeout``); returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return self.process.returncode
+
+    def output(self) -> str:
+        """What the server printed so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
