@@ -25,7 +25,12 @@ def _mode(value: str) -> int:
 
 @click.command("serve")
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--type", "component_type", help="Serve one Blockyard type, configured by daprd's metadata.")
+@click.option(
+    "--type",
+    "component_types",
+    multiple=True,
+    help="Serve this Blockyard type, configured by daprd's metadata (repeatable).",
+)
 @click.option("--version", "component_version", default=None, help="The type's version (default v1).")
 @click.option("--socket-name", help="Socket name for --type (default blockyard-<type without kind>).")
 @click.option(
@@ -37,7 +42,7 @@ def _mode(value: str) -> int:
 @click.option("-v", "--verbose", is_flag=True, help="Log every instance daprd initialises.")
 def serve(
     path: Path | None,
-    component_type: str | None,
+    component_types: tuple[str, ...],
     component_version: str | None,
     socket_name: str | None,
     socket_folder: Path | None,
@@ -48,31 +53,30 @@ def serve(
 
     PATH (a Component file or folder): each component is created and initialised now, and served
     on blockyard-<type>.sock; daprd's Component of type <kind>.blockyard-<type> with the same name
-    attaches to it. --type TYPE: each daprd Component of the socket's type is a new TYPE component
+    attaches to it. --type TYPE (repeatable): each daprd Component of the socket's type is a new TYPE component
     configured by the metadata daprd sends.
     """
-    from blockyard_dapr.serve import Served, plans_for_type, plans_for_yard, serve_until_stopped
+    from blockyard_dapr.serve import Running, plans_for_types, plans_for_yard, serve_until_stopped
     from blockyard_dapr.server import socket_folder as resolve_folder
     from blockyard_dapr.sockets import SocketInUseError
 
-    if (path is None) == (component_type is None):
+    if (path is None) == (not component_types):
         raise click.UsageError("give either PATH (Component files) or --type TYPE")
-    if socket_name is not None and component_type is None:
+    if socket_name is not None and not component_types:
         raise click.UsageError("--socket-name goes with --type")
     mode = _mode(socket_mode)
     folder = resolve_folder(socket_folder)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
 
-    def ready(served: list[Served]) -> None:
+    def ready(served: list[Running]) -> None:
         for s in served:
             click.echo(f"serving {', '.join(s.daprd_types)} on {s.path}")
         click.echo("ready; stop with SIGTERM or Ctrl-C", err=True)
 
     async def run() -> None:
-        if component_type is not None:
-            await serve_until_stopped(
-                plans_for_type(component_type, component_version, socket_name), folder, mode=mode, on_ready=ready
-            )
+        if component_types:
+            plans = plans_for_types(component_types, component_version, socket_name)
+            await serve_until_stopped(plans, folder, mode=mode, on_ready=ready)
             return
         from blockyard.yard import Yard
 

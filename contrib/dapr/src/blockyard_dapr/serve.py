@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,11 +12,11 @@ from blockyard.yard import Yard
 from blockyard_dapr.instances import TypeSource, YardSource
 from blockyard_dapr.server import SocketPlan, SocketServer, default_socket_name, plans_by_socket
 
-__all__ = ["Served", "plans_for_type", "plans_for_yard", "serve_until_stopped"]
+__all__ = ["Running", "plans_for_types", "plans_for_yard", "serve_until_stopped"]
 
 
 @dataclass(frozen=True, slots=True)
-class Served:
+class Running:
     """One running socket: its path, the daprd types it offers and the gRPC services behind them."""
 
     path: Path
@@ -24,14 +24,22 @@ class Served:
     services: list[str]
 
 
-def plans_for_type(component_type: str, version: str | None = None, socket_name: str | None = None) -> list[SocketPlan]:
-    """One socket serving ``component_type``, configured by the metadata daprd sends at ``Init``.
+def plans_for_types(
+    component_types: Sequence[str], version: str | None = None, socket_name: str | None = None
+) -> list[SocketPlan]:
+    """Sockets serving ``component_types``, each instance configured by the metadata daprd sends.
 
-    :raises ComponentNotFoundError: no installed plugin provides the type.
+    Types of one family share a socket (``state.redis`` and ``pubsub.redis``: ``blockyard-redis``);
+    ``socket_name`` puts them all on one socket of that name.
+
+    :raises ComponentNotFoundError: no installed plugin provides a type.
+    :raises ValueError: two types of one building block would share a socket.
     """
-    source = TypeSource(component_type, version)
-    name = socket_name or default_socket_name(component_type)
-    return plans_by_socket([(name, source.component_class, source)])
+    entries = []
+    for component_type in component_types:
+        source = TypeSource(component_type, version)
+        entries.append((socket_name or default_socket_name(component_type), source.component_class, source))
+    return plans_by_socket(entries)
 
 
 def plans_for_yard(yard: Yard, origin: str) -> list[SocketPlan]:
@@ -51,7 +59,7 @@ async def serve_until_stopped(
     folder: Path,
     *,
     mode: int = 0o600,
-    on_ready: Callable[[list[Served]], Awaitable[None] | None] | None = None,
+    on_ready: Callable[[list[Running]], Awaitable[None] | None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve every plan until SIGTERM / SIGINT (or ``stop`` is set); then stop gracefully.
@@ -69,7 +77,7 @@ async def serve_until_stopped(
         for server in servers:
             services = await server.start()
             started.append(server)
-            served.append(Served(server.path, server.plan.daprd_types(), services))
+            served.append(Running(server.path, server.plan.daprd_types(), services))
         if on_ready is not None:
             result = on_ready(served)
             if result is not None:

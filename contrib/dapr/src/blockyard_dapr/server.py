@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_reflection.v1alpha import reflection
@@ -65,22 +66,76 @@ def default_socket_name(component_type: str) -> str:
     return "blockyard-" + rest.replace(".", "-")
 
 
-def _service_name(module: object, service: str) -> str:
-    return str(module.DESCRIPTOR.services_by_name[service].full_name)  # type: ignore[attr-defined]
+@dataclass(frozen=True, slots=True)
+class Served:
+    """One building block on a socket: the component class and where its instances come from."""
+
+    cls: type[Component]
+    source: ComponentSource
 
 
 @dataclass
 class SocketPlan:
-    """What one socket serves: the component classes (at most one per building block) and their source."""
+    """What one socket serves: at most one component class per building block."""
 
     name: str
-    source: ComponentSource
-    classes: list[type[Component]] = field(default_factory=list)
+    blocks: list[Served] = field(default_factory=list)
 
     def daprd_types(self) -> list[str]:
         """The ``spec.type`` values daprd offers for this socket."""
-        kinds = sorted({cls.kind.value for cls in self.classes})
-        return [f"{kind}.{self.name}" for kind in kinds]
+        return sorted(f"{block.cls.kind.value}.{self.name}" for block in self.blocks)
+
+
+def _service(module: object, service: str) -> str:
+    return str(module.DESCRIPTOR.services_by_name[service].full_name)  # type: ignore[attr-defined]
+
+
+def _state_services(block: Served, server: grpc.aio.Server) -> tuple[Instances[Any], list[str]]:
+    instances = Instances[StateStore](StateStore, block.source)
+    state_grpc.add_StateStoreServicer_to_server(StateStoreServicer(instances), server)
+    names = [_service(state_pb2, "StateStore")]
+    if StateFeature.TRANSACTIONAL in block.cls.features:
+        state_grpc.add_TransactionalStateStoreServicer_to_server(TransactionalStateStoreServicer(instances), server)
+        state_grpc.add_TransactionalStoreMultiMaxSizeServicer_to_server(MultiMaxSizeServicer(instances), server)
+        names += [_service(state_pb2, "TransactionalStateStore"), _service(state_pb2, "TransactionalStoreMultiMaxSize")]
+    if StateFeature.QUERY_API in block.cls.features:
+        state_grpc.add_QueriableStateStoreServicer_to_server(QueriableStateStoreServicer(instances), server)
+        names.append(_service(state_pb2, "QueriableStateStore"))
+    return instances, names
+
+
+def _pubsub_services(block: Served, server: grpc.aio.Server) -> tuple[Instances[Any], list[str]]:
+    instances = Instances[PubSub](PubSub, block.source)
+    pubsub_grpc.add_PubSubServicer_to_server(PubSubServicer(instances), server)
+    return instances, [_service(pubsub_pb2, "PubSub")]
+
+
+def _secret_services(block: Served, server: grpc.aio.Server) -> tuple[Instances[Any], list[str]]:
+    instances = Instances[SecretStore](SecretStore, block.source)
+    secretstore_grpc.add_SecretStoreServicer_to_server(SecretStoreServicer(instances), server)
+    return instances, [_service(secretstore_pb2, "SecretStore")]
+
+
+def _input_services(block: Served, server: grpc.aio.Server) -> tuple[Instances[Any], list[str]]:
+    instances = Instances[InputBinding](InputBinding, block.source)
+    bindings_grpc.add_InputBindingServicer_to_server(InputBindingServicer(instances), server)
+    return instances, [_service(bindings_pb2, "InputBinding")]
+
+
+def _output_services(block: Served, server: grpc.aio.Server) -> tuple[Instances[Any], list[str]]:
+    instances = Instances[OutputBinding](OutputBinding, block.source)
+    bindings_grpc.add_OutputBindingServicer_to_server(OutputBindingServicer(instances), server)
+    return instances, [_service(bindings_pb2, "OutputBinding")]
+
+
+#: The servicers each contract gets (a binding class may be both input and output).
+_SERVICES: tuple[tuple[type, Callable[[Served, grpc.aio.Server], tuple[Instances[Any], list[str]]]], ...] = (
+    (StateStore, _state_services),
+    (PubSub, _pubsub_services),
+    (SecretStore, _secret_services),
+    (InputBinding, _input_services),
+    (OutputBinding, _output_services),
+)
 
 
 class SocketServer:
@@ -92,50 +147,16 @@ class SocketServer:
         self._mode = mode
         self._server: grpc.aio.Server | None = None
         self._owned: OwnedSocket | None = None
-        self._instances: list[Instances[Component]] = []
+        self._instances: list[Instances[Any]] = []
 
     def _add_services(self, server: grpc.aio.Server) -> list[str]:
         names: list[str] = []
-        for cls in self.plan.classes:
-            if issubclass(cls, StateStore):
-                states = Instances[StateStore](StateStore, self.plan.source)
-                self._instances.append(states)  # type: ignore[arg-type]
-                state_grpc.add_StateStoreServicer_to_server(StateStoreServicer(states), server)
-                names.append(_service_name(state_pb2, "StateStore"))
-                if StateFeature.TRANSACTIONAL in cls.features:
-                    state_grpc.add_TransactionalStateStoreServicer_to_server(
-                        TransactionalStateStoreServicer(states), server
-                    )
-                    state_grpc.add_TransactionalStoreMultiMaxSizeServicer_to_server(
-                        MultiMaxSizeServicer(states), server
-                    )
-                    names += [
-                        _service_name(state_pb2, "TransactionalStateStore"),
-                        _service_name(state_pb2, "TransactionalStoreMultiMaxSize"),
-                    ]
-                if StateFeature.QUERY_API in cls.features:
-                    state_grpc.add_QueriableStateStoreServicer_to_server(QueriableStateStoreServicer(states), server)
-                    names.append(_service_name(state_pb2, "QueriableStateStore"))
-            if issubclass(cls, PubSub):
-                pubsubs = Instances[PubSub](PubSub, self.plan.source)
-                self._instances.append(pubsubs)  # type: ignore[arg-type]
-                pubsub_grpc.add_PubSubServicer_to_server(PubSubServicer(pubsubs), server)
-                names.append(_service_name(pubsub_pb2, "PubSub"))
-            if issubclass(cls, InputBinding):
-                inputs = Instances[InputBinding](InputBinding, self.plan.source)
-                self._instances.append(inputs)  # type: ignore[arg-type]
-                bindings_grpc.add_InputBindingServicer_to_server(InputBindingServicer(inputs), server)
-                names.append(_service_name(bindings_pb2, "InputBinding"))
-            if issubclass(cls, OutputBinding):
-                outputs = Instances[OutputBinding](OutputBinding, self.plan.source)
-                self._instances.append(outputs)  # type: ignore[arg-type]
-                bindings_grpc.add_OutputBindingServicer_to_server(OutputBindingServicer(outputs), server)
-                names.append(_service_name(bindings_pb2, "OutputBinding"))
-            if issubclass(cls, SecretStore):
-                secrets = Instances[SecretStore](SecretStore, self.plan.source)
-                self._instances.append(secrets)  # type: ignore[arg-type]
-                secretstore_grpc.add_SecretStoreServicer_to_server(SecretStoreServicer(secrets), server)
-                names.append(_service_name(secretstore_pb2, "SecretStore"))
+        for block in self.plan.blocks:
+            for contract, add in _SERVICES:
+                if issubclass(block.cls, contract):
+                    instances, offered = add(block, server)
+                    self._instances.append(instances)
+                    names += offered
         return names
 
     async def start(self) -> list[str]:
@@ -174,13 +195,13 @@ def plans_by_socket(entries: Iterable[tuple[str, type[Component], ComponentSourc
     """
     plans: dict[str, SocketPlan] = {}
     for name, cls, source in entries:
-        plan = plans.setdefault(name, SocketPlan(name, source))
-        same_kind = [c for c in plan.classes if c.kind is cls.kind]
-        if same_kind and same_kind[0] is not cls:
+        plan = plans.setdefault(name, SocketPlan(name))
+        same_kind = [b for b in plan.blocks if b.cls.kind is cls.kind]
+        if same_kind and same_kind[0].cls is not cls:
             raise ValueError(
-                f"socket {name!r} would serve two {cls.kind.value} types ({same_kind[0].type}, {cls.type}); "
+                f"socket {name!r} would serve two {cls.kind.value} types ({same_kind[0].cls.type}, {cls.type}); "
                 "give one of them another socket name"
             )
         if not same_kind:
-            plan.classes.append(cls)
+            plan.blocks.append(Served(cls, source))
     return list(plans.values())

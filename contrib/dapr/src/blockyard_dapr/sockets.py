@@ -51,24 +51,30 @@ def claim(path: Path) -> None:
 
 @dataclass(frozen=True, slots=True)
 class OwnedSocket:
-    """A socket file this process created, identified by device and inode."""
+    """A socket file this process created, identified by device, inode and change time."""
 
     path: Path
-    device: int
-    inode: int
+    identity: tuple[int, int, int]
+
+    @staticmethod
+    def _identity(path: Path) -> tuple[int, int, int]:
+        info = path.lstat()
+        return info.st_dev, info.st_ino, info.st_ctime_ns
 
     @classmethod
     def record(cls, path: Path, mode: int) -> OwnedSocket:
         """Set ``mode`` on the socket just bound at ``path`` and remember which file it is."""
         os.chmod(path, mode)
-        info = path.lstat()
-        return cls(path, info.st_dev, info.st_ino)
+        return cls(path, cls._identity(path))
 
     def remove(self) -> bool:
-        """Delete the file if it is still the one this process created; True when deleted."""
+        """Delete the file if it is still the one this process created; True when deleted.
+
+        Call it after the server stopped listening. An inode number can be reused once a file is
+        gone, so a file that still answers connections is never taken for ours.
+        """
         with contextlib.suppress(FileNotFoundError):
-            info = self.path.lstat()
-            if (info.st_dev, info.st_ino) == (self.device, self.inode):
+            if self._identity(self.path) == self.identity and not socket_answers(self.path):
                 self.path.unlink()
                 return True
         return False
