@@ -9,9 +9,9 @@ That is how the conformance kit runs its suites against a pluggable component in
     blockyard conformance run --socket /tmp/dapr-components-sockets/my-store.sock --kind state
 """
 
-from blockyard_dapr.client.bindings import SocketInputBinding, SocketOutputBinding
+from blockyard_dapr.client.bindings import SocketBinding
 from blockyard_dapr.client.pubsub import SocketPubSub
 from blockyard_dapr.client.secretstores import SocketSecretStore
 from blockyard_dapr.client.state import SocketStateStore
 
-__all__ = ["SocketInputBinding", "SocketOutputBinding", "SocketPubSub", "SocketSecretStore", "SocketStateStore"]
+__all__ = ["SocketBinding", "SocketPubSub", "SocketSecretStore", "SocketStateStore"]

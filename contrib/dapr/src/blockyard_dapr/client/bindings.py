@@ -1,24 +1,26 @@
 """``bindings.dapr-socket``: bindings reached over Dapr's pluggable-component protocol.
 
 The server's socket may offer an input binding, an output binding or both: the output side's
-operations are the ones ``ListOperations`` reports; the input side reads the ``Read`` stream.
+operations are the ones ``ListOperations`` reports (none when the socket has no output binding);
+the input side reads the ``Read`` stream (``read`` fails when the socket has no input binding).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from blockyard.bindings import BindingEvent, BindingResponse, DeliverEvent, InputBinding, InvokeRequest, OutputBinding
+from blockyard.errors import NotSupportedError
 from blockyard.subscription import HandlerResult, Stopper
 from blockyard_dapr.client._channel import SocketConnection, SocketMetadata
 from blockyard_dapr.client._streams import answer_stream
 from blockyard_dapr.protocol import bindings_pb2, bindings_pb2_grpc, common_pb2
 
-__all__ = ["SocketInputBinding", "SocketOutputBinding"]
+__all__ = ["SocketBinding"]
 
 
-class SocketOutputBinding(OutputBinding):
-    """A pluggable output binding; its operations are the ones the server lists after ``Init``."""
+class SocketBinding(InputBinding, OutputBinding):
+    """A pluggable binding, input, output or both, as the server offers."""
 
     type: ClassVar[str] = "bindings.dapr-socket"
     Metadata = SocketMetadata
@@ -26,55 +28,47 @@ class SocketOutputBinding(OutputBinding):
 
     async def _init(self) -> None:
         self._conn = SocketConnection(self.meta.socket_path, self.name)
-        self._stub = bindings_pb2_grpc.OutputBindingStub(self._conn.channel)
-        init = bindings_pb2.OutputBindingInitRequest(
-            metadata=common_pb2.MetadataRequest(properties=self.meta.component_metadata)
+        self._output = bindings_pb2_grpc.OutputBindingStub(self._conn.channel)
+        self._input = bindings_pb2_grpc.InputBindingStub(self._conn.channel)
+        properties = common_pb2.MetadataRequest(properties=self.meta.component_metadata)
+        self._has_input = await self._offered(
+            self._input.Init, bindings_pb2.InputBindingInitRequest(metadata=properties)
         )
-        await self._conn.call(self._stub.Init, init)
-        reply = await self._conn.call(self._stub.ListOperations, bindings_pb2.ListOperationsRequest())
-        self.__dict__["operations"] = frozenset(op.lower() for op in reply.operations)
+        operations: frozenset[str] = frozenset()
+        if await self._offered(self._output.Init, bindings_pb2.OutputBindingInitRequest(metadata=properties)):
+            reply = await self._conn.call(self._output.ListOperations, bindings_pb2.ListOperationsRequest())
+            operations = frozenset(op.lower() for op in reply.operations)
+        self.__dict__["operations"] = operations
+
+    async def _offered(self, init: Any, request: Any) -> bool:
+        """Initialise one side; False when the socket does not offer it."""
+        try:
+            await self._conn.call(init, request)
+        except NotSupportedError:
+            return False
+        return True
 
     async def _close(self) -> None:
         if hasattr(self, "_conn"):
             await self._conn.close()
 
     async def _ping(self) -> None:
-        await self._conn.call(self._stub.Ping, common_pb2.PingRequest())
+        stub = self._output if self.operations else self._input
+        await self._conn.call(stub.Ping, common_pb2.PingRequest())
 
     async def _invoke(self, req: InvokeRequest) -> BindingResponse:
         request = bindings_pb2.InvokeRequest(operation=req.operation, data=req.data or b"", metadata=dict(req.metadata))
-        reply = await self._conn.call(self._stub.Invoke, request)
+        reply = await self._conn.call(self._output.Invoke, request)
         return BindingResponse(
             data=bytes(reply.data) if reply.data else None,
             metadata=dict(reply.metadata),
             content_type=reply.content_type or None,
         )
 
-
-class SocketInputBinding(InputBinding):
-    """A pluggable input binding: its ``Read`` stream, each event answered with the handler's result."""
-
-    type: ClassVar[str] = "bindings.dapr-socket"
-    Metadata = SocketMetadata
-    meta: SocketMetadata
-
-    async def _init(self) -> None:
-        self._conn = SocketConnection(self.meta.socket_path, self.name)
-        self._stub = bindings_pb2_grpc.InputBindingStub(self._conn.channel)
-        init = bindings_pb2.InputBindingInitRequest(
-            metadata=common_pb2.MetadataRequest(properties=self.meta.component_metadata)
-        )
-        await self._conn.call(self._stub.Init, init)
-
-    async def _close(self) -> None:
-        if hasattr(self, "_conn"):
-            await self._conn.close()
-
-    async def _ping(self) -> None:
-        await self._conn.call(self._stub.Ping, common_pb2.PingRequest())
-
     async def _read(self, deliver: DeliverEvent) -> Stopper:
-        stream = self._stub.Read(metadata=self._conn.header)
+        if not self._has_input:
+            raise NotSupportedError("the socket offers no input binding", component=self.name, operation="read")
+        stream = self._input.Read(metadata=self._conn.header)
 
         async def handle(message: bindings_pb2.ReadResponse) -> HandlerResult:
             return await deliver(
