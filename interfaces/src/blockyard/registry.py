@@ -82,6 +82,10 @@ KNOWN_DISTRIBUTIONS: Mapping[str, str] = {
         "blockyard-aws",
     ),
     **dict.fromkeys(("state.azure.cosmosdb", "bindings.azure.cosmosdb"), "blockyard-azure"),
+    **dict.fromkeys(
+        ("state.dapr-socket", "pubsub.dapr-socket", "bindings.dapr-socket", "secretstores.dapr-socket"),
+        "blockyard-dapr",
+    ),
 }
 
 

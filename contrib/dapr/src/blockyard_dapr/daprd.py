@@ -82,11 +82,9 @@ def build(*, go: str = "go", timeout: float = 1800) -> Path:
         for name in _MODULE_FILES:
             (module / name).write_bytes((folder / name).read_bytes())
         partial = target.with_name(f"daprd.partial-{os.getpid()}")
-        env = {**os.environ, "CGO_ENABLED": os.environ.get("CGO_ENABLED", "0"), "GOFLAGS": "-mod=mod"}
         result = subprocess.run(
-            [go_path, "build", "-trimpath", "-o", str(partial), "."],
+            [go_path, "build", "-o", str(partial), "."],
             cwd=module,
-            env=env,
             capture_output=True,
             text=True,
             timeout=timeout,

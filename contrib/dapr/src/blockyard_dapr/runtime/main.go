@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"os"
 
-	redispubsub "github.com/dapr/components-contrib/pubsub/redis"
 	nrsqlite "github.com/dapr/components-contrib/nameresolution/sqlite"
+	redispubsub "github.com/dapr/components-contrib/pubsub/redis"
 	redisstate "github.com/dapr/components-contrib/state/redis"
 	"github.com/dapr/dapr/cmd/daprd/options"
 	"github.com/dapr/dapr/pkg/buildinfo"
