@@ -36,7 +36,10 @@ import (
 	"go.opencensus.io/stats/view"
 )
 
-var log = logger.NewLogger("dapr.runtime")
+var (
+	log        = logger.NewLogger("dapr.runtime")
+	logContrib = logger.NewLogger("dapr.contrib")
+)
 
 func main() {
 	stateLoader.DefaultRegistry.RegisterComponent(redisstate.NewRedisStateStore, "redis")
@@ -55,6 +58,17 @@ func main() {
 	if err := logger.ApplyOptionsToLoggers(&opts.Logger); err != nil {
 		log.Fatal(err)
 	}
+	// Components, pluggable ones included, log through their registry's logger: it must be set.
+	secretstoresLoader.DefaultRegistry.Logger = logContrib
+	stateLoader.DefaultRegistry.Logger = logContrib
+	cryptoLoader.DefaultRegistry.Logger = logContrib
+	configurationLoader.DefaultRegistry.Logger = logContrib
+	lockLoader.DefaultRegistry.Logger = logContrib
+	pubsubLoader.DefaultRegistry.Logger = logContrib
+	nrLoader.DefaultRegistry.Logger = logContrib
+	bindingsLoader.DefaultRegistry.Logger = logContrib
+	conversationLoader.DefaultRegistry.Logger = logContrib
+	httpMiddlewareLoader.DefaultRegistry.Logger = log
 	if err := run(signals.Context(), opts); err != nil {
 		log.Fatalf("runtime stopped: %v", err)
 	}
