@@ -41,3 +41,5 @@ runs it on loopback, for tests, examples and benchmarks.
 """
 
 __all__: list[str] = []
+
+__version__ = "0.1.0"

@@ -7,7 +7,10 @@ from typing import Any
 from blockyard.hookspecs import hookimpl
 from blockyard.registry import ComponentSpec
 
-__all__ = ["SPECS", "blockyard_cli_commands", "blockyard_components"]
+__all__ = ["BLOCKYARD_CONTRACT", "SPECS", "blockyard_cli_commands", "blockyard_components"]
+
+#: The Blockyard plugin contract this plugin implements (see :mod:`blockyard.contract`).
+BLOCKYARD_CONTRACT = "1.0"
 
 
 @hookimpl

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from google.protobuf import any_pb2
 
 from blockyard.errors import BackendError
+from blockyard.query import And, Comparison, Filter, In, Query, SortOrder
 from blockyard.state import (
     TTL_METADATA,
     Consistency,
@@ -67,6 +68,15 @@ def _item(
         metadata=dict(metadata),
         content_type=content_type or None,
     )
+
+
+def _filter_document(node: Filter) -> dict[str, Any]:
+    """A parsed filter as Dapr's query JSON, the form daprd sends (``{"EQ": {"a.b": 1}}``, ...)."""
+    if isinstance(node, Comparison):
+        return {node.op.value: {node.field: node.value}}
+    if isinstance(node, In):
+        return {"IN": {node.field: list(node.values)}}
+    return {"AND" if isinstance(node, And) else "OR": [_filter_document(f) for f in node.filters]}
 
 
 class SocketStateStore(TransactionalStateStore, QueryableStateStore):
@@ -148,17 +158,19 @@ class SocketStateStore(TransactionalStateStore, QueryableStateStore):
         request = state_pb2.TransactionalStateRequest(operations=operations, metadata=dict(metadata))
         await self._conn.call(self._tx.Transact, request)
 
-    async def _query(self, query: Mapping[str, Any], metadata: Mapping[str, str]) -> QueryResult:
-        proto = state_pb2.Query()
-        for name, value in (query.get("filter") or {}).items():
-            proto.filter[name].CopyFrom(any_pb2.Any(value=json.dumps(value).encode()))
-        for sort in query.get("sort") or []:
-            order = state_pb2.Sorting.DESC if str(sort.get("order", "ASC")).upper() == "DESC" else state_pb2.Sorting.ASC
-            proto.sort.append(state_pb2.Sorting(key=sort["key"], order=order))
-        page = query.get("page") or {}
-        proto.pagination.CopyFrom(
-            state_pb2.Pagination(limit=int(page.get("limit", 0)), token=str(page.get("token", "")))
+    async def _query(self, query: Query, metadata: Mapping[str, str]) -> QueryResult:
+        proto = state_pb2.Query(
+            sort=[
+                state_pb2.Sorting(
+                    key=k.field, order=state_pb2.Sorting.DESC if k.order is SortOrder.DESC else state_pb2.Sorting.ASC
+                )
+                for k in query.sort
+            ],
+            pagination=state_pb2.Pagination(limit=query.limit or 0, token=query.token or ""),
         )
+        if query.filter is not None:
+            ((operator, operand),) = _filter_document(query.filter).items()
+            proto.filter[operator].CopyFrom(any_pb2.Any(value=json.dumps(operand).encode()))
         reply = await self._conn.call(
             self._query_stub.Query, state_pb2.QueryRequest(query=proto, metadata=dict(metadata))
         )
