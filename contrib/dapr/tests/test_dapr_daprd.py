@@ -21,7 +21,11 @@ from blockyard_conformance.backends.launcher import get_launcher
 from blockyard_dapr.daprd import Daprd, build
 from blockyard_dapr.testing import ServeProcess
 
-pytestmark = pytest.mark.timeout(1200)  # a cold daprd build takes minutes on two cores
+pytestmark = [
+    pytest.mark.timeout(1200),  # a cold daprd build takes minutes on two cores
+    pytest.mark.backend("redis"),
+    pytest.mark.backend("rabbitmq"),
+]
 APP_ID = "orders-app"
 WAIT = 60.0
 

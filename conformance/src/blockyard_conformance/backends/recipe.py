@@ -105,11 +105,18 @@ class NativeRecipe(abc.ABC):
     """Name of a shipped ``npm/<name>/package-lock.json`` to ``npm ci`` into the cache."""
     maven_project: ClassVar[str | None] = None
     """Name of a shipped ``maven/<name>/pom.xml`` whose runtime classpath is resolved into the cache."""
+    build_step: ClassVar[str | None] = None
+    """What :meth:`build` makes (``"daprd from the Go module proxy"``); ``None``: nothing to build."""
     stop_signal: ClassVar[int] = signal.SIGTERM
     """Signal sent to the whole process group by ``down`` (SIGKILL follows after a timeout)."""
 
     def missing(self) -> str | None:
         """``None`` when the server can start here, else the reason and install command."""
+        return None
+
+    def build(self) -> str | None:
+        """Build what the server needs from source, after the packages are in (when ``build_step``
+        is set); returns a line for the install log. Idempotent; raises when the build fails."""
         return None
 
     def pick_port(self) -> int:

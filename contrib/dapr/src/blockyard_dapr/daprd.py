@@ -131,7 +131,8 @@ class Daprd:
         """The Configuration file written beside the log (SQLite name resolution)."""
         return self.log_path.with_suffix(".config.yaml")
 
-    def _write_config(self) -> None:
+    def write_config(self) -> None:
+        """Write :attr:`config_path` (``start`` does it; the launcher's recipe calls it itself)."""
         names = self.names_db or self.log_path.with_name("names.db")
         self.config_path.write_text(
             "apiVersion: dapr.io/v1alpha1\n"
@@ -173,7 +174,7 @@ class Daprd:
         """
         env = {**os.environ, "DAPR_COMPONENTS_SOCKETS_FOLDER": str(self.socket_folder)}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._write_config()
+        self.write_config()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -190,8 +191,13 @@ class Daprd:
 
     def healthy(self) -> bool:
         """True when ``/v1.0/healthz`` answers 204."""
+        return self.answers(self.http_url)
+
+    @staticmethod
+    def answers(http_url: str) -> bool:
+        """True when the daprd whose HTTP API is at ``http_url`` reports itself healthy (204)."""
         try:
-            with urllib.request.urlopen(f"http://{LOOPBACK}:{self.http_port}/v1.0/healthz", timeout=1) as r:
+            with urllib.request.urlopen(f"{http_url}/v1.0/healthz", timeout=1) as r:
                 return bool(r.status == 204)
         except (urllib.error.URLError, OSError):
             return False

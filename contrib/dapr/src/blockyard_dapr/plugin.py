@@ -7,7 +7,7 @@ from typing import Any
 from blockyard.hookspecs import hookimpl
 from blockyard.registry import ComponentSpec
 
-__all__ = ["BLOCKYARD_CONTRACT", "SPECS", "blockyard_cli_commands", "blockyard_components"]
+__all__ = ["BLOCKYARD_CONTRACT", "SPECS", "blockyard_backend_recipes", "blockyard_cli_commands", "blockyard_components"]
 
 #: The Blockyard plugin contract this plugin implements (see :mod:`blockyard.contract`).
 BLOCKYARD_CONTRACT = "1.0"
@@ -48,3 +48,11 @@ SPECS: tuple[ComponentSpec, ...] = tuple(
 def blockyard_components() -> list[ComponentSpec]:
     """The socket clients: ``state.dapr-socket``, ``pubsub.dapr-socket``, ``bindings.dapr-socket``, ..."""
     return list(SPECS)
+
+
+@hookimpl(optionalhook=True)
+def blockyard_backend_recipes() -> list[Any]:
+    """The launcher's ``daprd`` backend (built from source by ``blockyard backends install daprd``)."""
+    from blockyard_dapr.recipe import DaprdRecipe
+
+    return [DaprdRecipe]
