@@ -11,6 +11,7 @@ import pytest
 from defects_other import BINDING_DEFECTS, PUBSUB_DEFECTS, SECRET_DEFECTS
 from defects_state import STATE_DEFECTS, STATE_SUITE
 from kit_selftest import Defect, assert_detected, run_inner, suite_tests, write_case
+from test_query_kit_detects_defects import QUERY_DEFECTS
 
 from blockyard_conformance import BindingSuite, PubSubSuite, SecretStoreSuite, StateStoreSuite
 from blockyard_conformance.backends.launcher import Launcher
@@ -47,8 +48,10 @@ def test_defect_fails_its_suite_test(pytester: pytest.Pytester, monkeypatch: pyt
     "suite", [StateStoreSuite, PubSubSuite, SecretStoreSuite, BindingSuite], ids=lambda s: s.__name__
 )
 def test_every_suite_test_has_a_planted_defect(suite: type) -> None:
-    """No suite test goes without a defect it is shown to catch (lifecycle tests: via the state suite)."""
+    """No suite test goes without a defect it is shown to catch (lifecycle tests: via the state suite;
+    the query tests: in ``test_query_kit_detects_defects``)."""
     covered = {d.test for d in DEFECTS.values()} | {REGISTERED_SPEC_DEFECT, *FAULT_TESTS.values()}
+    covered |= {test for _, test in QUERY_DEFECTS.values()}
     uncovered = sorted(suite_tests(suite) - covered)
     assert not uncovered, f"{suite.__name__} tests without a planted defect: {uncovered}"
 

@@ -160,6 +160,35 @@ QUERY_DEFECTS = {
         """,
         "test_query_paging_while_items_are_written",
     ),
+    "malformed-query-answered-empty": (
+        """
+        from blockyard.errors import InvalidRequestError
+
+        class Broken(QStore):
+            async def query(self, query, *, metadata=None):
+                try:
+                    return await super().query(query, metadata=metadata)
+                except InvalidRequestError:
+                    return QueryResult([])
+        """,
+        "test_query_malformed_is_refused_naming_the_part",
+    ),
+    "foreign-token-restarts-the-listing": (
+        """
+        from blockyard.errors import InvalidRequestError
+
+        class Broken(QStore):
+            async def query(self, query, *, metadata=None):
+                try:
+                    return await super().query(query, metadata=metadata)
+                except InvalidRequestError as exc:
+                    if "page.token" not in str(exc):
+                        raise
+                    page = {k: v for k, v in query["page"].items() if k != "token"}
+                    return await super().query({**query, "page": page}, metadata=metadata)
+        """,
+        "test_query_token_of_another_query_is_refused",
+    ),
     "token-ignored": (
         """
         class Broken(QStore):
