@@ -79,7 +79,7 @@ from blockyard.metadata import meta
 from blockyard.pubsub import BulkPublisher, HandlerResult, Message, PublishOp, PubSubFeature, SubscribeRequest
 from blockyard.subscription import Stopper
 from blockyard_aws.client import AwsClientMixin, AwsMetadata, aws_error_code
-from blockyard_aws.sqs import attributes_to_metadata, metadata_to_attributes
+from blockyard_aws.sqs import SqsPollingMetadata, attributes_to_metadata, metadata_to_attributes
 from blockyard_aws.sqs_poller import QueuePoller
 
 __all__ = ["SnsSqsMetadata", "SnsSqsPubSub", "sanitize_name"]
@@ -109,7 +109,7 @@ def sanitize_name(name: str, limit: int, fifo: bool) -> str:
     return clean + (_FIFO if fifo else "")
 
 
-class SnsSqsMetadata(AwsMetadata):
+class SnsSqsMetadata(SqsPollingMetadata):
     """Metadata of ``pubsub.aws.snssqs``."""
 
     unsupported: ClassVar[dict[str, str]] = {
@@ -133,8 +133,6 @@ class SnsSqsMetadata(AwsMetadata):
         description="dead-letter queue for messages received messageReceiveLimit times",
         alias="sqsDeadLettersQueueName",
     )
-    message_wait_time_seconds: int = meta(1, description="long-poll wait of each receive (0-20 s)")
-    message_max_number: int = meta(10, description="messages received per poll (1-10)")
     fifo: bool = meta(False, description="FIFO topics and queues: in-order delivery per message group")
     fifo_message_group_id: str | None = meta(
         None, description="FIFO message group of published messages (default: the topic)", alias="fifoMessageGroupID"
@@ -149,20 +147,6 @@ class SnsSqsMetadata(AwsMetadata):
         allowed=("parallel", "single"),
     )
     concurrency_limit: int = meta(0, description="handlers running at once per subscription (0: no limit)")
-
-    @field_validator("message_wait_time_seconds")
-    @classmethod
-    def _check_wait(cls, value: int) -> int:
-        if not 0 <= value <= 20:
-            raise ValueError("expected 0 to 20 seconds")
-        return value
-
-    @field_validator("message_max_number")
-    @classmethod
-    def _check_max(cls, value: int) -> int:
-        if not 1 <= value <= 10:
-            raise ValueError("expected 1 to 10")
-        return value
 
     @field_validator("message_visibility_timeout", "message_receive_limit", "message_retry_limit", "concurrency_limit")
     @classmethod

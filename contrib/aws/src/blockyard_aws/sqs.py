@@ -54,15 +54,14 @@ from blockyard.subscription import HandlerResult, Stopper
 from blockyard_aws.client import AwsClientMixin, AwsMetadata, aws_error_code
 from blockyard_aws.sqs_poller import Deliver, QueuePoller
 
-__all__ = ["SqsBinding", "SqsMetadata", "attributes_to_metadata", "metadata_to_attributes"]
+__all__ = ["SqsBinding", "SqsMetadata", "SqsPollingMetadata", "attributes_to_metadata", "metadata_to_attributes"]
 
 _MISSING_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 
-class SqsMetadata(AwsMetadata):
-    """Metadata of ``bindings.aws.sqs``."""
+class SqsPollingMetadata(AwsMetadata):
+    """The long-poll settings shared by every component that receives from an SQS queue."""
 
-    queue_name: str = meta(description="name of an existing queue", example="jobs")
     message_wait_time_seconds: int = meta(1, description="long-poll wait of each receive (0-20 s)")
     message_max_number: int = meta(10, description="messages received per poll (1-10)")
 
@@ -79,6 +78,12 @@ class SqsMetadata(AwsMetadata):
         if not 1 <= value <= 10:
             raise ValueError("expected 1 to 10")
         return value
+
+
+class SqsMetadata(SqsPollingMetadata):
+    """Metadata of ``bindings.aws.sqs``."""
+
+    queue_name: str = meta(description="name of an existing queue", example="jobs")
 
 
 def metadata_to_attributes(metadata: Mapping[str, str]) -> dict[str, Any]:

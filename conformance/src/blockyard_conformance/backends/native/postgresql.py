@@ -161,7 +161,7 @@ class PostgreSQLRecipe(NativeRecipe):
                 dbname=endpoint.params.get("database", "postgres"),
                 connect_timeout=2,
             ) as conn:
-                return conn.execute("SELECT 1").fetchone() == (1,)
+                return bool(conn.execute("SELECT 1").fetchone() == (1,))
         except Exception:
             return False
 

@@ -13,10 +13,9 @@ import grpc
 
 from blockyard.bindings import BindingEvent, InputBinding, OutputBinding
 from blockyard.subscription import HandlerResult
-from blockyard_dapr.instances import Instances
-from blockyard_dapr.protocol import bindings_pb2, common_pb2
+from blockyard_dapr.protocol import bindings_pb2
 from blockyard_dapr.services._acks import AckedStream
-from blockyard_dapr.services._common import ping, reports_errors
+from blockyard_dapr.services._common import ComponentServicer, reports_errors
 from blockyard_dapr.status import abort_with
 
 __all__ = ["InputBindingServicer", "OutputBindingServicer"]
@@ -28,23 +27,10 @@ def _read_ack(request: bindings_pb2.ReadRequest) -> tuple[str, bool]:
     return request.message_id, request.HasField("response_error")
 
 
-class OutputBindingServicer:
+class OutputBindingServicer(ComponentServicer[OutputBinding]):
     """``Invoke`` and ``ListOperations`` of every served output binding."""
 
-    def __init__(self, instances: Instances[OutputBinding]) -> None:
-        self.instances = instances
-
-    @reports_errors
-    async def Init(
-        self, request: bindings_pb2.OutputBindingInitRequest, context: Ctx
-    ) -> bindings_pb2.OutputBindingInitResponse:
-        await self.instances.init(context, dict(request.metadata.properties))
-        return bindings_pb2.OutputBindingInitResponse()
-
-    @reports_errors
-    async def Ping(self, request: common_pb2.PingRequest, context: Ctx) -> common_pb2.PingResponse:
-        await ping(self.instances.get(context))
-        return common_pb2.PingResponse()
+    init_response = bindings_pb2.OutputBindingInitResponse
 
     @reports_errors
     async def ListOperations(
@@ -62,23 +48,10 @@ class OutputBindingServicer:
         )
 
 
-class InputBindingServicer:
+class InputBindingServicer(ComponentServicer[InputBinding]):
     """The ``Read`` stream of every served input binding."""
 
-    def __init__(self, instances: Instances[InputBinding]) -> None:
-        self.instances = instances
-
-    @reports_errors
-    async def Init(
-        self, request: bindings_pb2.InputBindingInitRequest, context: Ctx
-    ) -> bindings_pb2.InputBindingInitResponse:
-        await self.instances.init(context, dict(request.metadata.properties))
-        return bindings_pb2.InputBindingInitResponse()
-
-    @reports_errors
-    async def Ping(self, request: common_pb2.PingRequest, context: Ctx) -> common_pb2.PingResponse:
-        await ping(self.instances.get(context))
-        return common_pb2.PingResponse()
+    init_response = bindings_pb2.InputBindingInitResponse
 
     async def Read(
         self, request_iterator: AsyncIterator[bindings_pb2.ReadRequest], context: Ctx

@@ -15,10 +15,9 @@ import grpc
 from blockyard.errors import BulkError, InvalidRequestError, NotSupportedError
 from blockyard.pubsub import BulkPublishEntry, Message, PubSub, PubSubFeature
 from blockyard.subscription import HandlerResult
-from blockyard_dapr.instances import Instances
-from blockyard_dapr.protocol import common_pb2, pubsub_pb2
+from blockyard_dapr.protocol import pubsub_pb2
 from blockyard_dapr.services._acks import AckedStream
-from blockyard_dapr.services._common import features_response, ping, reports_errors
+from blockyard_dapr.services._common import ReportsFeatures, reports_errors
 from blockyard_dapr.status import abort_with
 
 __all__ = ["PubSubServicer"]
@@ -30,25 +29,10 @@ def _read_ack(request: pubsub_pb2.PullMessagesRequest) -> tuple[str, bool]:
     return request.ack_message_id, request.HasField("ack_error")
 
 
-class PubSubServicer:
+class PubSubServicer(ReportsFeatures[PubSub]):
     """Publish, bulk publish and streaming subscriptions of every served pub/sub component."""
 
-    def __init__(self, instances: Instances[PubSub]) -> None:
-        self.instances = instances
-
-    @reports_errors
-    async def Init(self, request: pubsub_pb2.PubSubInitRequest, context: Ctx) -> pubsub_pb2.PubSubInitResponse:
-        await self.instances.init(context, dict(request.metadata.properties))
-        return pubsub_pb2.PubSubInitResponse()
-
-    @reports_errors
-    async def Features(self, request: common_pb2.FeaturesRequest, context: Ctx) -> common_pb2.FeaturesResponse:
-        return features_response(self.instances.get(context).features)
-
-    @reports_errors
-    async def Ping(self, request: common_pb2.PingRequest, context: Ctx) -> common_pb2.PingResponse:
-        await ping(self.instances.get(context))
-        return common_pb2.PingResponse()
+    init_response = pubsub_pb2.PubSubInitResponse
 
     @reports_errors
     async def Publish(self, request: pubsub_pb2.PublishRequest, context: Ctx) -> pubsub_pb2.PublishResponse:

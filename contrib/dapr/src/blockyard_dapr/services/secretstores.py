@@ -10,36 +10,18 @@ from typing import Any, TypeAlias
 import grpc
 
 from blockyard.secretstores import SecretStore
-from blockyard_dapr.instances import Instances
-from blockyard_dapr.protocol import common_pb2, secretstore_pb2
-from blockyard_dapr.services._common import features_response, ping, reports_errors
+from blockyard_dapr.protocol import secretstore_pb2
+from blockyard_dapr.services._common import ReportsFeatures, reports_errors
 
 __all__ = ["SecretStoreServicer"]
 
 Ctx: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
 
-class SecretStoreServicer:
+class SecretStoreServicer(ReportsFeatures[SecretStore]):
     """``Get`` and ``BulkGet`` of every served secret store."""
 
-    def __init__(self, instances: Instances[SecretStore]) -> None:
-        self.instances = instances
-
-    @reports_errors
-    async def Init(
-        self, request: secretstore_pb2.SecretStoreInitRequest, context: Ctx
-    ) -> secretstore_pb2.SecretStoreInitResponse:
-        await self.instances.init(context, dict(request.metadata.properties))
-        return secretstore_pb2.SecretStoreInitResponse()
-
-    @reports_errors
-    async def Features(self, request: common_pb2.FeaturesRequest, context: Ctx) -> common_pb2.FeaturesResponse:
-        return features_response(self.instances.get(context).features)
-
-    @reports_errors
-    async def Ping(self, request: common_pb2.PingRequest, context: Ctx) -> common_pb2.PingResponse:
-        await ping(self.instances.get(context))
-        return common_pb2.PingResponse()
+    init_response = secretstore_pb2.SecretStoreInitResponse
 
     @reports_errors
     async def Get(self, request: secretstore_pb2.GetSecretRequest, context: Ctx) -> secretstore_pb2.GetSecretResponse:

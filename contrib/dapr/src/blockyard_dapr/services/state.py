@@ -25,9 +25,8 @@ from blockyard.state import (
     StateStore,
     TransactionalStateStore,
 )
-from blockyard_dapr.instances import Instances
-from blockyard_dapr.protocol import common_pb2, state_pb2
-from blockyard_dapr.services._common import features_response, ping, reports_errors
+from blockyard_dapr.protocol import state_pb2
+from blockyard_dapr.services._common import ReportsFeatures, ServesInstances, reports_errors
 
 __all__ = [
     "MultiMaxSizeServicer",
@@ -78,25 +77,10 @@ def _etag_message(item: StateItem) -> state_pb2.Etag | None:
     return state_pb2.Etag(value=item.etag) if item.etag else None
 
 
-class StateStoreServicer:
+class StateStoreServicer(ReportsFeatures[StateStore]):
     """The basic state operations of every served store."""
 
-    def __init__(self, instances: Instances[StateStore]) -> None:
-        self.instances = instances
-
-    @reports_errors
-    async def Init(self, request: state_pb2.InitRequest, context: Ctx) -> state_pb2.InitResponse:
-        await self.instances.init(context, dict(request.metadata.properties))
-        return state_pb2.InitResponse()
-
-    @reports_errors
-    async def Features(self, request: common_pb2.FeaturesRequest, context: Ctx) -> common_pb2.FeaturesResponse:
-        return features_response(self.instances.get(context).features)
-
-    @reports_errors
-    async def Ping(self, request: common_pb2.PingRequest, context: Ctx) -> common_pb2.PingResponse:
-        await ping(self.instances.get(context))
-        return common_pb2.PingResponse()
+    init_response = state_pb2.InitResponse
 
     @reports_errors
     async def Get(self, request: state_pb2.GetRequest, context: Ctx) -> state_pb2.GetResponse:
@@ -163,11 +147,8 @@ class StateStoreServicer:
         return state_pb2.BulkDeleteResponse()
 
 
-class TransactionalStateStoreServicer:
+class TransactionalStateStoreServicer(ServesInstances[StateStore]):
     """``Transact``: the operations in order, all or none."""
-
-    def __init__(self, instances: Instances[StateStore]) -> None:
-        self.instances = instances
 
     @reports_errors
     async def Transact(
@@ -186,11 +167,8 @@ class TransactionalStateStoreServicer:
         return state_pb2.TransactionalStateResponse()
 
 
-class MultiMaxSizeServicer:
+class MultiMaxSizeServicer(ServesInstances[StateStore]):
     """``MultiMaxSize``: the store's transaction size limit (-1: none)."""
-
-    def __init__(self, instances: Instances[StateStore]) -> None:
-        self.instances = instances
 
     @reports_errors
     async def MultiMaxSize(
@@ -230,11 +208,8 @@ def query_document(query: state_pb2.Query) -> Mapping[str, Any]:
     return document
 
 
-class QueriableStateStoreServicer:
+class QueriableStateStoreServicer(ServesInstances[StateStore]):
     """``Query`` in Dapr's query language (stores that declare ``QUERY_API``)."""
-
-    def __init__(self, instances: Instances[StateStore]) -> None:
-        self.instances = instances
 
     @reports_errors
     async def Query(self, request: state_pb2.QueryRequest, context: Ctx) -> state_pb2.QueryResponse:
