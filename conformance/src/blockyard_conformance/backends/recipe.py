@@ -31,6 +31,7 @@ from typing import IO, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = [
+    "source_label",
     "LOOPBACK",
     "BackendUnavailable",
     "Endpoint",
@@ -151,10 +152,9 @@ class NativeRecipe(abc.ABC):
         flavour; recipes whose endpoint depends on start-time choices override this.
         """
         ep = self.endpoint(port, Path("."))
-        label = "already running" if source == "listening" else source
         return replace(
             ep,
-            flavour=ep.flavour.replace("(native)", f"({label})"),
+            flavour=ep.flavour.replace("(native)", f"({source_label(source)})"),
             source=source,
             log_path=None,
         )
@@ -169,6 +169,11 @@ class NativeRecipe(abc.ABC):
 
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def source_label(source: str) -> str:
+    """How a flavour names where a server it did not start came from: "already running" or the source."""
+    return "already running" if source == "listening" else source
 
 
 def generic_endpoint_from_url(backend: str, url: str, default_port: int) -> Endpoint:

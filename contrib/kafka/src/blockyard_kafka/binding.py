@@ -51,17 +51,16 @@ Component YAML::
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from aiokafka.structs import ConsumerRecord
 
 from blockyard.bindings import BindingEvent, BindingResponse, DeliverEvent, InputBinding, InvokeRequest, OutputBinding
-from blockyard.errors import BlockyardError, InvalidRequestError
+from blockyard.errors import InvalidRequestError
 from blockyard.subscription import HandlerResult, Stopper
 
-from .client import KafkaClient, split_metadata, translate_error
+from .client import KafkaClient, KafkaClientMixin, split_metadata
 from .consumer import GroupMember, RetryPolicy, SingleDispatch
 from .metadata import KafkaBindingMetadata
 from .pubsub import consumer_options, join_timeout, message_metadata
@@ -71,7 +70,7 @@ __all__ = ["KafkaBinding"]
 _POLL_TIMEOUT = 0.2
 
 
-class KafkaBinding(InputBinding, OutputBinding):
+class KafkaBinding(KafkaClientMixin, InputBinding, OutputBinding):
     """Input and output binding on Kafka topics. See the module docstring for the semantics."""
 
     type: ClassVar[str] = "bindings.kafka"
@@ -81,34 +80,10 @@ class KafkaBinding(InputBinding, OutputBinding):
 
     def __init__(self, metadata: Mapping[str, Any] | KafkaBindingMetadata | None = None, *, name: str | None = None):
         super().__init__(metadata, name=name)
-        self._client: KafkaClient | None = None
 
-    async def _init(self) -> None:
-        client = KafkaClient(self.meta, log=self.log, name=self.name)
-        await client.start()
-        try:
-            if self.meta.publish_topic:
-                await client.ensure_topic(self.meta.publish_topic)
-        except BaseException:
-            await client.close()
-            raise
-        self._client = client
-
-    async def _close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-
-    async def _ping(self) -> None:
-        admin = self._kafka()._admin
-        if admin is not None:
-            await admin.describe_cluster()
-
-    def _translate_error(self, exc: BaseException) -> builtins.type[BlockyardError] | BlockyardError | None:
-        return translate_error(exc)
-
-    def _kafka(self) -> KafkaClient:
-        assert self._client is not None, "used before init"
-        return self._client
+    async def _prepare(self, client: KafkaClient) -> None:
+        if self.meta.publish_topic:
+            await client.ensure_topic(self.meta.publish_topic)
 
     async def _invoke(self, req: InvokeRequest) -> BindingResponse:
         topic = self.meta.publish_topic

@@ -39,6 +39,7 @@ __all__ = [
     "CONTENT_TYPE_HEADER",
     "KEY_METADATA",
     "KafkaClient",
+    "KafkaClientMixin",
     "Record",
     "client_options",
     "record_from",
@@ -286,6 +287,11 @@ class KafkaClient:
             + (f" ({type(last).__name__})" if last else "")
         )
 
+    async def ping(self) -> None:
+        """Ask the cluster to describe itself (a round trip to a broker)."""
+        if self._admin is not None:
+            await self._admin.describe_cluster()
+
     async def close(self) -> None:
         """Stop the clients (idempotent); the password stays masked in aiokafka's log until then."""
         if self._producer is not None:
@@ -436,3 +442,43 @@ def translate_error(exc: BaseException) -> type[BlockyardError] | BlockyardError
 async def _quietly(aw: Any) -> None:
     with contextlib.suppress(Exception):
         await aw
+
+
+class KafkaClientMixin:
+    """Lifecycle on one :class:`KafkaClient`; mix in before the building block's base.
+
+    ``init()`` starts the client and calls :meth:`_prepare` (e.g. to create a topic); ``close()``
+    stops it; ``ping()`` is a round trip to the cluster; aiokafka's errors become Blockyard's.
+    """
+
+    meta: Any
+    name: str
+    log: logging.Logger
+    _client: KafkaClient | None = None
+
+    async def _init(self) -> None:
+        client = KafkaClient(self.meta, log=self.log, name=self.name)
+        await client.start()
+        try:
+            await self._prepare(client)
+        except BaseException:
+            await client.close()
+            raise
+        self._client = client
+
+    async def _prepare(self, client: KafkaClient) -> None:
+        """Called once the client is started, before the component is ready; nothing by default."""
+
+    async def _close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+    async def _ping(self) -> None:
+        await self._kafka().ping()
+
+    def _translate_error(self, exc: BaseException) -> type[BlockyardError] | BlockyardError | None:
+        return translate_error(exc)
+
+    def _kafka(self) -> KafkaClient:
+        assert self._client is not None, "used before init"
+        return self._client

@@ -76,7 +76,6 @@ Component YAML::
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -95,7 +94,7 @@ from blockyard.pubsub import (
 )
 from blockyard.subscription import Stopper
 
-from .client import CONTENT_TYPE_HEADER, KafkaClient, record_from, split_metadata, translate_error
+from .client import CONTENT_TYPE_HEADER, KafkaClient, KafkaClientMixin, record_from, split_metadata
 from .consumer import BatchDispatch, Dispatch, GroupMember, RetryPolicy, SingleDispatch
 from .metadata import KafkaPubSubMetadata, _Consumer
 
@@ -146,7 +145,7 @@ def join_timeout(m: _Consumer) -> float:
     return m.read_timeout.total_seconds() + 2 * m.session_timeout.total_seconds()
 
 
-class KafkaPubSub(BulkPublisher, BulkSubscriber):
+class KafkaPubSub(KafkaClientMixin, BulkPublisher, BulkSubscriber):
     """Kafka pub/sub on aiokafka. See the module docstring for the semantics."""
 
     type: ClassVar[str] = "pubsub.kafka"
@@ -172,7 +171,6 @@ class KafkaPubSub(BulkPublisher, BulkSubscriber):
             dropped.add(PubSubFeature.ORDERED)  # order holds per partition (key), not per topic
         if dropped:
             self._narrow_features(type(self).features - dropped)
-        self._client: KafkaClient | None = None
         self._retry = RetryPolicy(m.consume_retry_enabled, m.consume_retry_interval.total_seconds())
 
     @property
@@ -181,27 +179,6 @@ class KafkaPubSub(BulkPublisher, BulkSubscriber):
         return self.meta.consumer_group or self.meta.consumer_id or self.name
 
     # -- lifecycle -----------------------------------------------------------------------
-
-    async def _init(self) -> None:
-        client = KafkaClient(self.meta, log=self.log, name=self.name)
-        await client.start()
-        self._client = client
-
-    async def _close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-
-    async def _ping(self) -> None:
-        admin = self._kafka()._admin
-        if admin is not None:
-            await admin.describe_cluster()
-
-    def _translate_error(self, exc: BaseException) -> builtins.type[BlockyardError] | BlockyardError | None:
-        return translate_error(exc)
-
-    def _kafka(self) -> KafkaClient:
-        assert self._client is not None, "used before init"
-        return self._client
 
     # -- publishing ----------------------------------------------------------------------
 

@@ -16,20 +16,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from ..recipe import LOOPBACK, Endpoint, NativeRecipe, spawn, which
+from ..recipe import LOOPBACK, Endpoint, NativeRecipe, source_label, spawn, which
+from .tools import package_version
 
 _INSTALL = "blockyard backends install aws"
 _REGION = "us-east-1"
 SEED_SECRETS: dict[str, str] = {"conftestsecret": "abcd", "secondsecret": "efgh"}
 SEED_TABLE = "conformance"
 SEED_BUCKET = "conformance"
-
-
-def _moto_version() -> str:
-    try:
-        return metadata.version("moto")
-    except metadata.PackageNotFoundError:
-        return "?"
 
 
 class AwsRecipe(NativeRecipe):
@@ -59,10 +53,10 @@ class AwsRecipe(NativeRecipe):
         return spawn([binary, "-H", LOOPBACK, "-p", str(port)], log, cwd=workdir)
 
     def endpoint(self, port: int, workdir: Path) -> Endpoint:
-        return self._endpoint(port, f"aws via moto {_moto_version()} (native)", "native")
+        return self._endpoint(port, f"aws via moto {package_version('moto')} (native)", "native")
 
     def listening_endpoint(self, port: int, source: str = "listening") -> Endpoint:
-        label = "already running" if source == "listening" else source
+        label = source_label(source)
         return self._endpoint(port, f"aws via moto ({label})", source)
 
     def _endpoint(self, port: int, flavour: str, source: str) -> Endpoint:

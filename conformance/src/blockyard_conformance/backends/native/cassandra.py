@@ -36,7 +36,7 @@ import subprocess
 from pathlib import Path
 from typing import IO, ClassVar
 
-from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, port_open, spawn
+from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, port_open, source_label, spawn
 from ._maven import JavaServer, java_binary
 
 __all__ = ["CASSANDRA_JVM_FLAGS", "CassandraRecipe"]
@@ -152,7 +152,7 @@ class CassandraRecipe(NativeRecipe):
         return _endpoint(self.flavour(), port, "native", workdir / "system.log")
 
     def listening_endpoint(self, port: int, source: str = "listening") -> Endpoint:
-        label = "already running" if source == "listening" else source
+        label = source_label(source)
         return _endpoint(f"cassandra ({label})", port, source, None)
 
     def ready(self, endpoint: Endpoint) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from ..paths import npm_dir
-from ..recipe import LOOPBACK, Endpoint, NativeRecipe, spawn, which
+from ..recipe import LOOPBACK, Endpoint, NativeRecipe, source_label, spawn, which
 
 _INSTALL = "blockyard backends install cosmosdb"
 # The well-known, public key of the Cosmos DB emulators (not a secret).
@@ -84,7 +84,7 @@ class CosmosDBRecipe(NativeRecipe):
         return self._endpoint(port, flavour, "native")
 
     def listening_endpoint(self, port: int, source: str = "listening") -> Endpoint:
-        label = "already running" if source == "listening" else source
+        label = source_label(source)
         flavour = "cosmosdb via the Microsoft emulator" if source == "docker" else "cosmosdb"
         return self._endpoint(port, f"{flavour} ({label})", source)
 

@@ -38,7 +38,7 @@ import uuid
 from pathlib import Path
 from typing import IO, ClassVar
 
-from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, spawn
+from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, source_label, spawn
 from ._kafka_common import kafka_endpoint, kafka_endpoint_from_url, kafka_ready
 from ._maven import JavaServer, java_binary
 from .tansu import TansuRecipe
@@ -148,7 +148,7 @@ class KafkaRecipe(NativeRecipe):
         return kafka_endpoint(self.backend, self.flavour(), port, "native", workdir / "server.log")
 
     def listening_endpoint(self, port: int, source: str = "listening") -> Endpoint:
-        label = "already running" if source == "listening" else source
+        label = source_label(source)
         return kafka_endpoint(self.backend, f"kafka ({label})", port, source, None)
 
     def endpoint_from_url(self, url: str) -> Endpoint:

@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
-from ..recipe import LOOPBACK, Endpoint, port_open
+from ..recipe import LOOPBACK, Endpoint, port_open, source_label
 from ._kafka_common import kafka_endpoint, run_coroutine
 from .kafka import KafkaRecipe, _server_properties
 
@@ -97,7 +97,7 @@ class KafkaSaslRecipe(KafkaRecipe):
         return self._with_credentials(super().endpoint(port, workdir), _secret(workdir / "password"))
 
     def listening_endpoint(self, port: int, source: str = "listening") -> Endpoint:
-        label = "already running" if source == "listening" else source
+        label = source_label(source)
         ep = kafka_endpoint(self.backend, f"kafka with SASL ({label})", port, source, None)
         return self._with_credentials(ep, os.environ.get("BLOCKYARD_KAFKA_SASL_PASSWORD", "conformance"))
 

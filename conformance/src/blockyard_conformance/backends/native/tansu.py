@@ -24,7 +24,7 @@ import subprocess
 from pathlib import Path
 from typing import IO, ClassVar
 
-from ..recipe import LOOPBACK, Endpoint, NativeRecipe
+from ..recipe import LOOPBACK, Endpoint, NativeRecipe, source_label
 from ._kafka_common import kafka_endpoint, kafka_endpoint_from_url, kafka_ready
 
 __all__ = ["TansuRecipe", "tansu_binary"]
@@ -112,7 +112,7 @@ class TansuRecipe(NativeRecipe):
         return kafka_endpoint(self.backend, f"kafka via tansu {version} (native)", port, "native", None)
 
     def listening_endpoint(self, port: int, source: str = "listening") -> Endpoint:
-        label = "already running" if source == "listening" else source
+        label = source_label(source)
         return kafka_endpoint(self.backend, f"kafka ({label})", port, source, None)
 
     def endpoint_from_url(self, url: str) -> Endpoint:

