@@ -303,9 +303,10 @@ def test_component_file_case(tmp_path: Path) -> None:
 
 
 def test_case_env_is_put_back_after_its_suite(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    """A case's ``env`` holds while its suite runs and is gone for whatever runs next."""
+    """A case's ``env`` (placeholders filled in) holds while its suite runs and is gone for whatever runs next."""
     case_file = tmp_path / "cases.yaml"
-    case = {"id": "state.kitref", "component": COMPONENT, "env": {"BLOCKYARD_KIT_ENV_PROBE": "set"}}
+    env = {"BLOCKYARD_KIT_ENV_PROBE": "set", "BLOCKYARD_KIT_ENV_RUN": "run-${run_id}"}
+    case = {"id": "state.kitref", "component": COMPONENT, "env": env}
     case_file.write_text(json.dumps({"cases": [case]}))
     _case_module(
         pytester,
@@ -316,12 +317,14 @@ import os
 
 def _probe_is_set(self, suite_env):
     assert os.environ.get("BLOCKYARD_KIT_ENV_PROBE") == "set"
+    assert os.environ.get("BLOCKYARD_KIT_ENV_RUN") == f"run-{suite_env.run_id}"
 
 for cls in [c for c in list(globals().values()) if isinstance(c, type) and c.__name__.startswith("TestCase_")]:
     cls.test_probe_is_set = _probe_is_set
 
 def test_zz_probe_is_gone_afterwards():
     assert "BLOCKYARD_KIT_ENV_PROBE" not in os.environ
+    assert "BLOCKYARD_KIT_ENV_RUN" not in os.environ
 """,
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-k", "probe")

@@ -180,7 +180,7 @@ class ComponentSuite:
         where = {"run_id": run_id, "tmpdir": str(tmpdir), "source": case.source, "case_dir": case.case_dir}
         text = substitute(case.component, endpoint=endpoint, **where)
         knobs = substitute_knobs(case.knobs, endpoint=endpoint, **where)
-        with _environment(case.env):
+        with _environment(substitute_knobs(case.env, endpoint=endpoint, **where)):
             cleanup = run_case_setup(case, endpoint, run_id)
             try:
                 yield SuiteEnv(run_id, tmpdir, case, endpoint, text, knobs)

@@ -25,7 +25,7 @@ A plugin contributes case files through the ``blockyard_conformance_cases`` hook
 the case needs (a table, a bucket, seeded secrets), named from ``run_id``, and may return a
 callable that removes them afterwards.
 
-Placeholders (in the component YAML and in string knobs): ``${backend.host}``, ``${backend.port}``,
+Placeholders (in the component YAML, in string knobs and in ``env`` values): ``${backend.host}``, ``${backend.port}``,
 ``${backend.url}``, ``${backend.params.<key>}``, ``${run_id}`` (fresh per case run) and
 ``${tmpdir}`` (a fresh temporary folder). An unknown placeholder is an error naming it.
 """
@@ -96,7 +96,8 @@ class Case:
     source: str = "<string>"
     description: str = ""
     env: Mapping[str, str] = field(default_factory=dict)
-    """Environment variables set while the case runs (e.g. for ``secretstores.local.env``)."""
+    """Environment variables set while the case runs (e.g. for ``secretstores.local.env``, or for an
+    ``envRef`` that hands the component a multi-line value such as a PEM certificate)."""
     setup: str | None = None
     """``"module:function"`` creating the case's fixtures (see the module docstring)."""
 

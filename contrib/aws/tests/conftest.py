@@ -9,6 +9,15 @@ import pytest
 from aws_servers import Aws, MotoProcess, launcher_aws
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests reaching a real server through these fixtures carry ``backend(name)`` (counted, decided up front)."""
+    try:
+        from blockyard_conformance.real_backends import mark_backend_fixtures
+    except ImportError:  # the kit is not installed: the fixtures skip without it
+        return
+    mark_backend_fixtures(items, aws="aws", own_moto="aws")
+
+
 @pytest.fixture(scope="session")
 def aws() -> Aws:
     """The launcher's ``aws`` backend (moto). Never reset: name everything with :func:`ns`."""

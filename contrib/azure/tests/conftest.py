@@ -12,6 +12,15 @@ from cosmos_testing import launcher_endpoint
 from blockyard_azure.state import CosmosDBStateStore
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests reaching a real server through these fixtures carry ``backend(name)`` (counted, decided up front)."""
+    try:
+        from blockyard_conformance.real_backends import mark_backend_fixtures
+    except ImportError:  # the kit is not installed: the fixtures skip without it
+        return
+    mark_backend_fixtures(items, cosmos="cosmosdb")
+
+
 @pytest.fixture(scope="session")
 def cosmos() -> Any:
     """The launcher's ``cosmosdb`` endpoint (``@vercel/cosmosdb-server`` natively)."""

@@ -13,6 +13,15 @@ from cassandra_servers import KEYSPACE, Node, launcher_node, password_node
 from blockyard_cassandra.state import CassandraStateStore
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests reaching a real server through these fixtures carry ``backend(name)`` (counted, decided up front)."""
+    try:
+        from blockyard_conformance.real_backends import mark_backend_fixtures
+    except ImportError:  # the kit is not installed: the fixtures skip without it
+        return
+    mark_backend_fixtures(items, cassandra_node="cassandra", cassandra_password_node="cassandra")
+
+
 @pytest.fixture(scope="session")
 def cassandra_node() -> Node:
     """The launcher's ``cassandra`` backend (no password)."""

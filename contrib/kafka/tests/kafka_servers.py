@@ -1,4 +1,4 @@
-"""Real Kafka brokers for the tests, from the conformance launcher (``kafka`` and ``kafka-sasl``).
+"""Real Kafka brokers for the tests, from the conformance launcher (``kafka``, ``kafka-sasl``, ``kafka-mtls``).
 
 Without the launcher (``blockyard-conformance`` not installed) or when a broker cannot be had
 here, the tests that need it are skipped with the command that would enable it.
@@ -19,12 +19,14 @@ import pytest
 
 @dataclass(frozen=True)
 class Broker:
-    """Where a Kafka broker listens, with its SASL user when it has one."""
+    """Where a Kafka broker listens, with its SASL user or its TLS client certificate when it has one."""
 
     brokers: str
     source: str
     username: str | None = None
     password: str | None = None
+    tls: dict[str, str] | None = None
+    """``caCert``, ``clientCert``, ``clientKey`` (PEM) for a broker that wants a client certificate."""
 
     def metadata(self, **extra: Any) -> dict[str, Any]:
         """Component metadata for this broker, with short group timings for tests."""
@@ -43,12 +45,14 @@ class Broker:
                 saslMechanism="SHA-512",
                 disableTls="true",
             )
+        if self.tls:
+            md.update(authType="mtls", **self.tls)
         md.update(extra)
         return md
 
 
 def launcher_broker(name: str) -> Broker:
-    """The launcher's ``kafka`` / ``kafka-sasl`` backend; skips the test when it cannot be had."""
+    """The launcher's ``kafka`` / ``kafka-sasl`` / ``kafka-mtls`` backend; skips the test when it cannot be had."""
     try:
         from blockyard_conformance.backends.launcher import get_launcher  # type: ignore[import-not-found]
         from blockyard_conformance.backends.recipe import BackendUnavailable  # type: ignore[import-not-found]
@@ -58,7 +62,8 @@ def launcher_broker(name: str) -> Broker:
         ep = get_launcher().up(name)
     except BackendUnavailable as exc:
         pytest.skip(f"{name} is not available: {exc.reason}; enable with: {exc.enable_command}")
-    return Broker(ep.params["brokers"], ep.source, ep.params.get("username"), ep.params.get("password"))
+    tls = {k: ep.params[k] for k in ("caCert", "clientCert", "clientKey") if k in ep.params} or None
+    return Broker(ep.params["brokers"], ep.source, ep.params.get("username"), ep.params.get("password"), tls)
 
 
 def fresh(prefix: str = "t") -> str:

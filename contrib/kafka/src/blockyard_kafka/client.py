@@ -278,6 +278,9 @@ class KafkaClient:
             except (kerr.KafkaError, OSError) as exc:
                 if _is_auth_error(exc):
                     raise
+                refused = _tls_refusal(exc, broker)
+                if refused is not None:
+                    raise refused from None
                 last = exc
                 continue
             conn.close()
@@ -393,6 +396,22 @@ class KafkaClient:
             if isinstance(result, BaseException):
                 errors[entry_id] = result
         return errors
+
+
+def _tls_refusal(exc: BaseException, broker: str) -> AuthenticationError | None:
+    """The TLS handshake failure behind ``exc``, as an error naming the fields to check; else None."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, ssl.SSLError):
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(seen, ssl.SSLCertVerificationError):
+        return AuthenticationError(
+            f"the TLS certificate of broker {broker} is not trusted ({seen.verify_message}); check 'caCert'"
+        )
+    if isinstance(seen, ssl.SSLError) and "ALERT" in (seen.reason or ""):
+        return AuthenticationError(
+            f"broker {broker} refused the TLS handshake ({seen.reason}); check 'clientCert' and 'clientKey'"
+        )
+    return None
 
 
 def _is_auth_error(exc: BaseException) -> bool:

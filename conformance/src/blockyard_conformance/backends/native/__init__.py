@@ -32,6 +32,7 @@ _RECIPE_MODULES: dict[str, str] = {
     "cosmosdb": "cosmosdb",
     "kafka": "kafka",
     "kafka-sasl": "kafka_sasl",
+    "kafka-mtls": "kafka_mtls",
     "cassandra": "cassandra",
     "http-echo": "http_echo",
     "twilio": "twilio",

@@ -4,48 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from collections.abc import Coroutine
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..recipe import LOOPBACK, Endpoint, generic_endpoint_from_url, port_open
+from .tools import run_coroutine
 
-__all__ = ["kafka_endpoint", "kafka_endpoint_from_url", "kafka_ready", "run_coroutine"]
-
-_T = TypeVar("_T")
-
-
-def run_coroutine(coro: Coroutine[Any, Any, _T]) -> _T:
-    """Run ``coro`` to completion on a private event loop in a helper thread.
-
-    Works whether or not the caller already runs an event loop; exceptions propagate.
-    """
-    result: list[_T] = []
-    error: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(asyncio.run(coro))
-        except BaseException as exc:  # re-raised in the caller's thread
-            error.append(exc)
-
-    thread = threading.Thread(target=target, name="blockyard-kafka-probe", daemon=True)
-    thread.start()
-    thread.join()
-    if error:
-        raise error[0]
-    return result[0]
+__all__ = ["kafka_endpoint", "kafka_endpoint_from_url", "kafka_metadata_ok", "kafka_ready"]
 
 
-async def kafka_metadata_ok(bootstrap: str, seconds: float = 5.0) -> bool:
+async def kafka_metadata_ok(bootstrap: str, seconds: float = 5.0, **security: Any) -> bool:
     """True when an aiokafka admin client bootstraps and ``describe_cluster`` lists a broker
-    within ``seconds``; False on any failure."""
+    within ``seconds``; False on any failure. ``security``: the client's security options."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(seconds * 1000))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(seconds * 1000), **security)
     try:
         async with asyncio.timeout(seconds):
             await admin.start()

@@ -15,9 +15,7 @@ A server found on the standard port 9094 is used with the user and password from
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import os
 import secrets
@@ -26,8 +24,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..recipe import LOOPBACK, Endpoint, port_open, source_label
-from ._kafka_common import kafka_endpoint, run_coroutine
+from ._kafka_common import kafka_endpoint, kafka_metadata_ok
 from .kafka import KafkaRecipe, _server_properties
+from .tools import run_coroutine
 
 __all__ = ["RECIPES", "KafkaSaslRecipe"]
 
@@ -114,32 +113,17 @@ class KafkaSaslRecipe(KafkaRecipe):
         if not port_open(endpoint.port, endpoint.host):
             return False
         try:
-            return run_coroutine(_sasl_metadata_ok(endpoint))
+            return run_coroutine(
+                kafka_metadata_ok(
+                    endpoint.params.get("brokers", endpoint.address),
+                    security_protocol="SASL_PLAINTEXT",
+                    sasl_mechanism="PLAIN",  # the one every flavour (native, docker/kafka-sasl.yml) offers
+                    sasl_plain_username=endpoint.params.get("username", USERNAME),
+                    sasl_plain_password=endpoint.params.get("password", ""),
+                )
+            )
         except Exception:  # ready() never raises
             return False
-
-
-async def _sasl_metadata_ok(endpoint: Endpoint, seconds: float = 5.0) -> bool:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=endpoint.params.get("brokers", endpoint.address),
-        request_timeout_ms=int(seconds * 1000),
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="PLAIN",  # the one every flavour (native, docker/kafka-sasl.yml) offers
-        sasl_plain_username=endpoint.params.get("username", USERNAME),
-        sasl_plain_password=endpoint.params.get("password", ""),
-    )
-    try:
-        async with asyncio.timeout(seconds):
-            await admin.start()
-            cluster = await admin.describe_cluster()
-        return bool(cluster.get("brokers"))
-    except Exception:  # a probe answers False on any failure
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.close()
 
 
 RECIPES = {"kafka-sasl": KafkaSaslRecipe}
