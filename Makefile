@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONTRIB := $(sort $(dir $(wildcard contrib/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: install dist conformance test lint typecheck mutation bench bench-startup backends-up backends-down provision clean
+.PHONY: install dist conformance test lint typecheck mutation bench bench-startup backends-up backends-down provision clean docs
 
 $(STAMP): pyproject.toml interfaces/pyproject.toml conformance/pyproject.toml $(wildcard contrib/*/pyproject.toml)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,6 +14,17 @@ $(STAMP): pyproject.toml interfaces/pyproject.toml conformance/pyproject.toml $(
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The documentation tools (MkDocs, Material, mkdocstrings, matplotlib, selenium): `make docs` and `make test`.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q --group docs
+	touch $(DOCS_STAMP)
+
+## The documentation site into site/ (warnings are errors); pages generated from the installed components,
+## reports/report.json (make conformance) and bench/results/*.json.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # Provisioning: on a machine that can (root on Debian) the README's commands install the backend
 # servers they miss, and a backend that still cannot be had is a failure, not a skip.
@@ -41,7 +52,7 @@ else
 endif
 
 ## The test-suite: core, embedded components, the kit's self-tests and every real-backend case.
-test: $(STAMP)
+test: $(STAMP) $(DOCS_STAMP)
 	@if [ "$(PROVISION)" = 1 ]; then $(BIN)/blockyard backends install; else echo "$(NO_PROVISION_NOTE)"; fi
 	BLOCKYARD_REQUIRE_BACKENDS=$(REQUIRE_BACKENDS) $(BIN)/python -m pytest
 
@@ -83,4 +94,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/cosmos_bench.py
 
 clean:
-	rm -rf $(VENV) dist reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist reports site .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ Prints ops/s of get and set for ``state.in-memory`` and ``state.sqlite``, and co
   pre-encoded bytes and a UUID too, so the ratio measures Blockyard's own overhead (validation,
   encoding, error wrapping), not JSON.
 
-Usage: ``python bench/local_bench.py [--ops N] [--concurrency C]``. Target: ratio >= 0.8.
+Usage: ``python bench/local_bench.py [--ops N] [--concurrency C] [--json PATH]``. Target: ratio >= 0.8.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from bench_results import Results, add_json_option
 
 from blockyard_local.state_memory import InMemoryStateStore
 from blockyard_local.state_sqlite import SQLiteStateStore
@@ -85,7 +87,7 @@ class RawSQLite:
         self.pool.shutdown()
 
 
-async def main(ops: int, concurrency: int) -> None:
+async def main(ops: int, concurrency: int, results: Results) -> None:
     encoded = b'{"qty":3,"sku":"ab-123","note":"benchmark"}'
     print(f"blockyard-local state benchmark: {ops} ops per row, concurrency {concurrency}")
     async with InMemoryStateStore() as mem:
@@ -120,6 +122,7 @@ async def main(ops: int, concurrency: int) -> None:
     print(f"  raw sqlite3 set       {raw_best:>10,.0f} ops/s  (best of 3 rounds: {raw_rounds})")
     ratio = by_best / raw_best
     verdict = "ok" if ratio >= 0.8 else "BELOW TARGET"
+    results.measured(f"state.sqlite set, concurrency {concurrency}", "ops/s", raw_best, by_best, 0.8, "sqlite3")
     print(f"  ratio blockyard/raw   {ratio:>10.2f}  (target >= 0.80: {verdict})")
 
 
@@ -127,5 +130,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=16)
+    add_json_option(parser)
     args = parser.parse_args()
-    asyncio.run(main(args.ops, args.concurrency))
+    results = Results("local", "blockyard-local: state.sqlite vs sqlite3", note=args.machine_note)
+    asyncio.run(main(args.ops, args.concurrency, results))
+    results.write(args.json)

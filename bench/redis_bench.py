@@ -16,6 +16,7 @@ Each scenario alternates raw and Blockyard rounds and reports the median. Run::
 
     .venv/bin/python bench/redis_bench.py            # own redis-server on a free port
     .venv/bin/python bench/redis_bench.py --host 127.0.0.1 --port 6379 --quick
+    .venv/bin/python bench/redis_bench.py --json bench/results/redis.json   # machine-readable too
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from bench_results import Results, add_json_option
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from blockyard.pubsub import Message
@@ -103,12 +105,14 @@ async def compare(
 
 
 ROWS: list[tuple[str, str, str, str, str]] = []
+RESULTS = Results("redis", "state.redis and pubsub.redis vs redis-py asyncio")
 
 
 def row(name: str, raw: float, ours: float, unit: str, target: float | None) -> None:
     ratio = ours / raw
     verdict = "" if target is None else ("ok" if ratio >= target else f"BELOW {target:.2f}")
     ROWS.append((name, f"{raw:,.0f} {unit}", f"{ours:,.0f} {unit}", f"{ratio:.2f}", verdict))
+    RESULTS.measured(name, unit, raw, ours, target, "redis-py")
     print(
         f"  {name:<44} raw {raw:>12,.0f}  blockyard {ours:>12,.0f} {unit:<6} ratio {ratio:5.2f} {verdict}", flush=True
     )
@@ -278,9 +282,7 @@ async def bench_pubsub(host: str, port: int, rounds: int, scale: int) -> None:
         await arrived.wait()
     await sub.cancel()
     await raw.delete(topic)
-    latencies.sort()
-    p50 = latencies[len(latencies) // 2] * 1e3
-    p99 = latencies[int(len(latencies) * 0.99)] * 1e3
+    p50, p99 = RESULTS.latency("publish -> handler, one in flight", "blockyard", latencies)
     print(f"  end-to-end latency (publish -> handler), one in flight: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     ROWS.append(("publish -> handler latency (one in flight)", "", f"p50 {p50:.2f} ms / p99 {p99:.2f} ms", "", ""))
     await raw.aclose()
@@ -293,7 +295,9 @@ async def main() -> None:
     parser.add_argument("--port", type=int, default=6379)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test, noisy figures)")
+    add_json_option(parser)
     args = parser.parse_args()
+    RESULTS.note = args.machine_note
     proc = None
     host, port = args.host, args.port
     if host is None:
@@ -313,6 +317,7 @@ async def main() -> None:
     print("\n| scenario | raw redis-py | Blockyard | ratio | target |\n|---|---|---|---|---|")
     for r in ROWS:
         print("| " + " | ".join(r) + " |")
+    RESULTS.write(args.json)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import Any
 
 from blockyard.hookspecs import hookimpl
 
-__all__ = ["BLOCKYARD_CONTRACT", "blockyard_cli_commands"]
+__all__ = ["BLOCKYARD_CONTRACT", "blockyard_backend_recipes", "blockyard_cli_commands"]
 
 #: The Blockyard plugin contract this plugin implements (see :mod:`blockyard.contract`).
 BLOCKYARD_CONTRACT = "1.0"
@@ -28,3 +28,14 @@ def blockyard_cli_commands() -> list[Any]:
         return commands
     commands.append(backends)
     return commands
+
+
+@hookimpl
+def blockyard_backend_recipes() -> list[Any]:
+    """The ``chromium`` backend (headless Chromium behind chromedriver) for browser checks of reports and docs.
+
+    A tool rather than a service: it has no Compose file, so it is brought like a plugin's backend.
+    """
+    from blockyard_conformance.backends.native.chromium import ChromiumRecipe
+
+    return [ChromiumRecipe]
