@@ -69,7 +69,8 @@ def ratio_plot(results: BenchmarkResults) -> str:
     ratios = [m["blockyard"] / m["raw"] for m in rows]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
     y = list(range(len(rows)))
-    colours = ["#2e7d32" if m.get("target") is None or r >= m["target"] else "#c62828" for m, r in zip(rows, ratios)]
+    met = [m.get("target") is None or r >= m["target"] for m, r in zip(rows, ratios, strict=True)]
+    colours = ["#2e7d32" if ok else "#c62828" for ok in met]
     ax.barh(y, ratios, color=colours)
     for i, m in enumerate(rows):
         if m.get("target") is not None:
@@ -122,7 +123,7 @@ def benchmarks_page(results: list[BenchmarkResults], scripts: list[str]) -> tupl
         "",
     ]
     if not results:
-        lines += ["!!! warning \"No benchmark results in this build\"", "    No results file in `bench/results/`.", ""]
+        lines += ['!!! warning "No benchmark results in this build"', "    No results file in `bench/results/`.", ""]
     for r in results:
         machine = r.data.get("machine", {})
         lines += [f"## {r.data['title']}", ""]

@@ -61,7 +61,12 @@ def component_pages(registry: Registry) -> list[ComponentPage]:
 
 def components_index(pages: list[ComponentPage]) -> str:
     """The components overview: one table per building block, linking every page."""
-    lines = ["# Components", "", "Every component registered by an installed distribution, generated from its model.", ""]
+    lines = [
+        "# Components",
+        "",
+        "Every component registered by an installed distribution, generated from its model.",
+        "",
+    ]
     for kind in ComponentKind.names():
         of_kind = [p for p in pages if p.spec.kind == kind]
         if not of_kind:

@@ -60,7 +60,7 @@ def matrix_page(report: Path | None, component_pages: dict[str, str], *, has_htm
         return "\n".join(
             [
                 *lines,
-                "!!! warning \"No conformance results in this build\"",
+                '!!! warning "No conformance results in this build"',
                 f"    The site was built without a conformance report ({where} does not exist). Run",
                 "    `make conformance` (writes `reports/report.json`) and build again: `make docs`.",
                 "",
@@ -99,7 +99,9 @@ def matrix_page(report: Path | None, component_pages: dict[str, str], *, has_htm
     not_run_cases = [r for r in results if r.status == "not-run"]
     if not_run_cases:
         lines += ["", "## Not run", ""]
-        lines += [f"- **{r.case}** ({r.backend}): {r.reason} — enable with: `{r.enable_command}`" for r in not_run_cases]
+        lines += [
+            f"- **{r.case}** ({r.backend}): {r.reason} — enable with: `{r.enable_command}`" for r in not_run_cases
+        ]
     return "\n".join(lines) + "\n"
 
 

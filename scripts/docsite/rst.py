@@ -25,14 +25,14 @@ def rst_to_markdown(text: str) -> str:
     while i < len(lines):
         line = lines[i]
         if _TABLE_RULE.match(line):
-            block = [line]
+            rows = [line]
             i += 1
             rules = 1
             while i < len(lines) and lines[i].strip() and rules < 3:
-                block.append(lines[i])
+                rows.append(lines[i])
                 rules += bool(_TABLE_RULE.match(lines[i]))
                 i += 1
-            out += ["```text", *block, "```"]
+            out += ["```text", *rows, "```"]
             continue
         if line.rstrip().endswith("::"):
             head = line.rstrip()[:-2].rstrip()

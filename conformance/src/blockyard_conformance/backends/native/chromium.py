@@ -9,15 +9,16 @@ WebDriver client (selenium)::
     driver = webdriver.Remote(endpoint.url, options=options)
 
 ``chromedriver`` listens on 127.0.0.1 only and accepts connections from loopback only; it starts a
-browser per WebDriver session. ``blockyard backends install chromium`` installs both packages.
+browser per WebDriver session. ``blockyard backends install chromium`` installs both packages and a
+colour emoji font (the reports mark statuses with emoji).
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import replace
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, ClassVar
 
@@ -33,7 +34,7 @@ class ChromiumRecipe(NativeRecipe):
     """``chromedriver --port=PORT`` with ``/usr/bin/chromium`` as the browser it drives."""
 
     backend: ClassVar[str] = "chromium"
-    apt_packages: ClassVar[tuple[str, ...]] = ("chromium", "chromium-driver")
+    apt_packages: ClassVar[tuple[str, ...]] = ("chromium", "chromium-driver", "fonts-noto-color-emoji")
     default_port: ClassVar[int] = 9515
     startup_timeout: ClassVar[float] = 20.0
     install_hint: ClassVar[str] = _INSTALL
