@@ -73,8 +73,12 @@ class Results:
         ordered = sorted(samples_s)
         p50 = ordered[len(ordered) // 2] * 1e3
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3
-        self.latencies.append(Latency(scenario, side, round(p50, 4), round(p99, 4)))
+        self.percentiles(scenario, side, p50, p99)
         return p50, p99
+
+    def percentiles(self, scenario: str, side: str, p50_ms: float, p99_ms: float) -> None:
+        """Record percentiles a benchmark computed itself (milliseconds)."""
+        self.latencies.append(Latency(scenario, side, round(p50_ms, 4), round(p99_ms, 4)))
 
     def to_json(self) -> dict[str, Any]:
         return {

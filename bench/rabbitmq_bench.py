@@ -12,7 +12,7 @@ persistent=off, prefetch, manual acks, an async handler per message):
 
 Broker: ``--url`` or ``BLOCKYARD_RABBITMQ_URL``, else the launcher's, else one started here.
 
-    .venv/bin/python bench/rabbitmq_bench.py [--messages 5000] [--concurrency 64] [--rounds 3]
+    .venv/bin/python bench/rabbitmq_bench.py [--messages 5000] [--concurrency 64] [--rounds 3] [--json PATH]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pika
+from bench_results import Results, add_json_option
 from pika.adapters.asyncio_connection import AsyncioConnection
 from pika.spec import Basic
 
@@ -316,7 +317,9 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--prefetch", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=3)
+    add_json_option(ap)
     args = ap.parse_args()
+    results = Results("rabbitmq", "pubsub.rabbitmq vs pika", note=args.machine_note)
     stop: Callable[[], None]
     url, stop = (args.url, _noop) if args.url else find_broker()
     n, conc, prefetch = args.messages, args.concurrency, args.prefetch
@@ -337,11 +340,15 @@ async def main() -> None:
                 f"{label:16} {r[0]:10.0f} {b[0]:10.0f} {b[0] / r[0]:6.2f}  "
                 f"{r[1]:7.2f}/{r[2]:7.2f} {b[1]:7.2f}/{b[2]:7.2f}"
             )
+            results.measured(f"{label}, {conc} in flight", "msg/s", r[0], b[0], 0.8, "pika")
+            results.percentiles(label, "raw", r[1], r[2])
+            results.percentiles(label, "blockyard", b[1], b[2])
         adapters = await bench_adapters(url, min(n, 2000), conc)
         print(f"\nadapter choice, raw pika confirmed publish ({min(n, 2000)} msgs):")
         for label, (rate, lat) in adapters.items():
             print(f"  {label:32} {rate:8.0f} msg/s  p50 {pct(lat, 0.5):6.2f} ms  p99 {pct(lat, 0.99):6.2f} ms")
         print(f"\nmedian of rounds; python {sys.version.split()[0]}, pika {pika.__version__}, {os.cpu_count()} cpus")
+        results.write(args.json)
     finally:
         stop()
 
