@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "scripts") not in sys.path:
     sys.path.insert(0, str(ROOT / "scripts"))
 
+from docsite.rst import roles_in_html  # noqa: E402
 from docsite.site import generate_site  # noqa: E402
 
 _generated: dict[str, str | bytes] = {}
@@ -39,3 +40,7 @@ def on_files(files: Any, config: Any) -> Any:
     for path, content in _generated.items():
         files.append(File.generated(config, path, content=content))
     return files
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    return roles_in_html(html)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["rst_to_markdown"]
+__all__ = ["roles_in_html", "rst_to_markdown"]
 
 _ROLE = re.compile(r":(?:class|func|meth|mod|attr|exc|data|obj):`~?([^`]+)`")
 _LITERAL = re.compile(r"``([^`]+)``")
 _TABLE_RULE = re.compile(r"^=+( +=+)+\s*$")
+_HTML_ROLE = re.compile(r":(?:class|func|meth|mod|attr|exc|data|obj):<code>(~?)([^<]+)</code>")
 
 
 def _inline(line: str) -> str:
@@ -56,3 +57,8 @@ def rst_to_markdown(text: str) -> str:
         out.append(_inline(line))
         i += 1
     return "\n".join(out).strip() + "\n"
+
+
+def roles_in_html(html: str) -> str:
+    """Sphinx roles left in rendered docstrings (``:class:<code>~a.B</code>``) shown as code (``B``)."""
+    return _HTML_ROLE.sub(lambda m: f"<code>{m.group(2).rsplit('.', 1)[-1] if m.group(1) else m.group(2)}</code>", html)

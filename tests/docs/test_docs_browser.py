@@ -31,7 +31,7 @@ import pytest
 
 from blockyard_conformance.real_backends import require_backend, require_client
 
-pytestmark = [pytest.mark.backend("chromium"), pytest.mark.slow]
+pytestmark = [pytest.mark.backend("chromium"), pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "reports" / "screenshots"
@@ -203,6 +203,15 @@ def test_internal_links_resolve(crawl: list[Visit], server: str) -> None:
         for href in v.links:
             if href.startswith(server):
                 targets.setdefault(urldefrag(href)[0], v.url)
+    broken = _broken(targets)
+    assert len(targets) > 40, targets
+    assert not broken, "\n".join(broken)
+    missing = [f"{v.url}#{a}" for v in crawl for a in v.missing_anchors]
+    assert not missing, missing
+
+
+def _broken(targets: dict[str, str]) -> list[str]:
+    """The ``targets`` (URL -> the page linking it) that do not answer 200."""
     broken = []
     for target, source in sorted(targets.items()):
         try:
@@ -210,10 +219,16 @@ def test_internal_links_resolve(crawl: list[Visit], server: str) -> None:
                 resp.read()
         except urllib.error.HTTPError as exc:
             broken.append(f"{target} (from {source}): {exc.code}")
-    assert len(targets) > 40, targets
-    assert not broken, "\n".join(broken)
-    missing = [f"{v.url}#{a}" for v in crawl for a in v.missing_anchors]
-    assert not missing, missing
+    return broken
+
+
+def test_the_checks_catch_planted_defects(browser: Any, server: str) -> None:
+    """Self-test: a broken link, a console error and an outside request are each caught."""
+    assert _broken({server + "no-such-page/": server}) == [f"{server}no-such-page/ (from {server}): 404"]
+    errors, _ = _open(browser, "data:text/html,<script>console.error('planted')</script>")
+    assert any("planted" in e for e in errors), errors
+    _, requested = _open(browser, "data:text/html,<img src='http://127.0.0.1:9/planted.png'>")
+    assert "http://127.0.0.1:9/planted.png" in requested, requested
 
 
 def test_screenshots_of_the_site(browser: Any, server: str, crawl: list[Visit]) -> None:

@@ -19,7 +19,7 @@ from blockyard_conformance.reports import write_reports
 from blockyard_conformance.results import CaseResult, TestOutcome
 from blockyard_local.state_memory import InMemoryStateStore
 from docsite import benchmarks, components, conformance, pages
-from docsite.rst import rst_to_markdown
+from docsite.rst import roles_in_html, rst_to_markdown
 from docsite.site import generate_site
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,6 +220,11 @@ def test_rst_to_markdown() -> None:
     assert "Use `state.redis` with `ETagMismatchError` and `blockyard.query`." in md
     assert "Example:\n\n```python\nasync with store:\n    pass\n```" in md
     assert "```text\n==== =====\nname value\n==== =====\na    1\n==== =====\n```" in md
+
+
+def test_roles_in_rendered_docstrings() -> None:
+    html = "raises :class:<code>~blockyard.errors.ETagMismatchError</code>; see :mod:<code>blockyard.values</code>"
+    assert roles_in_html(html) == "raises <code>ETagMismatchError</code>; see <code>blockyard.values</code>"
 
 
 def test_pages_from_the_readme_and_contributing() -> None:
