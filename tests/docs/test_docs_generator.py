@@ -197,6 +197,28 @@ def test_benchmark_plots_from_the_results(tmp_path: Path) -> None:
     assert "## Not plotted" in page
 
 
+def test_latency_percentiles_are_plotted(tmp_path: Path) -> None:
+    data = {
+        "schema": 1,
+        "benchmark": "rabbitmq",
+        "title": "pubsub.rabbitmq vs pika",
+        "date": "2026-12-02T01:00:00+00:00",
+        "machine": {"platform": "test", "python": "3.11", "cpus": 2, "note": ""},
+        "measurements": [{"scenario": "publish", "unit": "msg/s", "raw": 100.0, "blockyard": 90.0, "target": 0.8}],
+        "latencies": [
+            {"scenario": "publish", "side": "raw", "p50_ms": 1.5, "p99_ms": 4.0},
+            {"scenario": "publish", "side": "blockyard", "p50_ms": 1.7, "p99_ms": 4.4},
+        ],
+    }
+    (tmp_path / "rabbitmq.json").write_text(json.dumps(data))
+    page, files = benchmarks.benchmarks_page(benchmarks.load_results(tmp_path), ["rabbitmq_bench.py"])
+    assert set(files) == {"benchmarks/rabbitmq-ratios.svg", "benchmarks/rabbitmq-latency.svg"}
+    assert "publish (blockyard)" in files["benchmarks/rabbitmq-latency.svg"]
+    assert "](benchmarks/rabbitmq-latency.svg)" in page
+    assert "| publish | 100 msg/s | 90 msg/s | 0.90 | ≥ 0.80 |" in page
+    assert "Not plotted" not in page
+
+
 def test_no_benchmark_results_is_said_plainly(tmp_path: Path) -> None:
     page, files = benchmarks.benchmarks_page(benchmarks.load_results(tmp_path), ["redis_bench.py"])
     assert files == {}
