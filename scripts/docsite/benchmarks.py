@@ -118,7 +118,8 @@ def benchmarks_page(results: list[BenchmarkResults], scripts: list[str]) -> tupl
         "# Benchmarks",
         "",
         "Every benchmark measures Blockyard next to the raw client doing the same work, in the same run",
-        "(rounds alternate; medians). The ratio is what to read: absolute numbers move with the machine.",
+        "(rounds alternate; each script's docstring says how it aggregates them). The ratio is what to read:",
+        "absolute numbers move with the machine, and each run below names its machine and its load.",
         "Plotted here: the JSON results of `python bench/NAME.py --json bench/results/NAME.json`.",
         "",
     ]
