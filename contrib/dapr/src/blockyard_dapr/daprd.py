@@ -1,14 +1,17 @@
-"""The Dapr runtime (daprd) built from source, and a process wrapper to run it on loopback.
+"""The Dapr runtime (daprd) and its control plane built from source, and a process wrapper for daprd.
 
 ``build()`` compiles the Go module shipped in ``blockyard_dapr/runtime`` — Dapr's runtime at
 :data:`DAPR_VERSION` from the Go module proxy, with only the Redis state store, Redis Streams
-pub/sub and SQLite name resolution built in — into ``$BLOCKYARD_DAPRD_DIR`` (default
+pub/sub and SQLite name resolution built in, and Dapr's ``placement`` and ``scheduler`` services
+from the same module (its ``tool`` directives) — into ``$BLOCKYARD_DAPRD_DIR`` (default
 ``~/.cache/blockyard/daprd``), keyed by a digest of the module, so a rebuild happens only when the
-module changes. A cold build takes about 3 minutes and 1.3 GB of memory; a cached one, nothing.
+module changes. A cold build of all three takes minutes and about 1.3 GB of memory; a cached one,
+nothing.
 
 :class:`Daprd` runs one sidecar: every port on 127.0.0.1, pluggable components read from a socket
 folder, names resolved through a SQLite file beside its log (apps sharing the file find each other;
-nothing is announced on the network), ready when ``/v1.0/healthz`` answers.
+nothing is announced on the network), actors and workflows through the placement and scheduler
+addresses it is given, ready when ``/v1.0/healthz`` answers.
 """
 
 from __future__ import annotations
@@ -17,28 +20,33 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+from typing import ClassVar, Literal
 
-__all__ = ["DAPR_VERSION", "Daprd", "DaprdError", "binary_path", "build", "build_missing"]
+from blockyard_dapr.process import LoopbackProcess, ProcessError, http_answers
+
+__all__ = ["DAPR_VERSION", "PROGRAMS", "Daprd", "DaprdError", "Program", "binary_path", "build", "build_missing"]
 
 DAPR_VERSION = "1.18.2"
 LOOPBACK = "127.0.0.1"
 _MODULE_FILES = ("go.mod", "go.sum", "main.go")
 
+Program = Literal["daprd", "placement", "scheduler"]
+#: Each program this module builds and its Go package (``.``: the module's own ``main``).
+PROGRAMS: dict[Program, str] = {
+    "daprd": ".",
+    "placement": "github.com/dapr/dapr/cmd/placement",
+    "scheduler": "github.com/dapr/dapr/cmd/scheduler",
+}
 
-class DaprdError(RuntimeError):
-    """daprd could not be built or did not become ready; the message ends with its log's tail."""
+
+class DaprdError(ProcessError):
+    """A Dapr program could not be built or did not become ready; the message ends with its log's tail."""
 
 
 def _module_digest() -> str:
@@ -54,38 +62,41 @@ def cache_dir() -> Path:
     return Path(os.environ.get("BLOCKYARD_DAPRD_DIR") or Path.home() / ".cache" / "blockyard" / "daprd")
 
 
-def binary_path() -> Path:
-    """Where the daprd built from this module lives (it may not be built yet)."""
-    return cache_dir() / f"{DAPR_VERSION}-{_module_digest()}" / "daprd"
+def binary_path(program: Program = "daprd") -> Path:
+    """Where ``program`` built from this module lives (it may not be built yet)."""
+    return cache_dir() / f"{DAPR_VERSION}-{_module_digest()}" / program
 
 
-def build_missing() -> str | None:
-    """``None`` when daprd is built or can be built here, else why not and what to install."""
-    if binary_path().exists() or shutil.which("go"):
+def build_missing(program: Program = "daprd") -> str | None:
+    """``None`` when ``program`` is built or can be built here, else why not and what to install."""
+    if binary_path(program).exists() or shutil.which("go"):
         return None
-    return "daprd is not built and Go is not installed (install Go 1.26+, then run: blockyard daprd build)"
+    return f"{program} is not built and Go is not installed (install Go 1.26+, then run: blockyard daprd build)"
 
 
-def build(*, go: str = "go", timeout: float = 1800) -> Path:
-    """The daprd binary, built first when missing.
+def build(program: Program = "daprd", *, go: str = "go", timeout: float = 1800) -> Path:
+    """The ``program`` binary; when it is missing, every missing program is built in one ``go build``.
 
     :raises DaprdError: Go is missing or the build failed (with the compiler's last lines).
     """
-    target = binary_path()
+    target = binary_path(program)
     if target.exists():
         return target
     go_path = shutil.which(go)
     if go_path is None:
-        raise DaprdError(build_missing() or "Go is not installed")
+        raise DaprdError(build_missing(program) or "Go is not installed")
+    missing = [p for p in PROGRAMS if not binary_path(p).exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="blockyard-daprd-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="blockyard-daprd-") as tmp,
+        tempfile.TemporaryDirectory(prefix=".partial-", dir=target.parent) as out,
+    ):
         module = Path(tmp)
         folder = resources.files("blockyard_dapr") / "runtime"
         for name in _MODULE_FILES:
             (module / name).write_bytes((folder / name).read_bytes())
-        partial = target.with_name(f"daprd.partial-{os.getpid()}")
         result = subprocess.run(
-            [go_path, "build", "-o", str(partial), "."],
+            [go_path, "build", "-o", f"{out}/", *(PROGRAMS[p] for p in missing)],
             cwd=module,
             capture_output=True,
             text=True,
@@ -94,8 +105,10 @@ def build(*, go: str = "go", timeout: float = 1800) -> Path:
         )
         if result.returncode != 0:
             tail = "\n".join((result.stderr or result.stdout).splitlines()[-20:])
-            raise DaprdError(f"building daprd {DAPR_VERSION} failed (exit {result.returncode}):\n{tail}")
-        partial.replace(target)
+            names = ", ".join(missing)
+            raise DaprdError(f"building {names} (Dapr {DAPR_VERSION}) failed (exit {result.returncode}):\n{tail}")
+        for name in missing:
+            (Path(out) / name).replace(binary_path(name))
     return target
 
 
@@ -108,8 +121,14 @@ def free_port() -> int:
 
 
 @dataclass
-class Daprd:
-    """One daprd process on loopback; use as a context manager (started on entry, stopped on exit)."""
+class Daprd(LoopbackProcess):
+    """One daprd process on loopback; use as a context manager (started on entry, stopped on exit).
+
+    ``placement`` and ``scheduler`` are the ``host:port`` of those services (actors need placement,
+    reminders and workflows the scheduler too); without them daprd runs without actors.
+    """
+
+    program: ClassVar[str] = "daprd"
 
     app_id: str
     resources_path: Path
@@ -120,6 +139,8 @@ class Daprd:
     extra_args: list[str] = field(default_factory=list)
     names_db: Path | None = None
     """The name-resolution database; apps that call each other share one (default: beside the log)."""
+    placement: str | None = None
+    scheduler: str | None = None
     http_port: int = field(default_factory=free_port)
     grpc_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
@@ -145,6 +166,8 @@ class Daprd:
             f"    configuration:\n      connectionString: {json.dumps(str(names))}\n"
         )
 
+    prepare = write_config
+
     def command(self) -> list[str]:
         """The daprd command line."""
         flags = {
@@ -162,32 +185,17 @@ class Daprd:
         }
         if self.app_port is not None:
             flags |= {"--app-port": str(self.app_port), "--app-channel-address": LOOPBACK}
+        if self.placement is not None:
+            flags["--placement-host-address"] = self.placement
+        if self.scheduler is not None:
+            flags["--scheduler-host-address"] = self.scheduler
         args = [str(self.binary or binary_path())]
         for flag, value in flags.items():
             args += [flag, value]
         return args + self.extra_args
 
-    def start(self, timeout: float = 60.0) -> Self:
-        """Start daprd and wait until it is healthy.
-
-        :raises DaprdError: it exited or was not healthy within ``timeout`` (with its log's tail).
-        """
-        env = {**os.environ, "DAPR_COMPONENTS_SOCKETS_FOLDER": str(self.socket_folder)}
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.write_config()
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise DaprdError(f"daprd exited with code {self.process.returncode}:\n{self.log_tail()}")
-            if self.healthy():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise DaprdError(f"daprd was not healthy within {timeout:.0f} s:\n{self.log_tail()}")
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "DAPR_COMPONENTS_SOCKETS_FOLDER": str(self.socket_folder)}
 
     def healthy(self) -> bool:
         """True when ``/v1.0/healthz`` answers 204."""
@@ -196,37 +204,9 @@ class Daprd:
     @staticmethod
     def answers(http_url: str) -> bool:
         """True when the daprd whose HTTP API is at ``http_url`` reports itself healthy (204)."""
-        try:
-            with urllib.request.urlopen(f"{http_url}/v1.0/healthz", timeout=1) as r:
-                return bool(r.status == 204)
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout``; returns the exit code."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The last lines of daprd's log."""
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return http_answers(f"{http_url}/v1.0/healthz", (204,))
 
     @property
     def http_url(self) -> str:
         """daprd's HTTP API base URL."""
         return f"http://{LOOPBACK}:{self.http_port}"
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()

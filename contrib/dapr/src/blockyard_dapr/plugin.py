@@ -52,7 +52,8 @@ def blockyard_components() -> list[ComponentSpec]:
 
 @hookimpl(optionalhook=True)
 def blockyard_backend_recipes() -> list[Any]:
-    """The launcher's ``daprd`` backend (built from source by ``blockyard backends install daprd``)."""
-    from blockyard_dapr.recipe import DaprdRecipe
+    """The launcher's ``daprd``, ``placement`` and ``scheduler`` backends (built from source by
+    ``blockyard backends install daprd``)."""
+    from blockyard_dapr.recipe import DaprdRecipe, PlacementRecipe, SchedulerRecipe
 
-    return [DaprdRecipe]
+    return [DaprdRecipe, PlacementRecipe, SchedulerRecipe]

@@ -10,11 +10,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import ClassVar, Self
 
+from blockyard_dapr.daprd import free_port
+from blockyard_dapr.process import LoopbackProcess, http_answers
 from blockyard_dapr.sockets import socket_answers
 
-__all__ = ["ServeProcess"]
+__all__ = ["AppProcess", "ServeProcess"]
 
 
 @dataclass
@@ -85,3 +87,27 @@ class ServeProcess:
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+@dataclass
+class AppProcess(LoopbackProcess):
+    """A Python app (``python SCRIPT --port PORT ARGS``) that daprd calls back; ready when
+    ``GET /healthz`` answers 200 on its port."""
+
+    program: ClassVar[str] = "app"
+
+    script: Path
+    log_path: Path
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    def command(self) -> list[str]:
+        return [sys.executable, str(self.script), "--port", str(self.port), *self.args]
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+    def healthy(self) -> bool:
+        return http_answers(f"http://127.0.0.1:{self.port}/healthz", (200,))
