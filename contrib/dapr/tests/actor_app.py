@@ -110,7 +110,8 @@ def main() -> None:
 
     @app.on_event("startup")
     async def register() -> None:
-        await actors.register_actor(type(ACTOR_TYPE, (Counter,), {}))
+        # the SDK looks for Remindable among the direct bases
+        await actors.register_actor(type(ACTOR_TYPE, (Counter, Remindable), {}))
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
