@@ -95,3 +95,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) dist reports site .pytest_cache .mypy_cache .ruff_cache
+
+## Demo: a Dapr actor (proxy and plain HTTP) keeping its state in Blockyard's state.redis through daprd.
+.PHONY: demo-actors
+demo-actors: $(STAMP)
+	$(BIN)/python examples/dapr/actors/run.py
