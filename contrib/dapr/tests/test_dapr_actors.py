@@ -23,6 +23,7 @@ from blockyard_dapr.testing import AppProcess, ServeProcess
 pytestmark = [
     pytest.mark.timeout(900),
     pytest.mark.backend("redis"),
+    pytest.mark.backend("daprd", own=True),
     pytest.mark.backend("placement"),
     pytest.mark.backend("scheduler"),
 ]

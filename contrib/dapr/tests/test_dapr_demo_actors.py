@@ -15,6 +15,7 @@ import pytest
 pytestmark = [
     pytest.mark.timeout(600),
     pytest.mark.backend("redis"),
+    pytest.mark.backend("daprd", own=True),
     pytest.mark.backend("placement"),
     pytest.mark.backend("scheduler"),
 ]
