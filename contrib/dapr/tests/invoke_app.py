@@ -8,6 +8,7 @@ HTTP, or the Dapr SDK's gRPC client), passing on the ``traceparent`` it got, and
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 from typing import Any
@@ -39,22 +40,26 @@ async def call(app_id: str, protocol: str, request: Request) -> Any:
     body = await request.body()
     trace = {"traceparent": request.headers["traceparent"]} if "traceparent" in request.headers else {}
     if protocol == "http":
-        reply = httpx.post(
-            f"{DAPR_HTTP}/v1.0/invoke/{app_id}/method/echo",
-            content=body,
-            headers={"content-type": "application/json", **trace},
-            timeout=60,
-        )
+        async with httpx.AsyncClient(timeout=60) as http:
+            reply = await http.post(
+                f"{DAPR_HTTP}/v1.0/invoke/{app_id}/method/echo",
+                content=body,
+                headers={"content-type": "application/json", **trace},
+            )
         return {"caller": NAME, "status": reply.status_code, "reply": reply.json()}
-    with DaprGrpcClient(address=DAPR_GRPC) as dapr:
-        answer = dapr.invoke_method(
-            app_id,
-            "echo",
-            data=body,
-            content_type="application/json",
-            http_verb="POST",
-            metadata=tuple(trace.items()),
-        )
+
+    def through_grpc() -> Any:
+        with DaprGrpcClient(address=DAPR_GRPC) as dapr:
+            return dapr.invoke_method(
+                app_id,
+                "echo",
+                data=body,
+                content_type="application/json",
+                http_verb="POST",
+                metadata=tuple(trace.items()),
+            )
+
+    answer = await asyncio.to_thread(through_grpc)
     return {"caller": NAME, "status": 200, "reply": json.loads(answer.data)}
 
 

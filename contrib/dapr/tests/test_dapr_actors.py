@@ -43,7 +43,9 @@ class Stack:
         self.sockets = Path(tempfile.mkdtemp(prefix="by-actors-"))
         self.stores = {
             "redis": component(
-                "actorstore", "state.blockyard-redis", {"redisHost": f"{redis.host}:{redis.port}", "actorStateStore": "true"}
+                "actorstore",
+                "state.blockyard-redis",
+                {"redisHost": f"{redis.host}:{redis.port}", "actorStateStore": "true"},
             ),
             "sqlite": component(
                 "actorstore",
@@ -146,7 +148,9 @@ def test_concurrent_calls_to_one_actor_take_turns(host: Host, stack: Stack, acto
         return sorted(r.json() for r in replies)
 
     assert asyncio.run(add_all()) == list(range(1, calls + 1)), "a turn lost another turn's update"
-    steps = [e["event"] for e in read_events(stack.events) if e["actor"] == actor_id and e["event"] in ("enter", "exit")]
+    steps = [
+        e["event"] for e in read_events(stack.events) if e["actor"] == actor_id and e["event"] in ("enter", "exit")
+    ]
     assert steps == ["enter", "exit"] * calls, f"turns interleaved: {steps}"
 
 

@@ -37,7 +37,9 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     sockets = Path(tempfile.mkdtemp(prefix="by-wf-"))
     (work / "resources").mkdir()
     (work / "resources" / "store.yaml").write_text(
-        component("wfstore", "state.blockyard-redis", {"redisHost": f"{redis.host}:{redis.port}", "actorStateStore": "true"})
+        component(
+            "wfstore", "state.blockyard-redis", {"redisHost": f"{redis.host}:{redis.port}", "actorStateStore": "true"}
+        )
     )
     serve = ServeProcess(["--type", "state.redis"], sockets, ["blockyard-redis"], work / "serve.log").start()
     app = AppProcess(
@@ -103,5 +105,7 @@ def test_a_workflow_resumes_after_its_app_is_killed_mid_run(host: Host) -> None:
     host.app.start(120)
     assert run_to_completion(host, instance) == '"shipped:reserved:lamp"'
     assert steps(host, instance) == ["reserve", "ship"], "a completed activity ran again after the restart"
-    shipped_by = {e["pid"] for e in read_events(events_of(host)) if e.get("instance") == instance and e["event"] == "ship"}
+    shipped_by = {
+        e["pid"] for e in read_events(events_of(host)) if e.get("instance") == instance and e["event"] == "ship"
+    }
     assert shipped_by == {host.app.process.pid if host.app.process else -1}

@@ -51,6 +51,7 @@ class LoopbackProcess(abc.ABC):
 
     def prepare(self) -> None:
         """Write what the program reads at start (default: nothing)."""
+        return
 
     def start(self, timeout: float = 60.0) -> Self:
         """Start and wait until healthy.
