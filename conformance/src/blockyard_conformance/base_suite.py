@@ -8,17 +8,23 @@ and initialised component (fixture ``component``) and closes it afterwards.
 Tests every kind shares: ``ping``; init with a missing required field fails naming it;
 sensitive values stay out of reprs, errors and logs; ``close()`` twice is fine and use after
 close raises :class:`~blockyard.errors.ComponentClosedError`; the registered spec declares the
-class's features.
+class's features. With knob ``network_faults`` the component is also run through the kit's fault
+proxy (:mod:`blockyard_conformance.faults`): during a verified cut every operation fails within
+``operation_timeout`` (+1 s) with a typed, retryable error, and it recovers within
+``recovery_within`` seconds after it, with no new component; latency and stalls slow it, nothing
+more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -28,9 +34,17 @@ import pytest_asyncio
 from pydantic.alias_generators import to_camel
 
 from blockyard.component import Component
-from blockyard.errors import ComponentClosedError, ComponentConfigError, ComponentNotFoundError, NotSupportedError
+from blockyard.errors import (
+    BackendUnavailableError,
+    ComponentClosedError,
+    ComponentConfigError,
+    ComponentNotFoundError,
+    NotSupportedError,
+)
+from blockyard_conformance.accounting import RELIABILITY_PROPERTY
 from blockyard_conformance.cases import Case, run_case_setup, substitute, substitute_knobs
 from blockyard_conformance.components import build_component, given_properties, secret_values
+from blockyard_conformance.faults import FaultProxy, proxied
 from blockyard_conformance.marks import FEATURE_MARK, NOT_DECLARED, NOT_RUN, capability
 from blockyard_conformance.support import fresh_id
 
@@ -104,6 +118,19 @@ class ComponentSuite:
     restart_backend: bool = False
     """Knob: the backend keeps its data across a restart, so the fault tests may restart it."""
     restart_timeout: float = 60.0
+    kill_backend: bool = False
+    """Knob: acknowledged writes survive a SIGKILL of the backend as the launcher configures it
+    (durable as configured), so the crash scenarios may kill it."""
+    network_faults: bool = False
+    """Knob: the case's component reaches its backend only through ``${backend.*}``, so the kit may
+    route it through its fault proxy (a broker that hands out its own address, as Kafka does, cannot)."""
+    operation_timeout: float = 10.0
+    """Knob: the longest one operation may take to fail while the backend is unreachable, given the
+    timeouts and retries the case configures."""
+    recovery_within: float = 10.0
+    """Knob: seconds within which the component works again after a network fault ends."""
+    fault_operations: int = 3
+    """Knob: concurrent operations started during a cut (each must fail in time)."""
 
     # -- how the component is made -------------------------------------------------------------
 
@@ -151,11 +178,92 @@ class ComponentSuite:
             pytest.skip(f"the launcher did not start this backend ({env.endpoint.source}); it restarts only its own")
         return env.endpoint.backend
 
-    async def restart(self, backend: str) -> None:
-        """Stop and start ``backend`` through the launcher (same port, same data folder)."""
+    async def restart(self, backend: str, *, kill: bool = False) -> None:
+        """Stop and start ``backend`` through the launcher (same port, same data folder); ``kill``:
+        stop it with SIGKILL, as a crash does."""
         from blockyard_conformance.backends.launcher import get_launcher
 
-        await asyncio.to_thread(get_launcher().restart, backend)
+        await asyncio.to_thread(get_launcher().restart, backend, kill=kill)
+
+    def killable_backend(self, env: SuiteEnv) -> str:
+        """The backend the crash scenarios may SIGKILL (knob ``kill_backend``); skips otherwise."""
+        if env.endpoint is None:
+            pytest.skip("an embedded component has no backend to kill")
+        if not self.kill_backend:
+            pytest.skip("the case does not declare its backend durable across a SIGKILL (knob 'kill_backend')")
+        if env.endpoint.source not in ("native", "docker"):
+            pytest.skip(f"the launcher did not start this backend ({env.endpoint.source}); it kills only its own")
+        return env.endpoint.backend
+
+    def record_reliability(self, scenario: str, figures: Mapping[str, Any]) -> None:
+        """Put a scenario's figures (messages sent/delivered/duplicated/lost, recovery seconds, ...)
+        into the report's ``reliability`` section, and note them in the run's output."""
+        node = getattr(self, "_blockyard_node", None)
+        if node is not None:
+            node.user_properties.append((RELIABILITY_PROPERTY, {"scenario": scenario, **figures}))
+        self.note(f"{scenario}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+    @contextlib.asynccontextmanager
+    async def through_fault_proxy(self, env: SuiteEnv) -> AsyncIterator[tuple[FaultProxy, Component]]:
+        """A fault proxy in front of the backend and an initialised component routed through it
+        (the case's YAML substituted with the proxied endpoint); skips without knob ``network_faults``.
+
+        The proxy's probe is the kind's basic operation (:meth:`exercise`) on that component.
+        """
+        if env.endpoint is None:
+            pytest.skip("an embedded component has no network path to break")
+        if not self.network_faults:
+            pytest.skip(
+                "the case does not let the kit route its component through the fault proxy (knob 'network_faults')"
+            )
+        async with FaultProxy(env.endpoint.port, probe_timeout=self.operation_timeout + 1) as proxy:
+            endpoint = proxied(env.endpoint, proxy)
+            text = None
+            if self.case is not None:
+                where = {"run_id": env.run_id, "tmpdir": str(env.tmpdir), "case_dir": self.case.case_dir}
+                text = substitute(self.case.component, endpoint=endpoint, source=self.case.source, **where)
+            comp = await self.create_component(dataclasses.replace(env, endpoint=endpoint, component_yaml=text))
+            await comp.init()
+            proxy.probe = lambda: self.exercise(comp)
+            try:
+                yield proxy, comp
+            finally:
+                if proxy.is_cut:
+                    await proxy.restore(within=None)
+                await comp.close()
+
+    async def timed_failure(self, operation: Awaitable[Any]) -> tuple[float, BaseException | None]:
+        """Run ``operation`` (bounded by ``operation_timeout`` + 5 s): (seconds taken, the error or None).
+
+        :raises AssertionError: the operation hung past the bound.
+        """
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(operation, self.operation_timeout + 5)
+        except TimeoutError:
+            raise AssertionError(
+                f"an operation hung for {self.operation_timeout + 5:g}s during a network cut "
+                f"(operation_timeout is {self.operation_timeout:g}s): it must fail, not hang"
+            ) from None
+        except Exception as exc:  # the caller judges the error
+            return time.monotonic() - started, exc
+        return time.monotonic() - started, None
+
+    async def recovery_seconds(self, comp: Component) -> float:
+        """Seconds until :meth:`exercise` succeeds again, retrying; fails after ``recovery_within``."""
+        started = time.monotonic()
+        last: BaseException | None = None
+        while time.monotonic() - started < self.recovery_within:
+            try:
+                await asyncio.wait_for(self.exercise(comp), max(0.1, self.recovery_within))
+                return time.monotonic() - started
+            except Exception as exc:  # retried until the deadline
+                last = exc
+                await asyncio.sleep(0.1)
+        raise AssertionError(
+            f"no recovery within {self.recovery_within:g}s after the fault ended (last error: "
+            f"{type(last).__name__}: {last})"
+        )
 
     # -- fixtures ----------------------------------------------------------------------------
 
@@ -212,6 +320,66 @@ class ComponentSuite:
             yield comp
         finally:
             await comp.close()
+
+    # -- network faults ----------------------------------------------------------------------
+
+    @capability("fault")
+    async def test_fails_fast_during_a_network_cut_and_recovers(self, suite_env: SuiteEnv) -> None:
+        """During a verified cut (connections black-holed, nothing reset) every operation fails within
+        ``operation_timeout`` + 1 s with BackendUnavailableError (typed, retryable), never hangs; after
+        the cut the same component works again within ``recovery_within`` seconds (knob ``network_faults``)."""
+        async with self.through_fault_proxy(suite_env) as (proxy, comp):
+            await self.exercise(comp)
+            await proxy.cut()
+            outcomes = await asyncio.gather(
+                *(self.timed_failure(self.exercise(comp)) for _ in range(self.fault_operations))
+            )
+            for took, error in outcomes:
+                assert error is not None, "an operation succeeded through a verified network cut"
+                assert isinstance(error, BackendUnavailableError), (
+                    f"during a network cut an operation raised {type(error).__name__}: {error}; "
+                    "expected BackendUnavailableError (typed, retryable)"
+                )
+                assert took <= self.operation_timeout + 1, (
+                    f"an operation took {took:.1f}s to fail during a network cut; operation_timeout is "
+                    f"{self.operation_timeout:g}s"
+                )
+            await proxy.restore(within=None)
+            recovered = await self.recovery_seconds(comp)
+        self.record_reliability(
+            "network cut",
+            {
+                "operations": len(outcomes),
+                "slowest_failure_s": round(max(t for t, _ in outcomes), 2),
+                "recovery_s": round(recovered, 2),
+            },
+        )
+
+    @capability("fault")
+    async def test_latency_and_stalls_slow_operations_only(self, suite_env: SuiteEnv) -> None:
+        """With 200 ms of added latency (verified) and a fifth of the packets stalled 300 ms, every
+        operation still succeeds within ``operation_timeout`` (knob ``network_faults``)."""
+        async with self.through_fault_proxy(suite_env) as (proxy, comp):
+            await self.exercise(comp)
+            await proxy.delay(0.2)
+            proxy.stalls(0.2, 0.3)
+            times = []
+            for _ in range(10):
+                took, error = await self.timed_failure(self.exercise(comp))
+                assert error is None, f"an operation failed under latency and stalls: {type(error).__name__}: {error}"
+                assert took <= self.operation_timeout, f"an operation took {took:.1f}s under 200 ms latency"
+                times.append(took)
+            proxy.stalls(0)
+            await proxy.delay(0)
+        times.sort()
+        self.record_reliability(
+            "latency 200ms + 20% stalls",
+            {
+                "operations": len(times),
+                "p50_ms": round(times[len(times) // 2] * 1000),
+                "max_ms": round(times[-1] * 1000),
+            },
+        )
 
     # -- lifecycle tests ----------------------------------------------------------------------
 

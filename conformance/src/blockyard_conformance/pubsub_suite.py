@@ -7,12 +7,15 @@ a test wakes on every delivery and fails after ``delivery_timeout`` seconds.
 Knobs: ``message_count``, ``redelivery_message_count`` (1,000), ``ordered_message_count``,
 ``delivery_timeout``, ``subscribe_settle`` (seconds to let a new subscription attach before
 publishing, for brokers that attach asynchronously), ``quiet_period`` (how long to watch for
-messages that must *not* arrive), ``message_ttl_wait``.
+messages that must *not* arrive), ``message_ttl_wait``, ``reliability_messages`` (the exact-accounting
+scenarios' size: ``BLOCKYARD_RELIABILITY_MESSAGES``, 10,000 in ``make reliability``), ``max_in_flight``
+(the duplicates a crash may cause: prefetch x consumers), ``large_payload_size``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -24,6 +27,7 @@ from blockyard.component import Component
 from blockyard.errors import BackendUnavailableError, BulkError, InvalidRequestError, NotSupportedError
 from blockyard.pubsub import BulkPublishEntry, BulkPublisher, BulkSubscriber, Message, PubSub
 from blockyard.subscription import HandlerResult, Subscription
+from blockyard_conformance.accounting import Ledger, reliability_size
 from blockyard_conformance.base_suite import ComponentSuite, SuiteEnv
 from blockyard_conformance.marks import capability
 from blockyard_conformance.support import Inbox, fresh_id
@@ -86,6 +90,10 @@ class PubSubSuite(ComponentSuite):
     message_ttl_wait: float = 1.6
     topic_prefix: str = "blockyard"
     fault_message_count: int = 300
+    reliability_messages: int = reliability_size(500)
+    max_in_flight: int = 100
+    """Knob: the most deliveries a crash may duplicate (the in-flight window: prefetch x consumers)."""
+    large_payload_size: int = 1024 * 1024
 
     async def exercise(self, component: Component) -> None:
         assert isinstance(component, PubSub)
@@ -432,6 +440,118 @@ class PubSubSuite(ComponentSuite):
             )
         assert restarted.is_set()
         assert len(want) == self.fault_message_count
+
+    async def publish_counted(self, pubsub: PubSub, topic: str, run: str, ledger: Ledger, count: int) -> int:
+        """Publish ``count`` messages 100 at a time, each retried until confirmed, recording each
+        confirmation in ``ledger``. Returns the failed publish attempts (outcome unknown: each may
+        still be delivered, a possible duplicate)."""
+        unknown = 0
+
+        async def one(n: int) -> None:
+            nonlocal unknown
+            while True:
+                try:
+                    await pubsub.publish(topic, {"run": run, "seq": n})
+                except BackendUnavailableError:
+                    unknown += 1
+                    await asyncio.sleep(0.05)
+                    continue
+                ledger.sent(n)
+                return
+
+        for start in range(0, count, 100):
+            await asyncio.gather(*(one(n) for n in range(start, min(start + 100, count))))
+        return unknown
+
+    def counting_handler(self, ledger: Ledger, run: str) -> Handler:
+        """A handler recording each delivery of this run's messages in ``ledger``."""
+        own = Received(run)
+
+        async def handler(message: Message) -> None:
+            seq = own.seq_of(message)
+            if seq is not None:
+                ledger.delivered(seq)
+
+        return handler
+
+    @capability("fault")
+    async def test_exact_delivery_accounting_without_faults(self, pubsub: PubSub, run: str) -> None:
+        """``reliability_messages`` messages through one consumer group: each delivered exactly once
+        (no loss, no duplicate), and p50/p99 publish -> handle latency reported."""
+        topic = self.topic("accounting")
+        ledger = Ledger()
+        async with await self.subscribe(pubsub, topic, self.counting_handler(ledger, run), fresh_id("g-")):
+            unknown = await self.publish_counted(pubsub, topic, run, ledger, self.reliability_messages)
+            await ledger.wait_for(
+                ledger.all_delivered,
+                within=self.delivery_timeout + self.reliability_messages / 100,
+                what=f"all {self.reliability_messages} messages (missing {len(ledger.lost)})",
+            )
+            await asyncio.sleep(self.quiet_period)
+        self.record_reliability("no fault", {**ledger.figures(), "unknown_publishes": unknown})
+        ledger.assert_exact(max_duplicates=unknown)
+
+    @capability("fault", "REDELIVERY")
+    async def test_confirmed_messages_survive_a_backend_kill(
+        self, pubsub: PubSub, run: str, suite_env: SuiteEnv
+    ) -> None:
+        """The launcher SIGKILLs the broker a third into ``reliability_messages`` confirmed publishes
+        (knob ``kill_backend``): every confirmed message is delivered, duplicates are counted and stay
+        within ``max_in_flight`` plus the publishes whose outcome was unknown."""
+        backend = self.killable_backend(suite_env)
+        topic, group = self.topic("kill"), fresh_id("g-")
+        ledger = Ledger()
+        count = self.reliability_messages
+        killed_at: list[float] = []
+
+        async def killer() -> None:
+            await ledger.wait_for(lambda: len(ledger.sent_at) >= count // 3, within=self.restart_timeout)
+            killed_at.append(time.monotonic())
+            await self.restart(backend, kill=True)
+
+        async with await self.subscribe(pubsub, topic, self.counting_handler(ledger, run), group):
+            results = await asyncio.wait_for(
+                asyncio.gather(self.publish_counted(pubsub, topic, run, ledger, count), killer()),
+                self.restart_timeout + count / 50,
+            )
+            await ledger.wait_for(
+                ledger.all_delivered,
+                within=self.restart_timeout + count / 100,
+                what=f"every confirmed message after the kill (missing {len(ledger.lost)})",
+            )
+            await asyncio.sleep(self.quiet_period)
+        unknown = results[0]
+        after = [d.at for d in ledger.deliveries if killed_at and d.at > killed_at[0]]
+        figures = {**ledger.figures(), "unknown_publishes": unknown}
+        if after:
+            figures["first_delivery_after_kill_s"] = round(after[0] - killed_at[0], 2)
+        self.record_reliability("SIGKILL of the broker", figures)
+        ledger.assert_exact(max_duplicates=self.max_in_flight + unknown)
+
+    @capability("core")
+    async def test_payloads_are_byte_exact(self, pubsub: PubSub, run: str) -> None:
+        """Binary (every byte value), non-UTF-8 and ``large_payload_size`` (1 MiB) payloads arrive byte-exact."""
+        topic = self.topic("payloads")
+        tag = run.encode()
+        payloads = {
+            "every-byte": tag + bytes(range(256)),
+            "non-utf8": tag + b"\xc3\x28\xa0\xa1\xff\xfe\x00",
+            "large": tag + bytes((i * 7) % 256 for i in range(self.large_payload_size - len(tag))),
+        }
+        inbox = Inbox()
+
+        async def handler(message: Message) -> None:
+            if message.data.startswith(tag):
+                inbox.add(bytes(message.data))
+
+        async with await self.subscribe(pubsub, topic, handler):
+            for data in payloads.values():
+                await pubsub.publish(topic, data)
+            await inbox.wait_for(
+                lambda: len(inbox.items) >= len(payloads), within=self.delivery_timeout, what="every payload"
+            )
+        for name, data in payloads.items():
+            assert data in inbox.items, f"the {name} payload ({len(data)} bytes) did not arrive byte-exact"
 
     @capability("redelivery", "REDELIVERY")
     async def test_at_least_once_across_subscriber_restart(self, pubsub: PubSub, run: str) -> None:

@@ -139,6 +139,7 @@ def markdown(results: Sequence[CaseResult]) -> str:
                 "|---" * (len(columns) + 2) + "|",
             ]
             lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    lines += _reliability_md(results)
     noted = [(r, note) for r in results for note in r.notes()]
     if noted:
         lines += ["", "### Notes", ""]
@@ -164,6 +165,30 @@ def markdown(results: Sequence[CaseResult]) -> str:
         if r.log_tail:
             lines += ["", "<details><summary>backend log tail</summary>", "", "```", r.log_tail, "```", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def reliability_rows(results: Sequence[CaseResult]) -> tuple[list[str], list[list[str]]]:
+    """(columns, rows) of the reliability section: one row per case and scenario, its figures as cells."""
+    entries = [(r, fig) for r in results for fig in r.reliability()]
+    fixed = {"scenario", "test", "outcome"}
+    columns = list(dict.fromkeys(k for _, fig in entries for k in fig if k not in fixed))
+    rows = [
+        [r.case, str(fig["scenario"]), str(fig["outcome"]), *(_cell(fig.get(c)) for c in columns)] for r, fig in entries
+    ]
+    return columns, rows
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _reliability_md(results: Sequence[CaseResult]) -> list[str]:
+    columns, rows = reliability_rows(results)
+    if not rows:
+        return []
+    head = ["case", "scenario", "outcome", *columns]
+    lines = ["", "### Reliability", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    return lines + ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
 
 
 def _md(text: str) -> str:
@@ -203,6 +228,13 @@ def _html(results: Sequence[CaseResult]) -> str:
         for row in rows:
             cells = "".join(f"<td class='{e(c.split(' ')[1] if ' ' in c else c)}'>{e(c)}</td>" for c in row[2:])
             out.append(f"<tr><td>{e(row[0])}</td><td>{e(row[1])}</td>{cells}</tr>")
+        out.append("</table>")
+    columns, rows = reliability_rows(results)
+    if rows:
+        out.append("<h2>Reliability</h2><table><tr>")
+        out += [f"<th>{e(c)}</th>" for c in ("case", "scenario", "outcome", *columns)]
+        out.append("</tr>")
+        out += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows]
         out.append("</table>")
     for r in results:
         bad = [t for t in r.tests if t.outcome == "failed"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from blockyard_conformance.accounting import RELIABILITY_PROPERTY
 from blockyard_conformance.marks import NOT_DECLARED, NOT_RUN, group_of
 
 __all__ = ["CaseResult", "Collector", "TestOutcome", "fold"]
@@ -52,6 +53,8 @@ class TestOutcome:
     backend: str | None = None
     notes: list[str] = field(default_factory=list)
     """What the suite noted while it ran (e.g. which of two honest answers the component gave)."""
+    reliability: list[dict[str, Any]] = field(default_factory=list)
+    """The figures of the reliability scenarios this test ran (``scenario`` plus counts and seconds)."""
 
 
 @dataclass(slots=True)
@@ -73,8 +76,12 @@ class CaseResult:
     tests: list[TestOutcome] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form (tests included)."""
-        return asdict(self)
+        """The JSON form (tests included, and the ``reliability`` section)."""
+        return {**asdict(self), "reliability": self.reliability()}
+
+    def reliability(self) -> list[dict[str, Any]]:
+        """Every reliability scenario this case ran: its test, outcome and figures."""
+        return [{"test": t.name, "outcome": t.outcome, **fig} for t in self.tests for fig in t.reliability]
 
     def groups(self) -> dict[str, tuple[str, str | None]]:
         """Capability group -> (status, reason): passed, failed, xfailed, skipped, not declared, not run."""
@@ -154,6 +161,8 @@ class Collector:
                 t.backend = str(value)
             elif key == "blockyard_note" and str(value) not in t.notes:
                 t.notes.append(str(value))
+            elif key == RELIABILITY_PROPERTY and isinstance(value, dict) and value not in t.reliability:
+                t.reliability.append(dict(value))
         t.duration_s += report.duration
         if report.when == "call" or (report.when == "setup" and not report.passed):
             if hasattr(report, "wasxfail") and report.skipped:

@@ -6,7 +6,9 @@ Knobs (class attributes): ``bad_etag`` (a well-formed ETag that never matches),
 and the run notes when a store refused it as malformed),
 ``large_value_size``, ``ttl_timeout`` (seconds to wait for an expiry), ``concurrent_writers``,
 ``concurrent_inserts``, ``model_examples`` / ``model_steps`` / ``model_shrink`` (the hypothesis
-model test; ``model_clock()`` gives it a clock to move, for TTL).
+model test; ``model_clock()`` gives it a clock to move, for TTL), ``etag_writers`` /
+``etag_increments`` (the lost-update scenario: 16 x 100 by default), ``durable_writes`` (acknowledged
+writes that must survive a SIGKILL of the backend, knob ``kill_backend``).
 
 Every test uses keys under a fresh prefix and deletes them afterwards.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -109,6 +112,9 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
     model_steps: int = 12
     model_shrink: bool = True
     """Knob: shrink a failing model sequence to a minimal one (slow on a remote backend)."""
+    etag_writers: int = 16
+    etag_increments: int = 100
+    durable_writes: int = 1000
 
     def model_clock(self, store: StateStore) -> ModelClock | None:
         """A clock the model test may move for ``store``; ``None`` (the default): the store keeps real time."""
@@ -184,6 +190,31 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
         if "ETAG" in self.declared(store):
             assert item.etag == etag
             assert await store.set(key, {"kept": "updated"}, etag=etag) != etag
+
+    @capability("fault")
+    async def test_acknowledged_writes_survive_a_backend_kill(
+        self, store: StateStore, keys: Keys, suite_env: SuiteEnv
+    ) -> None:
+        """``durable_writes`` acknowledged writes (50 at a time) all read back exact after the launcher
+        SIGKILLs the backend and starts it again (knob ``kill_backend``); the store reconnects by itself."""
+        backend = self.killable_backend(suite_env)
+        written = [keys(f"durable-{i}") for i in range(self.durable_writes)]
+        for start in range(0, len(written), 50):
+            await asyncio.gather(*(store.set(k, {"n": i}) for i, k in enumerate(written[start : start + 50], start)))
+        await self.restart(backend, kill=True)
+        started = time.monotonic()
+        await _eventually(lambda: store.get(written[0]), within=self.restart_timeout)
+        recovery = time.monotonic() - started
+        lost: list[str] = []
+        for start in range(0, len(written), 100):
+            chunk = written[start : start + 100]
+            items = await asyncio.gather(*(store.get(k) for k in chunk))
+            lost += [k for i, (k, item) in enumerate(zip(chunk, items, strict=True), start) if item.json() != {"n": i}]
+        self.record_reliability(
+            "SIGKILL of the backend",
+            {"acked_writes": len(written), "lost": len(lost), "recovery_s": round(recovery, 2)},
+        )
+        assert not lost, f"{len(lost)} of {len(written)} acknowledged writes lost in a SIGKILL, e.g. {lost[:3]}"
 
     # -- core ----------------------------------------------------------------------------------
 
@@ -456,6 +487,35 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
         final = orjson.loads((await store.get(key)).value or b"0")
         assert final == writes, f"lost update: {writes} successful ETag writes but the counter is {final}"
         assert writes == self.concurrent_writers, "every writer should eventually succeed"
+
+    @capability("concurrency", "ETAG")
+    async def test_concurrent_etag_writers_lose_no_update(self, store: StateStore, keys: Keys) -> None:
+        """``etag_writers`` writers each make ``etag_increments`` read-modify-write increments of one
+        counter, retrying on ETagMismatchError only: the counter ends at exactly writers x increments."""
+        key = keys("s1-counter")
+        await store.set(key, 0)
+        mismatches = 0
+
+        async def writer() -> None:
+            nonlocal mismatches
+            done = 0
+            while done < self.etag_increments:
+                item = await store.get(key)
+                await asyncio.sleep(0)  # let the others read the same version
+                try:
+                    await store.set(key, orjson.loads(item.value or b"0") + 1, etag=item.etag)
+                except ETagMismatchError:
+                    mismatches += 1
+                    continue
+                done += 1
+
+        await asyncio.gather(*(writer() for _ in range(self.etag_writers)))
+        final = orjson.loads((await store.get(key)).value or b"0")
+        want = self.etag_writers * self.etag_increments
+        self.record_reliability(
+            "ETag increments", {"writers": self.etag_writers, "final": final, "mismatches": mismatches}
+        )
+        assert final == want, f"lost updates: {want} acknowledged ETag increments but the counter is {final}"
 
     # -- first-write ---------------------------------------------------------------------------
 

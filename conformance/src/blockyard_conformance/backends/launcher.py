@@ -34,6 +34,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -186,12 +187,13 @@ class Launcher:
                 rows.append(BackendStatus(backend, "unavailable", reason=exc.reason, enable_command=exc.enable_command))
         return rows
 
-    def restart(self, name: str) -> Endpoint:
+    def restart(self, name: str, *, kill: bool = False) -> Endpoint:
         """Stop and start a backend this launcher started, on the same port and working folder.
 
         For fault tests: a server that persists to its working folder (Redis's AOF, RabbitMQ's
         durable queues) comes back with its data; in-memory servers come back empty and are seeded
-        again. Raises
+        again. ``kill=True`` stops it with SIGKILL to its whole process group (a crash: no shutdown
+        hook runs, nothing is flushed) instead of the recipe's stop signal. Raises
         :class:`NotOwnedError` for a backend this launcher did not start.
         """
         recipe = self._recipe(name)
@@ -210,12 +212,14 @@ class Launcher:
                     f"BLOCKYARD_{env_name(name)}_URL) to make it restartable."
                 )
             if state.get("source") == "docker":
-                self._compose(Path(state["compose_file"]), "restart")
+                self._compose(Path(state["compose_file"]), "kill" if kill else "restart")
+                if kill:
+                    self._compose(Path(state["compose_file"]), "start")
                 endpoint = self._endpoint_from_state(state)
                 if not self._wait_ready(recipe, endpoint, recipe.startup_timeout):
                     raise BackendStartError(name, "not ready after restart", "see docker logs")
                 return endpoint
-            self._stop_native(recipe, state)
+            self._stop_native(recipe, state, signal.SIGKILL if kill else None)
             return self._start_native(recipe, port=int(state["port"]), fresh=False)
 
     def log_tail(self, name: str, lines: int = 40) -> str:
@@ -420,12 +424,12 @@ class Launcher:
         with contextlib.suppress(FileNotFoundError):
             (self._root() / recipe.backend / _STATE_FILE).unlink()
 
-    def _stop_native(self, recipe: NativeRecipe, state: dict[str, Any]) -> None:
+    def _stop_native(self, recipe: NativeRecipe, state: dict[str, Any], sig: int | None = None) -> None:
         pgid = int(state.get("pgid") or 0)
         if pgid <= 1:
             return
         if self._state_alive(state) or (not procs.is_alive(int(state["pid"])) and procs.group_members(pgid)):
-            procs.stop_group(pgid, recipe.stop_signal, _STOP_TIMEOUT)
+            procs.stop_group(pgid, sig or recipe.stop_signal, _STOP_TIMEOUT)
         self._reap(int(state["pid"]))
 
     def _reap(self, pid: int) -> None:
