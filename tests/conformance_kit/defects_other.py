@@ -13,6 +13,7 @@ class TestBroken(PubSubSuite):
     component_class = Broken
     delivery_timeout = 3.0
     redelivery_message_count = 200
+    reliability_messages = 300
 """
 
 SECRET_SUITE = """
@@ -227,6 +228,45 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
                 await super()._publish(op)
         """,
         "test_message_ttl",
+    ),
+    "every-message-delivered-twice": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _publish(self, op):
+                await super()._publish(op)
+                await super()._publish(op)
+        """,
+        "test_exact_delivery_accounting_without_faults",
+    ),
+    "one-message-in-a-thousand-lost": _pubsub(
+        """
+        class Broken(RefPubSub):
+            published = 0
+            async def _publish(self, op):
+                type(self).published += 1
+                if self.published % 97 != 0:
+                    await super()._publish(op)
+        """,
+        "test_exact_delivery_accounting_without_faults",
+    ),
+    "large-payload-truncated": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _publish(self, op):
+                op.data = op.data[: 64 * 1024]
+                await super()._publish(op)
+        """,
+        "test_payloads_are_byte_exact",
+    ),
+    "non-utf8-payload-replaced": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _publish(self, op):
+                if len(op.data) < 1024:
+                    op.data = op.data.decode(errors="replace").encode()
+                await super()._publish(op)
+        """,
+        "test_payloads_are_byte_exact",
     ),
 }
 

@@ -268,6 +268,16 @@ STATE_DEFECTS: dict[str, Defect] = {
         """,
         "test_concurrent_etag_increments_lose_nothing",
     ),
+    "etag-check-not-atomic-under-many-writers": _state(
+        """
+        class Broken(RefStateStore):
+            async def _set(self, op):
+                self._check(op.key, op.etag, op.first_write)
+                await asyncio.sleep(0)
+                return self._apply_set(op)
+        """,
+        "test_concurrent_etag_writers_lose_no_update",
+    ),
     # -- first-write -----------------------------------------------------------------------
     "first-write-ignored": _state(
         """

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from blockyard_conformance.backends.launcher import Launcher
+
 KIT_DIR = Path(__file__).parent
 INI = """
 [pytest]
@@ -89,3 +91,22 @@ def assert_detected(result: pytest.RunResult, test: str, what: str) -> None:
 def suite_tests(suite_class: type) -> set[str]:
     """The names of the test methods a suite class defines or inherits."""
     return {name for name in dir(suite_class) if name.startswith("test_") and callable(getattr(suite_class, name))}
+
+
+def run_with_own_backends(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, body: str, suite: str, test: str
+) -> pytest.RunResult:
+    """Run ``test`` of the inner module in a subprocess with its own launcher state, stopped after.
+
+    In a subprocess: an in-process run would re-import httpx's lazily loaded modules afresh for the
+    tests that follow (pytester restores sys.modules), and break their exception classes.
+    """
+    write_case(pytester, body, suite)
+    state = pytester.path / "launcher-state"  # the inner run's own backends, all stopped below
+    monkeypatch.setenv("BLOCKYARD_STATE_DIR", str(state))
+    try:
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", test, "-rfEs")
+    finally:
+        Launcher(state).down()
+    assert not list(state.glob("*/state.json")), "a backend of the inner run is still recorded as running"
+    return result

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 from defects_other import BINDING_DEFECTS, PUBSUB_DEFECTS, SECRET_DEFECTS
 from defects_state import STATE_DEFECTS, STATE_SUITE
-from kit_selftest import Defect, assert_detected, run_inner, suite_tests, write_case
+from kit_selftest import Defect, assert_detected, run_inner, run_with_own_backends, suite_tests, write_case
+from test_kit_detects_faults import BACKEND_FAULT_TESTS
 from test_query_kit_detects_defects import QUERY_DEFECTS
 
 from blockyard_conformance import BindingSuite, PubSubSuite, SecretStoreSuite, StateStoreSuite
-from blockyard_conformance.backends.launcher import Launcher
 from blockyard_conformance.state_model import SEED_ENV
 
 pytest_plugins = ["pytester"]
@@ -51,7 +51,7 @@ def test_every_suite_test_has_a_planted_defect(suite: type) -> None:
     """No suite test goes without a defect it is shown to catch (lifecycle tests: via the state suite;
     the query tests: in ``test_query_kit_detects_defects``)."""
     covered = {d.test for d in DEFECTS.values()} | {REGISTERED_SPEC_DEFECT, *FAULT_TESTS.values()}
-    covered |= {test for _, test in QUERY_DEFECTS.values()}
+    covered |= {test for _, test in QUERY_DEFECTS.values()} | BACKEND_FAULT_TESTS
     uncovered = sorted(suite_tests(suite) - covered)
     assert not uncovered, f"{suite.__name__} tests without a planted defect: {uncovered}"
 
@@ -116,7 +116,7 @@ class TestForgetful(StateStoreSuite):
     def component_metadata(self, env):
         return {"url": env.endpoint.url}
 """
-    result = _run_with_own_backends(pytester, monkeypatch, body, suite, FAULT_TESTS["StateStoreSuite"])
+    result = run_with_own_backends(pytester, monkeypatch, body, suite, FAULT_TESTS["StateStoreSuite"])
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*assert None == {'kept': True}*"])  # the data was lost, nothing else
 
@@ -191,28 +191,9 @@ class TestForgetful(PubSubSuite):
     def component_metadata(self, env):
         return {"url": env.endpoint.url}
 """
-    result = _run_with_own_backends(pytester, monkeypatch, body, suite, FAULT_TESTS["PubSubSuite"])
+    result = run_with_own_backends(pytester, monkeypatch, body, suite, FAULT_TESTS["PubSubSuite"])
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*AssertionError: timed out after * waiting for every confirmed message*"])
-
-
-def _run_with_own_backends(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, body: str, suite: str, test: str
-) -> pytest.RunResult:
-    """Run ``test`` of the inner module in a subprocess with its own launcher state, stopped after.
-
-    In a subprocess: an in-process run would re-import httpx's lazily loaded modules afresh for the
-    tests that follow (pytester restores sys.modules), and break their exception classes.
-    """
-    write_case(pytester, body, suite)
-    state = pytester.path / "launcher-state"  # the inner run's own backends, all stopped below
-    monkeypatch.setenv("BLOCKYARD_STATE_DIR", str(state))
-    try:
-        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", test, "-rfEs")
-    finally:
-        Launcher(state).down()
-    assert not list(state.glob("*/state.json")), "a backend of the inner run is still recorded as running"
-    return result
 
 
 CORRECT = """
@@ -259,6 +240,8 @@ def test_correct_components_pass(pytester: pytest.Pytester) -> None:
         "not declared",
         "does not exercise",
         "no backend to restart",
+        "no backend to kill",
+        "no network path to break",
     )
     assert all(any(a in line for a in allowed) for line in skipped), skipped
 

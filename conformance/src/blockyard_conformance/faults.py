@@ -61,6 +61,7 @@ class _Link:
         self.client = client
         self.upstream: asyncio.StreamWriter | None = None
         self.tasks: list[asyncio.Task[None]] = []
+        self.handler = asyncio.current_task()
 
     def abort(self) -> None:
         for writer in (self.client, self.upstream):
@@ -124,13 +125,14 @@ class FaultProxy:
             self._server.close()
             self._server = None
         self._flowing.set()
+        handlers = []
         for link in list(self._links):
             link.abort()
-            for task in link.tasks:
-                task.cancel()
-        tasks = [t for link in self._links for t in link.tasks]
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if link.handler is not None:
+                link.handler.cancel()
+                handlers.append(link.handler)
+        if handlers:
+            await asyncio.gather(*handlers, return_exceptions=True)
         self._links.clear()
 
     async def __aenter__(self) -> Self:
@@ -176,18 +178,21 @@ class FaultProxy:
         self._flowing.set()
         return 0.0 if within is None else await self._until_probe_succeeds(within)
 
-    async def delay(self, seconds: float) -> None:
-        """Add ``seconds`` of latency to every forwarded chunk (0 removes it); verified with ``probe``.
+    async def delay(self, seconds: float, *, verify: bool = True) -> None:
+        """Add ``seconds`` of latency to every forwarded chunk, each way (0 removes it). With a probe
+        and ``verify``, returns once a probe took at least ``seconds``.
 
-        :raises FaultNotEffective: the probe took less than ``seconds`` with the latency on.
+        :raises FaultNotEffective: the probe took less than ``seconds``, or failed (nothing verified).
         """
         if seconds < 0:
             raise ValueError(f"latency must be >= 0 seconds, got {seconds}")
         self._latency = seconds
-        if seconds and self.probe is not None:
+        if seconds and verify and self.probe is not None:
             started = time.monotonic()
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(self.probe(), seconds * 4 + self.probe_timeout)
+            except Exception as exc:
+                raise FaultNotEffective(f"latency {seconds:g}s not verified: the probe failed ({exc!r})") from exc
             took = time.monotonic() - started
             if took < seconds:
                 raise FaultNotEffective(f"latency {seconds:g}s not in effect: the probe took {took:.3f}s")
@@ -267,11 +272,13 @@ class FaultProxy:
                 asyncio.create_task(self._pipe(up_reader, writer)),
             ]
             await asyncio.wait(link.tasks, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            pass  # the proxy is closing: end quietly (the server callback reads the handler's result)
+        finally:
             link.abort()
             for task in link.tasks:
                 task.cancel()
             await asyncio.gather(*link.tasks, return_exceptions=True)
-        finally:
             self._links.discard(link)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -195,19 +195,19 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
     async def test_acknowledged_writes_survive_a_backend_kill(
         self, store: StateStore, keys: Keys, suite_env: SuiteEnv
     ) -> None:
-        """``durable_writes`` acknowledged writes (50 at a time) all read back exact after the launcher
+        """``durable_writes`` acknowledged writes (10 at a time) all read back exact after the launcher
         SIGKILLs the backend and starts it again (knob ``kill_backend``); the store reconnects by itself."""
         backend = self.killable_backend(suite_env)
         written = [keys(f"durable-{i}") for i in range(self.durable_writes)]
-        for start in range(0, len(written), 50):
-            await asyncio.gather(*(store.set(k, {"n": i}) for i, k in enumerate(written[start : start + 50], start)))
+        for start in range(0, len(written), 10):
+            await asyncio.gather(*(store.set(k, {"n": i}) for i, k in enumerate(written[start : start + 10], start)))
         await self.restart(backend, kill=True)
         started = time.monotonic()
         await _eventually(lambda: store.get(written[0]), within=self.restart_timeout)
         recovery = time.monotonic() - started
         lost: list[str] = []
-        for start in range(0, len(written), 100):
-            chunk = written[start : start + 100]
+        for start in range(0, len(written), 10):
+            chunk = written[start : start + 10]
             items = await asyncio.gather(*(store.get(k) for k in chunk))
             lost += [k for i, (k, item) in enumerate(zip(chunk, items, strict=True), start) if item.json() != {"n": i}]
         self.record_reliability(

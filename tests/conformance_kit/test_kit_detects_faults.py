@@ -1,0 +1,190 @@
+"""The reliability scenarios fail components that break under real faults, and pass correct ones.
+
+The backend is the launcher's in-memory http-echo server (a real process on 127.0.0.1, started for
+the inner run and stopped after it); the faults are the kit's own: its TCP proxy and a SIGKILL by
+the launcher. Each planted defect must fail the named scenario, with the scenario's own message.
+"""
+
+from __future__ import annotations
+
+import pytest
+from kit_selftest import run_with_own_backends
+
+pytest_plugins = ["pytester"]
+
+BACKEND_FAULT_TESTS = {
+    "test_fails_fast_during_a_network_cut_and_recovers",
+    "test_latency_and_stalls_slow_operations_only",
+    "test_acknowledged_writes_survive_a_backend_kill",
+    "test_confirmed_messages_survive_a_backend_kill",
+}
+"""The suite tests whose planted defects need a backend; the coverage guard counts them."""
+
+HTTP_STORE = """
+import httpx
+from blockyard.errors import BackendUnavailableError
+from blockyard.metadata import ComponentMetadata, meta
+from blockyard.state import StateStore
+
+class HttpMetadata(ComponentMetadata):
+    url: str = meta(description="the http-echo server")
+    timeout: float | None = meta(None, description="read timeout in seconds (connect: 5 s); None: wait forever")
+
+class HttpStore(StateStore):
+    type = "state.http-echo"
+    Metadata = HttpMetadata
+
+    async def _init(self):
+        read = self.meta.timeout
+        timeout = httpx.Timeout(5.0, read=read) if read is not None else httpx.Timeout(None)
+        self.http = httpx.AsyncClient(base_url=self.meta.url, timeout=timeout)
+
+    async def _close(self):
+        await self.http.aclose()
+
+    def _translate_error(self, exc):
+        return BackendUnavailableError if isinstance(exc, httpx.TransportError) else None
+
+    async def _get(self, key, consistency, metadata):
+        resp = await self.http.get("/" + key)
+        return StateItem(key, resp.content if resp.status_code == 200 else None)
+
+    async def _set(self, op):
+        (await self.http.put("/" + op.key, content=op.value)).raise_for_status()
+
+    async def _delete(self, op):
+        (await self.http.delete("/" + op.key)).raise_for_status()
+"""
+
+
+def _store_suite(timeout: float | None, **knobs: object) -> str:
+    lines = "".join(f"    {k} = {v!r}\n" for k, v in knobs.items())
+    return f"""
+class TestHttpStore(StateStoreSuite):
+    component_class = HttpStore
+    backend = "http-echo"
+    operation_timeout = 2.0
+    recovery_within = 10.0
+{lines}
+    def component_metadata(self, env):
+        return {{"url": env.endpoint.url, "timeout": {timeout!r}}}
+"""
+
+
+def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, suite: str, test: str) -> pytest.RunResult:
+    return run_with_own_backends(pytester, monkeypatch, HTTP_STORE, suite, test)
+
+
+def test_store_with_timeouts_passes_the_network_scenarios(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store whose calls time out after 1 s passes the cut and the latency scenarios."""
+    suite = _store_suite(1.0, network_faults=True)
+    result = _run(pytester, monkeypatch, suite, "network_cut or latency_and_stalls")
+    result.assert_outcomes(passed=2)
+
+
+def test_hanging_store_fails_the_cut_scenario(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store with no timeout hangs during a cut: the scenario fails on the hang, not on its own time-out."""
+    test = "test_fails_fast_during_a_network_cut_and_recovers"
+    result = _run(pytester, monkeypatch, _store_suite(None, network_faults=True), test)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*an operation hung for 7s during a network cut*"])
+
+
+def test_store_with_a_timeout_below_the_latency_fails_the_latency_scenario(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that gives up after 0.3 s fails once 200 ms of latency are added each way."""
+    test = "test_latency_and_stalls_slow_operations_only"
+    result = _run(pytester, monkeypatch, _store_suite(0.3, network_faults=True), test)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*an operation failed under latency and stalls*"])
+
+
+def test_store_that_forgets_on_a_kill_fails_the_durability_scenario(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The in-memory http-echo backend loses every acknowledged write when the launcher SIGKILLs it."""
+    test = "test_acknowledged_writes_survive_a_backend_kill"
+    result = _run(pytester, monkeypatch, _store_suite(5.0, kill_backend=True, durable_writes=100), test)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*100 of 100 acknowledged writes lost in a SIGKILL*"])
+
+
+FORGETFUL_BROKER = """
+import httpx
+from blockyard.errors import BackendUnavailableError
+from blockyard.metadata import ComponentMetadata, meta
+from blockyard.pubsub import Message, PubSub, PubSubFeature
+
+class ForgetfulMetadata(ComponentMetadata):
+    url: str = meta(description="the http-echo server")
+
+class Forgetful(PubSub):
+    type = "pubsub.forgetful"
+    Metadata = ForgetfulMetadata
+    features = frozenset({PubSubFeature.REDELIVERY})
+
+    async def _init(self):
+        self.http = httpx.AsyncClient(base_url=self.meta.url, timeout=5.0)
+        self.published = {}
+
+    async def _close(self):
+        await self.http.aclose()
+
+    def _translate_error(self, exc):
+        return BackendUnavailableError if isinstance(exc, httpx.TransportError) else None
+
+    async def _publish(self, op):
+        n = self.published.get(op.topic, 0)
+        self.published[op.topic] = n + 1
+        (await self.http.put(f"/{op.topic}/{n}", content=op.data)).raise_for_status()
+
+    async def _subscribe(self, req):
+        async def poll():
+            n = 0
+            while True:
+                try:
+                    resp = await self.http.get(f"/{req.topic}/{n}")
+                except httpx.TransportError:
+                    resp = None
+                if resp is None or resp.status_code != 200:
+                    await asyncio.sleep(0.02)
+                    continue
+                if await req.deliver(Message(req.topic, resp.content, id=str(n))) is not HandlerResult.RETRY:
+                    n += 1
+
+        task = asyncio.get_running_loop().create_task(poll())
+
+        async def stop():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+        return stop
+"""
+
+BROKER_SUITE = """
+class TestForgetful(PubSubSuite):
+    component_class = Forgetful
+    backend = "http-echo"
+    kill_backend = True
+    restart_timeout = 10.0
+    reliability_messages = 300
+
+    def component_metadata(self, env):
+        return {"url": env.endpoint.url}
+"""
+
+
+def test_broker_that_forgets_on_a_kill_fails_the_delivery_scenario(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Confirmed but undelivered messages of an in-memory broker are gone after a SIGKILL."""
+    test = "test_confirmed_messages_survive_a_backend_kill"
+    result = run_with_own_backends(pytester, monkeypatch, FORGETFUL_BROKER, BROKER_SUITE, test)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*every confirmed message after the kill*"])
