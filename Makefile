@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONTRIB := $(sort $(dir $(wildcard contrib/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: install dist conformance test lint typecheck mutation bench bench-startup backends-up backends-down provision clean docs
+.PHONY: install dist conformance test reliability lint typecheck mutation bench bench-startup backends-up backends-down provision clean docs
 
 $(STAMP): pyproject.toml interfaces/pyproject.toml conformance/pyproject.toml $(wildcard contrib/*/pyproject.toml)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -55,6 +55,15 @@ endif
 test: $(STAMP) $(DOCS_STAMP)
 	@if [ "$(PROVISION)" = 1 ]; then $(BIN)/blockyard backends install; else echo "$(NO_PROVISION_NOTE)"; fi
 	BLOCKYARD_REQUIRE_BACKENDS=$(REQUIRE_BACKENDS) $(BIN)/python -m pytest
+
+## Full-size reliability scenarios (faults, SIGKILL, exact accounting of MESSAGES per scenario) on every
+## case whose backend is available; reports/reliability/ has the reliability table. `make test` runs them small.
+MESSAGES ?= 10000
+RELIABILITY_TESTS := network_cut or latency_and_stalls or backend_kill or backend_restart or accounting or byte_exact or lose_no_update
+reliability: $(STAMP)
+	@if [ "$(PROVISION)" = 1 ]; then $(BIN)/blockyard backends install; else echo "$(NO_PROVISION_NOTE)"; fi
+	BLOCKYARD_RELIABILITY_MESSAGES=$(MESSAGES) PYTEST_ADDOPTS="--timeout=1800" BLOCKYARD_REQUIRE_BACKENDS=$(REQUIRE_BACKENDS) \
+		$(BIN)/blockyard conformance run --report-dir reports/reliability -k "$(RELIABILITY_TESTS)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -154,6 +154,11 @@ class ComponentSuite:
         """One basic operation of the kind (used for the lifecycle tests)."""
         raise NotImplementedError
 
+    async def fault_probe(self, component: Component) -> None:
+        """One operation that must reach the backend (the network-fault scenarios' probe); default
+        :meth:`exercise`."""
+        await self.exercise(component)
+
     def declared(self, component: Component) -> set[str]:
         """The feature names the (initialised) component declares."""
         return {str(f) for f in component.features}
@@ -208,7 +213,7 @@ class ComponentSuite:
         """A fault proxy in front of the backend and an initialised component routed through it
         (the case's YAML substituted with the proxied endpoint); skips without knob ``network_faults``.
 
-        The proxy's probe is the kind's basic operation (:meth:`exercise`) on that component.
+        The proxy's probe is :meth:`fault_probe` on that component.
         """
         if env.endpoint is None:
             pytest.skip("an embedded component has no network path to break")
@@ -224,7 +229,7 @@ class ComponentSuite:
                 text = substitute(self.case.component, endpoint=endpoint, source=self.case.source, **where)
             comp = await self.create_component(dataclasses.replace(env, endpoint=endpoint, component_yaml=text))
             await comp.init()
-            proxy.probe = lambda: self.exercise(comp)
+            proxy.probe = lambda: self.fault_probe(comp)
             try:
                 yield proxy, comp
             finally:
@@ -250,12 +255,12 @@ class ComponentSuite:
         return time.monotonic() - started, None
 
     async def recovery_seconds(self, comp: Component) -> float:
-        """Seconds until :meth:`exercise` succeeds again, retrying; fails after ``recovery_within``."""
+        """Seconds until :meth:`fault_probe` succeeds again, retrying; fails after ``recovery_within``."""
         started = time.monotonic()
         last: BaseException | None = None
         while time.monotonic() - started < self.recovery_within:
             try:
-                await asyncio.wait_for(self.exercise(comp), max(0.1, self.recovery_within))
+                await asyncio.wait_for(self.fault_probe(comp), max(0.1, self.recovery_within))
                 return time.monotonic() - started
             except Exception as exc:  # retried until the deadline
                 last = exc
@@ -329,10 +334,10 @@ class ComponentSuite:
         ``operation_timeout`` + 1 s with BackendUnavailableError (typed, retryable), never hangs; after
         the cut the same component works again within ``recovery_within`` seconds (knob ``network_faults``)."""
         async with self.through_fault_proxy(suite_env) as (proxy, comp):
-            await self.exercise(comp)
+            await self.fault_probe(comp)
             await proxy.cut()
             outcomes = await asyncio.gather(
-                *(self.timed_failure(self.exercise(comp)) for _ in range(self.fault_operations))
+                *(self.timed_failure(self.fault_probe(comp)) for _ in range(self.fault_operations))
             )
             for took, error in outcomes:
                 assert error is not None, "an operation succeeded through a verified network cut"
@@ -360,12 +365,12 @@ class ComponentSuite:
         """With 200 ms of added latency (verified) and a fifth of the packets stalled 300 ms, every
         operation still succeeds within ``operation_timeout`` (knob ``network_faults``)."""
         async with self.through_fault_proxy(suite_env) as (proxy, comp):
-            await self.exercise(comp)
+            await self.fault_probe(comp)
             await proxy.delay(0.2, verify=False)  # verified below: no operation is faster than the latency
             proxy.stalls(0.2, 0.3)
             times = []
             for _ in range(10):
-                took, error = await self.timed_failure(self.exercise(comp))
+                took, error = await self.timed_failure(self.fault_probe(comp))
                 assert error is None, f"an operation failed under latency and stalls: {type(error).__name__}: {error}"
                 assert took <= self.operation_timeout, f"an operation took {took:.1f}s under 200 ms latency"
                 times.append(took)

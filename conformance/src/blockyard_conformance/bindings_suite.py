@@ -70,6 +70,14 @@ class BindingSuite(ComponentSuite):
         if missing:
             pytest.skip(f"the case does not exercise {', '.join(missing)} (knob 'operations')")
 
+    async def fault_probe(self, component: Component) -> None:
+        """The first of ``operations`` (with ``output_data``), which reaches the backend; ``ping`` for
+        a binding with none."""
+        if isinstance(component, OutputBinding) and self.operations:
+            await self.invoke(component, self.operations[0], self.output_data)
+        else:
+            await component.ping()
+
     async def invoke(self, binding: OutputBinding, operation: str, data: Any = None) -> Any:
         """Invoke ``operation`` with the case's output metadata."""
         return await binding.invoke(operation, data, metadata=dict(self.output_metadata))
