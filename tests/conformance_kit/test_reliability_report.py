@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from blockyard_conformance.accounting import Ledger
 from blockyard_conformance.reports import write_reports
 from blockyard_conformance.results import CaseResult, TestOutcome
@@ -41,9 +43,5 @@ def test_ledger_counts_loss_duplicates_and_strays() -> None:
     assert (figures["duplicated"], figures["lost"], figures["strays"]) == (1, 1, 1)
     assert ledger.lost == [3]
     assert not ledger.all_delivered()
-    try:
+    with pytest.raises(AssertionError, match="never delivered"):
         ledger.assert_exact(max_duplicates=1)
-    except AssertionError as exc:
-        assert "never delivered" in str(exc)
-    else:
-        raise AssertionError("a lost message passed the exact check")
