@@ -274,7 +274,12 @@ def _model(cls: type[Component]) -> Any:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-def validate(paths: tuple[str, ...]) -> None:
+@click.option(
+    "--app-id",
+    default=None,
+    help="The app id to load for: components scoped to other apps are listed as not loaded.",
+)
+def validate(paths: tuple[str, ...], app_id: str | None) -> None:
     """Check Component YAML files or folders offline; exit status 1 on any problem.
 
     Types are resolved against the installed plugins and metadata against each component's
@@ -282,14 +287,21 @@ def validate(paths: tuple[str, ...]) -> None:
     """
     from blockyard.resources import validate_resources
 
-    report = validate_resources(list(paths))
+    if app_id == "":
+        raise click.BadParameter("must be a non-empty app id", param_hint="--app-id")
+    report = validate_resources(list(paths), app_id=app_id)
     out = console(soft_wrap=True)
     for warning in report.warnings:
         out.print(f"[yellow]warning:[/] {_escape(warning)}")
+    for reason in report.scoped_out_reasons:
+        out.print(f"[cyan]scoped out:[/] {_escape(reason)}: not loaded")
     for problem in report.problems:
         out.print(f"[red]error:[/] {_escape(problem)}")
     files = len({r.path for r in report.resources})
     summary = f"{len(report.resources)} component(s) in {files} file(s)"
+    if app_id is not None:
+        loaded = len(report.resources) - len(report.scoped_out)
+        summary += f"; app {app_id!r} loads {loaded}, {len(report.scoped_out)} scoped to other apps"
     if report.problems:
         out.print(f"[bold red]{len(report.problems)} problem(s)[/]; {summary}")
         sys.exit(1)

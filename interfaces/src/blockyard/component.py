@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
+from blockyard import telemetry
 from blockyard.errors import (
     BackendError,
     BackendUnavailableError,
@@ -37,6 +38,7 @@ from blockyard.kinds import ComponentKind
 
 if TYPE_CHECKING:
     from blockyard.metadata import ComponentMetadata
+    from blockyard.telemetry import Outgoing
 
 __all__ = ["Component", "ComponentKind"]
 
@@ -226,9 +228,25 @@ class Component(abc.ABC):
         err.__cause__ = exc
         return err
 
-    async def _call_hook(self, operation: str, key: str | None, call: Awaitable[_Result]) -> _Result:
+    async def _call_hook(
+        self,
+        operation: str,
+        key: str | None,
+        call: Awaitable[_Result],
+        *,
+        count: int = 1,
+        outgoing: Iterable[Outgoing] = (),
+    ) -> _Result:
         """Await ``call`` (a plugin hook); any exception becomes a :class:`BlockyardError` naming
-        ``operation`` and ``key`` (see :meth:`_wrap`). The one way public methods call their hooks."""
+        ``operation`` and ``key`` (see :meth:`_wrap`). The one way public methods call their hooks.
+
+        Also the one place operations are observed (:mod:`blockyard.telemetry`): ``count`` is the
+        number of keys or messages the call concerns; ``outgoing`` are the messages it sends, which
+        get the trace context in their metadata.
+        """
+        observer = telemetry.active
+        if observer is not None:
+            return await observer.run(self, operation, key, call, count, outgoing)
         try:
             return await call
         except Exception as exc:
@@ -242,11 +260,13 @@ class Component(abc.ABC):
         apply: Callable[[list[_Op]], Awaitable[Mapping[str, BlockyardError]]],
         *,
         key: str | None = None,
+        sends: Callable[[list[_Op]], Iterable[Outgoing]] | None = None,
     ) -> None:
         """Run a bulk operation: prepare each ``(id, request)``, apply every valid one, report the rest.
 
         ``apply`` gets the prepared ops and returns the errors by id of those that failed; an exception
-        it raises is wrapped naming ``operation`` and ``key``.
+        it raises is wrapped naming ``operation`` and ``key``. ``sends`` picks the messages the ops
+        send (they get the trace context, see :meth:`_call_hook`).
 
         :raises BulkError: naming each failed id (invalid or failed) with its cause; the others were applied.
         """
@@ -258,7 +278,8 @@ class Component(abc.ABC):
             except BlockyardError as exc:
                 errors[item_id] = exc
         if ops:
-            errors.update(await self._call_hook(operation, key, apply(ops)))
+            sent = sends(ops) if sends is not None else ()
+            errors.update(await self._call_hook(operation, key, apply(ops), count=len(items), outgoing=sent))
         if errors:
             raise BulkError(errors, component=self.name, operation=operation)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from blockyard import telemetry
 from blockyard.component import ComponentKind
 from blockyard.errors import BlockyardError, InvalidRequestError
 from blockyard.subscription import HandlerResult, Stopper, Subscription, SubscriptionOwner, coerce_result, guard
@@ -174,7 +175,7 @@ class PubSub(SubscriptionOwner, abc.ABC):
         """
         self._check_ready("publish")
         op = self._publish_op(topic, data, metadata, content_type, ttl)
-        await self._call_hook("publish", topic, self._publish(op))
+        await self._call_hook("publish", topic, self._publish(op), outgoing=(op,))
 
     async def subscribe(
         self,
@@ -211,7 +212,14 @@ class PubSub(SubscriptionOwner, abc.ABC):
             md = {**shared, **e.metadata} if e.metadata else shared
             return e.entry_id, self._publish_op(topic, e.data, md, e.content_type, None)
 
-        await self._run_bulk("bulk_publish", [(e.entry_id, e) for e in entries], prepare, self._bulk_publish, key=topic)
+        await self._run_bulk(
+            "bulk_publish",
+            [(e.entry_id, e) for e in entries],
+            prepare,
+            self._bulk_publish,
+            key=topic,
+            sends=lambda ops: [op for _, op in ops],
+        )
 
     async def _bulk_publish(self, ops: list[tuple[str, PublishOp]]) -> dict[str, BlockyardError]:
         """Publish every op; return the per-entry errors. Default: ``_publish`` each, concurrently."""
@@ -317,6 +325,9 @@ class PubSub(SubscriptionOwner, abc.ABC):
             )
             return HandlerResult.RETRY
 
+        observer = telemetry.active
+        if observer is not None:
+            handler = observer.traced_handler(self, topic, handler)
         return guard(handler, lambda _, result: coerce_result(result), failed)
 
 

@@ -184,7 +184,8 @@ class StateStore(Component, abc.ABC):
         for key in keys:
             self._check_key(key)
         cons = _option(Consistency, consistency, "consistency", self.name)
-        return await self._call_hook("bulk_get", None, self._bulk_get(list(keys), cons, metadata or _EMPTY))
+        keys = list(keys)
+        return await self._call_hook("bulk_get", None, self._bulk_get(keys, cons, metadata or _EMPTY), count=len(keys))
 
     async def bulk_set(self, requests: Iterable[SetRequest]) -> None:
         """Write many items; every valid item is written even if others fail.
@@ -385,7 +386,7 @@ class TransactionalStateStore(StateStore, abc.ABC):
                     f"a transaction takes SetRequest or DeleteRequest, not {type(r).__name__}", component=self.name
                 )
             ops.append(self._request_op(r))
-        await self._call_hook("transact", None, self._transact(ops, metadata or _EMPTY))
+        await self._call_hook("transact", None, self._transact(ops, metadata or _EMPTY), count=len(ops))
 
     @abc.abstractmethod
     async def _transact(self, ops: list[SetOp | DeleteOp], metadata: Mapping[str, str]) -> None:

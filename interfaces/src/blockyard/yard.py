@@ -22,6 +22,11 @@ Guarantees:
 - ``yard.state(name)`` / ``pubsub`` / ``secrets`` / ``output_binding`` / ``input_binding`` /
   ``binding`` return a component by name and kind; an unknown name or wrong kind raises
   :class:`~blockyard.errors.ComponentNotFoundError` listing what exists.
+- Dapr ``scopes``: with ``app_id="checkout"``, a component whose ``scopes`` list other apps only is
+  neither created nor started; asking for it raises :class:`~blockyard.errors.ComponentNotFoundError`
+  saying it is scoped to other apps, and a component reading its secrets from it is a configuration
+  error. Components without ``scopes`` are loaded by every app. Without ``app_id`` every component is
+  loaded (a component that has ``scopes`` is logged as loaded unscoped).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from blockyard.resources.creating import start_component
 from blockyard.resources.loading import PathArg, check_unique_names, load_resources
 from blockyard.resources.model import ComponentResource
 from blockyard.resources.ordering import order_resources
+from blockyard.resources.scoping import scoped_out_reason, split_by_scope
 
 if TYPE_CHECKING:
     from blockyard.bindings import InputBinding, OutputBinding
@@ -63,12 +69,18 @@ class Yard:
         *,
         resources: Iterable[ComponentResource] | None = None,
         registry: Registry | None = None,
+        app_id: str | None = None,
     ) -> None:
+        """``app_id``: this app's Dapr app id; components scoped to other apps are not loaded."""
+        if app_id is not None and (not isinstance(app_id, str) or not app_id):
+            raise ComponentConfigError(f"app_id must be a non-empty string, got {app_id!r}")
+        self.app_id = app_id
         self._paths = paths
         self._resources = list(resources) if resources is not None else None
         self._registry = registry
         self._components: dict[str, Component] = {}
         self._types: dict[str, str] = {}
+        self._scoped_out: dict[str, ComponentResource] = {}
         self._started = False
         self._closed = False
 
@@ -88,6 +100,7 @@ class Yard:
             resources = load_resources(self._paths) if self._paths is not None else []
         else:
             check_unique_names(resources)
+        resources = self._apply_scopes(resources)
         ordered = order_resources(resources)
         stores: dict[str, SecretStore] = {}
         from blockyard.secretstores import SecretStore
@@ -110,6 +123,27 @@ class Yard:
             raise
         _log.debug("yard open: %s", ", ".join(self._components) or "no components")
         return self
+
+    def _apply_scopes(self, resources: list[ComponentResource]) -> list[ComponentResource]:
+        """The resources this app loads; remembers the scoped-out ones for a clear error on access."""
+        kept, self._scoped_out = split_by_scope(resources, self.app_id)
+        for res in self._scoped_out.values():
+            _log.debug("%s: not loaded", scoped_out_reason(res, self.app_id))
+        for res in kept:
+            if res.secret_store in self._scoped_out:
+                store = self._scoped_out[res.secret_store]
+                raise ComponentConfigError(
+                    f"auth.secretStore: {scoped_out_reason(store, self.app_id)}; "
+                    f"component {res.name!r} cannot read its secrets from it",
+                    component=res.name,
+                )
+            if self.app_id is None and res.scopes:
+                _log.warning(
+                    "component %r has scopes (%s) but no app_id was given: loaded for any app",
+                    res.name,
+                    ", ".join(res.scopes),
+                )
+        return kept
 
     async def close(self) -> None:
         """Close every component in reverse order of initialisation. Idempotent.
@@ -164,6 +198,12 @@ class Yard:
         self._check_open()
         component = self._components.get(name)
         if component is None:
+            scoped = self._scoped_out.get(name)
+            if scoped is not None:
+                raise ComponentNotFoundError(
+                    f"{scoped_out_reason(scoped, self.app_id)}: it was not loaded; the yard has: {self._inventory()}",
+                    component=name,
+                )
             raise ComponentNotFoundError(f"no component named {name!r}; the yard has: {self._inventory()}")
         return component
 
@@ -230,10 +270,11 @@ class Yard:
         return f"<Yard {state} components={list(self._components)}>"
 
 
-def open(path_or_paths: PathArg, *, registry: Registry | None = None) -> Yard:
+def open(path_or_paths: PathArg, *, registry: Registry | None = None, app_id: str | None = None) -> Yard:
     """The yard of every component in a file, a folder, or several of these.
 
     Use as ``async with blockyard.open("components/") as yard:``; components are loaded and
-    initialised on entry, closed on exit.
+    initialised on entry, closed on exit. With ``app_id``, only the components scoped to that app
+    (or not scoped at all) are loaded.
     """
-    return Yard(path_or_paths, registry=registry)
+    return Yard(path_or_paths, registry=registry, app_id=app_id)

@@ -12,6 +12,7 @@ from blockyard.resources.creating import metadata_problems, type_problem
 from blockyard.resources.loading import PathArg, read_paths
 from blockyard.resources.model import ComponentResource
 from blockyard.resources.ordering import ordering_problems
+from blockyard.resources.scoping import scoped_out_reason, split_by_scope
 
 if TYPE_CHECKING:
     from blockyard.registry import Registry
@@ -25,11 +26,19 @@ _PLACEHOLDER = "__blockyard_placeholder__"
 class ValidationReport:
     """What :func:`validate_resources` found: every :class:`~blockyard.problems.Problem`, by file and line.
 
-    ``problems`` and ``warnings`` are the text of the errors and of the warnings.
+    ``problems`` and ``warnings`` are the text of the errors and of the warnings. With an app id,
+    ``scoped_out`` holds the components that app does not load (they are checked all the same).
     """
 
     resources: list[ComponentResource] = field(default_factory=list)
     details: list[Problem] = field(default_factory=list)
+    app_id: str | None = None
+    scoped_out: list[ComponentResource] = field(default_factory=list)
+
+    @property
+    def scoped_out_reasons(self) -> list[str]:
+        """Why each scoped-out component is not loaded by :attr:`app_id`, as text."""
+        return [scoped_out_reason(r, self.app_id) for r in self.scoped_out]
 
     @property
     def problems(self) -> list[str]:
@@ -47,12 +56,15 @@ class ValidationReport:
         return not any(p.severity is Severity.ERROR for p in self.details)
 
 
-def validate_resources(paths: PathArg, *, registry: Registry | None = None) -> ValidationReport:
+def validate_resources(
+    paths: PathArg, *, registry: Registry | None = None, app_id: str | None = None
+) -> ValidationReport:
     """Check files offline: schema, types against the registry, metadata against each model.
 
     Nothing connects and no secret is read: a ``secretKeyRef`` is checked only for its store
     existing in the set, an ``envRef`` for the variable being set. Unknown metadata names are
-    warnings, as in Dapr.
+    warnings, as in Dapr. With ``app_id``, the report lists the components scoped to other apps,
+    and a component that app loads reading its secrets from one of them is an error.
     """
     if registry is None:
         from blockyard.registry import get_registry
@@ -62,7 +74,14 @@ def validate_resources(paths: PathArg, *, registry: Registry | None = None) -> V
     problems.extend(ordering_problems(resources)[1])
     for res in resources:
         problems.extend(_check_one(res, registry))
-    return ValidationReport(resources=resources, details=sorted_problems(problems))
+    kept, scoped_out = split_by_scope(resources, app_id)
+    for res in kept:
+        if res.secret_store in scoped_out:
+            message = f"auth.secretStore: {scoped_out_reason(scoped_out[res.secret_store], app_id)}"
+            problems.append(Problem(message, res.path, res.line_of("auth.secretStore"), res.name, "auth.secretStore"))
+    return ValidationReport(
+        resources=resources, details=sorted_problems(problems), app_id=app_id, scoped_out=list(scoped_out.values())
+    )
 
 
 def _check_one(res: ComponentResource, registry: Registry) -> list[Problem]:

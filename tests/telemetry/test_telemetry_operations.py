@@ -1,0 +1,154 @@
+"""One span and the metrics per public component operation; nothing secret recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import Otel
+from opentelemetry.trace import SpanKind, StatusCode
+
+from blockyard import telemetry
+from blockyard.errors import ETagMismatchError, InvalidRequestError, SecretNotFoundError
+from blockyard.state import SetRequest
+from blockyard_local.secretstores_env import LocalEnvSecretStore
+from blockyard_local.state_memory import InMemoryStateStore
+
+SECRET_VALUE = "s3cr3t-value-9f2c"
+
+
+def attributes(span: Any) -> dict[str, Any]:
+    return dict(span.attributes or {})
+
+
+async def test_each_state_operation_is_one_span_with_its_attributes(otel: Otel) -> None:
+    async with InMemoryStateStore(name="orders") as store:
+        etag = await store.set("order-1", {"qty": 3})
+        await store.get("order-1")
+        await store.bulk_get(["order-1", "order-2", "order-3"])
+        await store.bulk_set([SetRequest("a", 1), SetRequest("b", 2)])
+        await store.transact([SetRequest("c", 3)])
+        await store.delete("order-1", etag=None)
+    assert [s.name for s in otel.spans()] == [
+        "state.set",
+        "state.get",
+        "state.bulk_get",
+        "state.bulk_set",
+        "state.transact",
+        "state.delete",
+    ]
+    get = otel.spans("state.get")[0]
+    assert get.kind is SpanKind.CLIENT
+    assert attributes(get) == {
+        "blockyard.component": "orders",
+        "blockyard.component.type": "state.in-memory",
+        "blockyard.kind": "state",
+        "blockyard.operation": "get",
+        "blockyard.key_count": 1,
+    }
+    assert get.status.status_code is StatusCode.UNSET
+    assert attributes(otel.spans("state.bulk_get")[0])["blockyard.key_count"] == 3
+    assert attributes(otel.spans("state.bulk_set")[0])["blockyard.key_count"] == 2
+    assert attributes(otel.spans("state.transact")[0])["blockyard.key_count"] == 1
+    assert etag is not None
+
+
+async def test_no_key_or_value_is_recorded(otel: Otel) -> None:
+    async with InMemoryStateStore(name="orders") as store:
+        await store.set("customer-key-77", {"card": SECRET_VALUE})
+        await store.get("customer-key-77")
+        with pytest.raises(ETagMismatchError):
+            await store.set("customer-key-77", {"card": SECRET_VALUE}, etag="stale-etag")
+    recorded = repr([(s.name, attributes(s), s.status.description, s.events) for s in otel.spans()])
+    recorded += repr(otel.points("blockyard.operations")) + repr(otel.points("blockyard.errors"))
+    for leaked in ("customer-key-77", SECRET_VALUE, "stale-etag"):
+        assert leaked not in recorded
+
+
+async def test_secret_names_and_values_are_never_recorded(otel: Otel, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BY_TEST_DB_PASSWORD", SECRET_VALUE)
+    async with LocalEnvSecretStore(name="env") as store:
+        assert (await store.get_secret("BY_TEST_DB_PASSWORD")) == {"BY_TEST_DB_PASSWORD": SECRET_VALUE}
+        with pytest.raises(SecretNotFoundError):
+            await store.get_secret("BY_TEST_MISSING_NAME")
+    spans = otel.spans()
+    assert [s.name for s in spans] == ["secretstores.get_secret", "secretstores.get_secret"]
+    recorded = repr([(attributes(s), s.status.description, s.events) for s in spans])
+    for leaked in ("BY_TEST_DB_PASSWORD", "BY_TEST_MISSING_NAME", SECRET_VALUE):
+        assert leaked not in recorded
+
+
+async def test_a_failed_operation_has_error_status_and_is_counted_by_type(otel: Otel) -> None:
+    async with InMemoryStateStore(name="orders") as store:
+        etag = await store.set("k", 1)
+        await store.set("k", 2, etag=etag)
+        for _ in range(2):
+            with pytest.raises(ETagMismatchError):
+                await store.set("k", 3, etag=etag)
+    failed = otel.spans("state.set")[2:]
+    assert len(failed) == 2
+    for span in failed:
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.status.description == "ETagMismatchError"
+        assert attributes(span)["error.type"] == "ETagMismatchError"
+    errors = otel.points("blockyard.errors")
+    assert [(dict(p.attributes), p.value) for p in errors] == [
+        (
+            {
+                "blockyard.component": "orders",
+                "blockyard.component.type": "state.in-memory",
+                "blockyard.kind": "state",
+                "blockyard.operation": "set",
+                "error.type": "ETagMismatchError",
+            },
+            2,
+        )
+    ]
+
+
+async def test_operations_are_counted_and_timed(otel: Otel) -> None:
+    async with InMemoryStateStore(name="orders") as store:
+        for i in range(5):
+            await store.set(f"k{i}", i)
+        await store.get("k1")
+    counts = {p.attributes["blockyard.operation"]: p.value for p in otel.points("blockyard.operations")}
+    assert counts == {"set": 5, "get": 1}
+    durations = {p.attributes["blockyard.operation"]: p for p in otel.points("blockyard.operation.duration")}
+    assert durations["set"].count == 5
+    assert durations["get"].count == 1
+    assert durations["set"].sum > 0
+    assert otel.points("blockyard.errors") == []
+
+
+async def test_an_operation_continues_the_callers_trace(otel: Otel) -> None:
+    async with InMemoryStateStore(name="orders") as store:
+        with otel.tracer().start_as_current_span("handle-request") as parent:
+            await store.get("k")
+    (child,) = otel.spans("state.get")
+    assert child.parent is not None
+    assert child.parent.span_id == parent.get_span_context().span_id
+    assert child.context.trace_id == parent.get_span_context().trace_id
+
+
+async def test_validation_errors_happen_before_any_span(otel: Otel) -> None:
+    async with InMemoryStateStore(name="orders") as store:
+        with pytest.raises(InvalidRequestError):
+            await store.get("")
+    assert otel.spans() == []
+
+
+async def test_switched_off_nothing_is_recorded(otel: Otel) -> None:
+    telemetry.configure(enabled=False, tracer_provider=otel.tracer_provider)
+    assert not telemetry.enabled()
+    async with InMemoryStateStore(name="orders") as store:
+        await store.set("k", 1)
+        with pytest.raises(ETagMismatchError):
+            await store.set("k", 1, etag="1")
+    assert otel.spans() == []
+    assert otel.points("blockyard.operations") == []
+
+
+@pytest.mark.parametrize(("value", "on"), [("0", False), ("off", False), ("FALSE", False), ("1", True), ("", True)])
+def test_the_environment_switch(monkeypatch: pytest.MonkeyPatch, value: str, on: bool) -> None:
+    monkeypatch.setenv(telemetry.ENV_SWITCH, value)
+    assert telemetry._from_env() is on
