@@ -11,7 +11,12 @@ Prints ops/s of get and set for ``state.in-memory`` and ``state.sqlite``, and co
   pre-encoded bytes and a UUID too, so the ratio measures Blockyard's own overhead (validation,
   encoding, error wrapping), not JSON.
 
-Usage: ``python bench/local_bench.py [--ops N] [--concurrency C] [--json PATH]``. Target: ratio >= 0.8.
+Then the cost of the OpenTelemetry instrumentation when no SDK is configured (the API's no-op
+providers, as in an application that never sets one up): ``state.in-memory`` get and set with the
+instrumentation on, and switched off (``blockyard.telemetry.configure(enabled=False)``), in
+interleaved rounds; it prints the medians and their ratio (target: within noise, >= 0.95).
+
+Usage: ``python bench/local_bench.py [--ops N] [--concurrency C] [--rounds R] [--json PATH]``. Target: ratio >= 0.8.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sqlite3
+import statistics
 import tempfile
 import time
 import uuid
@@ -87,6 +93,33 @@ class RawSQLite:
         self.pool.shutdown()
 
 
+async def telemetry_cost(ops: int, concurrency: int, rounds: int) -> None:
+    """In-memory get/set rates with the instrumentation on (no SDK configured) and off, side by side."""
+    from opentelemetry import trace
+
+    from blockyard import telemetry
+
+    provider = type(trace.get_tracer_provider()).__name__
+    print(f"telemetry cost with no SDK configured (tracer provider: {provider}), {rounds} interleaved rounds")
+    rates: dict[tuple[str, bool], list[float]] = {(op, on): [] for op in ("get", "set") for on in (True, False)}
+    async with InMemoryStateStore() as mem:
+        await _rate(ops, concurrency, lambda i: mem.set(f"k{i % 1000}", VALUE))  # warm up
+        try:
+            for r in range(rounds):
+                for on in (True, False) if r % 2 else (False, True):
+                    telemetry.configure(enabled=on)
+                    rates["set", on].append(await _rate(ops, concurrency, lambda i: mem.set(f"k{i % 1000}", VALUE)))
+                    rates["get", on].append(await _rate(ops, concurrency, lambda i: mem.get(f"k{i % 1000}")))
+        finally:
+            telemetry.configure()
+    for op in ("get", "set"):
+        on, off = statistics.median(rates[op, True]), statistics.median(rates[op, False])
+        print(
+            f"  state.in-memory {op}  instrumented {on:>10,.0f} ops/s  switched off {off:>10,.0f} ops/s  "
+            f"ratio {on / off:.3f} ({1e6 / on - 1e6 / off:+.2f} us/op)"
+        )
+
+
 async def main(ops: int, concurrency: int, results: Results) -> None:
     encoded = b'{"qty":3,"sku":"ab-123","note":"benchmark"}'
     print(f"blockyard-local state benchmark: {ops} ops per row, concurrency {concurrency}")
@@ -130,8 +163,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=9)
     add_json_option(parser)
     args = parser.parse_args()
     results = Results("local", "blockyard-local: state.sqlite vs sqlite3", note=args.machine_note)
     asyncio.run(main(args.ops, args.concurrency, results))
     results.write(args.json)
+    asyncio.run(telemetry_cost(args.ops * 4, args.concurrency, args.rounds))

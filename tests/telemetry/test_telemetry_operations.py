@@ -152,3 +152,49 @@ async def test_switched_off_nothing_is_recorded(otel: Otel) -> None:
 def test_the_environment_switch(monkeypatch: pytest.MonkeyPatch, value: str, on: bool) -> None:
     monkeypatch.setenv(telemetry.ENV_SWITCH, value)
     assert telemetry._from_env() is on
+
+
+GLOBAL_PROVIDERS_SCRIPT = """
+import asyncio
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from blockyard_local.state_memory import InMemoryStateStore
+
+async def main():
+    async with InMemoryStateStore(name="s") as store:
+        await store.get("before")  # nothing configured yet: not recorded
+        exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+        await store.get("after")
+        await store.set("after", 1)
+    print([s.name for s in exporter.get_finished_spans()])
+    points = [
+        (dict(p.attributes)["blockyard.operation"], p.value)
+        for rm in reader.get_metrics_data().resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "blockyard.operations"
+        for p in m.data.data_points
+    ]
+    print(sorted(points))
+
+asyncio.run(main())
+"""
+
+
+def test_global_providers_set_after_start_are_picked_up() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", GLOBAL_PROVIDERS_SCRIPT], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["['state.get', 'state.set']", "[('get', 1), ('set', 1)]"]

@@ -245,7 +245,7 @@ class Component(abc.ABC):
         get the trace context in their metadata.
         """
         observer = telemetry.active
-        if observer is not None:
+        if observer is not None and observer.check():
             return await observer.run(self, operation, key, call, count, outgoing)
         try:
             return await call

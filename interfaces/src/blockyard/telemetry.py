@@ -40,9 +40,10 @@ takes providers other than the global ones::
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, Histogram, MeterProvider
@@ -96,7 +97,11 @@ class Telemetry:
         self._errors: Counter | None = None
         self._duration: Histogram | None = None
         self._tracing = False
-        self._live_check: Callable[[], bool] | None = None
+        self._metering = False
+        self.live = False
+        """True once a real provider is in use (then it stays true: providers are set once per process)."""
+        self.check: Callable[[], bool] = self._first_check
+        """Whether anything is to be recorded now: called per operation (answers at once once live)."""
 
     def _setup(self) -> None:
         from opentelemetry import metrics, trace
@@ -114,22 +119,44 @@ class Telemetry:
         self._duration = meter.create_histogram(
             "blockyard.operation.duration", unit="s", description="Duration of component operations"
         )
-        off = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
-        given = self._tracer_provider
+        probe, globals_of = _probe(self._tracer_provider, self._meter_provider)
 
-        def tracing_configured() -> bool:
-            return not isinstance(given if given is not None else trace.get_tracer_provider(), off)
+        def settle() -> bool:
+            found = probe()
+            if found is _NOTHING:
+                return False
+            self._tracing, self._metering = found
+            self.live = True
+            self.check = _yes
+            return True
 
-        self._live_check = tracing_configured
+        if globals_of is None:
+            self.check = settle
+            return
+        trace_globals, meter_globals = globals_of
+
+        def check() -> bool:  # the per-operation cost while nothing is configured: two dict reads
+            if trace_globals["_TRACER_PROVIDER"] is None and meter_globals["_METER_PROVIDER"] is None:
+                return False
+            return settle()
+
+        self.check = check
+
+    def _first_check(self) -> bool:
+        self._setup()
+        return self.check()
+
+    def recording(self) -> bool:
+        """True when a real tracer or meter provider is in use: only then is anything recorded.
+
+        While none is, the check reads the API's two provider globals, which is what keeps the
+        unconfigured cost nil; once one is, the answer is cached in :attr:`live`.
+        """
+        return self.check()
 
     def tracing(self) -> bool:
-        """True once a real tracer provider is in use (a global one is set once per process: cached)."""
-        if self._tracing:
-            return True
-        if self._live_check is None:
-            self._setup()
-            assert self._live_check is not None
-        self._tracing = self._live_check()
+        """True when a real tracer provider is in use."""
+        self.recording()
         return self._tracing
 
     def attributes(self, component: Component) -> dict[str, str]:
@@ -154,8 +181,8 @@ class Telemetry:
         outgoing: Iterable[Outgoing],
     ) -> _T:
         """Await ``call`` (a plugin hook) in a span, recording the metrics; errors are wrapped as by
-        :meth:`Component._wrap` and re-raised."""
-        tracing = self.tracing()
+        :meth:`Component._wrap` and re-raised. Call it only when :meth:`recording` is true."""
+        tracing = self._tracing
         assert self._operations is not None
         assert self._errors is not None
         assert self._duration is not None
@@ -233,6 +260,47 @@ class Telemetry:
             return result
 
         return run
+
+
+def _probe(
+    tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None
+) -> tuple[Callable[[], tuple[bool, bool]], tuple[dict[str, Any], dict[str, Any]] | None]:
+    """A function answering (tracing configured, metrics configured), and the globals to watch.
+
+    The globals are those of the API modules holding ``_TRACER_PROVIDER`` / ``_METER_PROVIDER``
+    (``None`` until a provider is set; the API's own proxies read them too): the public getters
+    look the environment up on every call while no provider is set, which would cost more than an
+    in-memory operation. They are ``None`` when explicit providers are given, or should a future API
+    rename them (then the probe is asked every time).
+    """
+    from opentelemetry import metrics, trace
+
+    trace.get_tracer_provider()  # loads a provider named by OTEL_PYTHON_TRACER_PROVIDER, if any
+    metrics.get_meter_provider()
+    internal = sys.modules.get("opentelemetry.metrics._internal")
+    proxy_meter = getattr(internal, "_ProxyMeterProvider", None)
+    off: tuple[type, ...] = (trace.ProxyTracerProvider, trace.NoOpTracerProvider, metrics.NoOpMeterProvider)
+    if isinstance(proxy_meter, type):
+        off = (*off, proxy_meter)
+
+    def probe() -> tuple[bool, bool]:
+        tp = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+        mp = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+        found = not isinstance(tp, off), not isinstance(mp, off)
+        return found if any(found) else _NOTHING
+
+    explicit = tracer_provider is not None or meter_provider is not None
+    trace_globals, meter_globals = vars(trace), vars(internal) if internal is not None else {}
+    if explicit or "_TRACER_PROVIDER" not in trace_globals or "_METER_PROVIDER" not in meter_globals:
+        return probe, None
+    return probe, (trace_globals, meter_globals)
+
+
+_NOTHING = (False, False)
+
+
+def _yes() -> bool:
+    return True
 
 
 def inject(metadata: Mapping[str, str]) -> dict[str, str]:
