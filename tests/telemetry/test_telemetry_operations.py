@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Otel
 from opentelemetry.trace import SpanKind, StatusCode
+from otel_testkit import Otel
 
 from blockyard import telemetry
 from blockyard.errors import ETagMismatchError, InvalidRequestError, SecretNotFoundError

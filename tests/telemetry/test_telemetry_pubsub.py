@@ -7,8 +7,8 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import Otel
 from opentelemetry.trace import SpanKind, StatusCode
+from otel_testkit import Otel
 
 from blockyard.pubsub import BulkPublishEntry, HandlerResult, Message, PubSub
 from blockyard.telemetry import message_carrier

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from conftest import Otel
+from otel_testkit import Otel
 
 import blockyard.sync
 from blockyard.pubsub import Message
