@@ -11,7 +11,9 @@ Dapr's rules, applied by :meth:`ComponentMetadata.parse`:
 
 - names match case-insensitively; the same name given twice (in any case) is an error;
 - names no field defines are ignored with a warning, as Dapr does;
-- durations accept Go strings (``"1m30s"``, ``"500ms"``) or integer seconds;
+- durations accept Go strings (``"1m30s"``, ``"500ms"``) or integer seconds, nothing else (no
+  ``1e3``, ``inf`` or ``2.5``), within Go's range; :data:`Duration` refuses negatives,
+  :data:`PositiveDuration` also zero, :data:`SignedDuration` takes both;
 - booleans accept ``true/false``, ``1/0``, ``yes/no``, ``on/off`` (:func:`parse_bool` outside a model);
 - :data:`CommaList` splits ``"a, b"`` into ``["a", "b"]``; :data:`ByteSize` accepts ``"100Mi"``;
 - ``SecretStr`` fields are *sensitive*: never printed in ``repr``, errors or logs.
@@ -25,6 +27,7 @@ Dapr ``metadata.yaml`` entries and a JSON Schema from the model.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,8 +47,12 @@ __all__ = [
     "CommaList",
     "ComponentMetadata",
     "Duration",
+    "format_duration",
+    "MAX_DURATION",
     "MetadataCheck",
+    "PositiveDuration",
     "SecretStr",
+    "SignedDuration",
     "meta",
     "parse_bool",
     "parse_duration",
@@ -53,33 +60,78 @@ __all__ = [
 
 _log = logging.getLogger("blockyard.metadata")
 
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_INT_SECONDS = re.compile(r"[+-]?\d+")
+_DURATION_FORMS = "expected a duration such as '5s', '1m30s', '500ms' or integer seconds"
+#: Go's ``time.Duration`` is an int64 of nanoseconds: about 292 years either way.
+MAX_DURATION = timedelta(microseconds=(2**63 - 1) // 1000)
 
 
 def parse_duration(value: Any) -> timedelta:
-    """Parse a Go duration string (``"1h2m3.5s"``, ``"-5s"``), or seconds as a number or numeric string.
+    """Parse a duration exactly as Dapr does: a Go duration string (``"1h2m3.5s"``, ``"-5s"``, ``"0"``)
+    or integer seconds (``"10"``); from Python code also a ``timedelta`` or a finite number of seconds.
+
+    Exponents (``"1e3"``), ``inf``/``nan``, bare fractions (``"2.5"``) and anything beyond Go's range
+    (:data:`MAX_DURATION`, about 292 years) are refused. Signs are parsed; the field types
+    (:data:`Duration`, :data:`PositiveDuration`) decide whether a negative value means anything.
 
     :raises ValueError: with the expected forms; the value itself is not echoed.
     """
     if isinstance(value, timedelta):
-        return value
+        return _in_range(value.total_seconds(), value)
     if isinstance(value, bool):
-        raise ValueError("expected a duration such as '5s', '1m30s', '500ms' or integer seconds")
+        raise ValueError(_DURATION_FORMS)
     if isinstance(value, (int, float)):
-        return timedelta(seconds=value)
+        if not math.isfinite(value):
+            raise ValueError(_DURATION_FORMS)
+        return _in_range(float(value))
     if isinstance(value, str):
         text = value.strip()
-        try:
-            return timedelta(seconds=float(text))
-        except ValueError:
-            pass
+        if _INT_SECONDS.fullmatch(text):
+            return _in_range(float(text))
         sign = -1.0 if text.startswith("-") else 1.0
-        body = text.lstrip("+-")
+        body = text[1:] if text[:1] in "+-" else text
+        if body == "0":
+            return timedelta(0)
         parts = _GO_PART.findall(body)
-        if body and "".join(num + unit for num, unit in parts) == body:
-            return timedelta(seconds=sign * sum(float(num) * _GO_UNITS[unit] for num, unit in parts))
-    raise ValueError("expected a duration such as '5s', '1m30s', '500ms' or integer seconds")
+        if body and len(body) <= 256 and "".join(num + unit for num, unit in parts) == body:
+            return _in_range(sign * sum(float(num) * _GO_UNITS[unit] for num, unit in parts))
+    raise ValueError(_DURATION_FORMS)
+
+
+def _in_range(seconds: float, ready: timedelta | None = None) -> timedelta:
+    if not abs(seconds) <= MAX_DURATION.total_seconds():
+        raise ValueError(f"expected a duration within Go's range (at most {format_duration(MAX_DURATION)} either way)")
+    return ready if ready is not None else timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """``value`` in Go's notation (``"1h30m"``, ``"500ms"``, ``"0s"``), as Dapr prints durations."""
+    micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+    sign, micros = ("-", -micros) if micros < 0 else ("", micros)
+    if micros == 0:
+        return "0s"
+    if micros < 1_000_000:
+        return f"{sign}{micros / 1000:g}ms" if micros % 1000 == 0 or micros >= 1000 else f"{sign}{micros}µs"
+    hours, rest = divmod(micros, 3_600_000_000)
+    minutes, rest = divmod(rest, 60_000_000)
+    seconds = f"{rest / 1_000_000:.6f}".rstrip("0").rstrip(".")
+    out = (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "")
+    return f"{sign}{out}{seconds}s" if seconds != "0" or not out else f"{sign}{out}"
+
+
+def _bounded_duration(*, minimum: timedelta | None, exclusive: bool = False) -> BeforeValidator:
+    """A validator: :func:`parse_duration`, then ``minimum`` (``exclusive``: strictly above it)."""
+
+    def validate(value: Any) -> timedelta:
+        parsed = parse_duration(value)
+        if minimum is not None and (parsed < minimum or (exclusive and parsed == minimum)):
+            word = "greater than" if exclusive else "at least"
+            raise ValueError(f"expected a duration {word} {format_duration(minimum)}")
+        return parsed
+
+    return BeforeValidator(validate)
 
 
 _TRUE = frozenset({"true", "1", "yes", "on", "y", "t"})
@@ -122,8 +174,16 @@ def _parse_comma_list(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration), Field(json_schema_extra={"format": "duration"})]
-"""A duration: Go string (``5s``, ``1m30s``, ``500ms``) or seconds."""
+_DURATION_SCHEMA = Field(json_schema_extra={"format": "duration"})
+
+Duration = Annotated[timedelta, _bounded_duration(minimum=timedelta(0)), _DURATION_SCHEMA]
+"""A duration of zero or more: Go string (``5s``, ``1m30s``, ``500ms``, ``0``) or integer seconds."""
+
+PositiveDuration = Annotated[timedelta, _bounded_duration(minimum=timedelta(0), exclusive=True), _DURATION_SCHEMA]
+"""A duration greater than zero (a timeout or an interval that 0 would make meaningless)."""
+
+SignedDuration = Annotated[timedelta, _bounded_duration(minimum=None), _DURATION_SCHEMA]
+"""Any duration in Go's range, negative ones included: for fields where Dapr gives ``-1`` a meaning."""
 
 ByteSize = Annotated[int, BeforeValidator(_parse_byte_size), Field(json_schema_extra={"format": "bytesize"})]
 """A size in bytes: ``100Mi``, ``10MB``, ``1024``."""
@@ -354,8 +414,7 @@ def _default_text(info: FieldInfo) -> str | None:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, timedelta):
-        secs = value.total_seconds()
-        return f"{int(secs)}s" if secs == int(secs) else f"{int(secs * 1000)}ms"
+        return format_duration(value)
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     return str(value)
@@ -383,5 +442,17 @@ def _describe(cls: type[ComponentMetadata], exc: ValidationError, given: Mapping
             problems.append(Problem(f"field {label!r} is required", field=label, code="required"))
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append(Problem(f"field {label!r}: {msg}" if label else msg, field=label))
+            for bound in (err.get("ctx") or {}).values():
+                if isinstance(bound, timedelta):  # pydantic prints datetime.timedelta(...)
+                    msg = msg.replace(repr(bound), format_duration(bound))
+            problems.append(Problem(f"field {label!r}: {msg}" if label else msg, field=label or _named_in(cls, msg)))
     return problems
+
+
+_QUOTED = re.compile(r"'([^']+)'")
+
+
+def _named_in(cls: type[ComponentMetadata], message: str) -> str | None:
+    """The first metadata name a model-level message quotes: the field a rule across fields concerns."""
+    lookup = cls.field_lookup()
+    return next((name for name in _QUOTED.findall(message) if name.lower() in lookup), None)

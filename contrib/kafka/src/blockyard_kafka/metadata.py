@@ -13,11 +13,10 @@ from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from blockyard.metadata import ByteSize, CommaList, ComponentMetadata, Duration, SecretStr, meta
+from blockyard.metadata import ByteSize, CommaList, ComponentMetadata, Duration, PositiveDuration, SecretStr, meta
 
 __all__ = ["KafkaBindingMetadata", "KafkaMetadata", "KafkaPubSubMetadata", "SASL_MECHANISMS"]
 
-PositiveDuration = Annotated[Duration, Field(gt=timedelta(0))]
 PositiveInt = Annotated[int, Field(ge=1)]
 
 SASL_MECHANISMS: Mapping[str, str] = {

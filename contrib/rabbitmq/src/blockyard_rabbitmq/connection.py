@@ -37,6 +37,8 @@ from blockyard.errors import (
 __all__ = ["AmqpConnection", "ConnectionSettings", "Consumer", "Delivery", "translate_error"]
 
 _MAX_BACKOFF_FACTOR = 10
+#: The least wait after a failed reconnect, so that ``reconnectWait: 0`` (at once) never spins.
+_MIN_BACKOFF = 0.1
 _UNAVAILABLE = (
     pex.AMQPConnectionError,
     pex.ConnectionClosed,
@@ -454,7 +456,7 @@ class AmqpConnection:
                 if self._conn is not None and self._conn.is_open:
                     with contextlib.suppress(Exception):
                         self._conn.close()
-                wait = min(wait * 2, cap)
+                wait = min(max(wait * 2, _MIN_BACKOFF), cap)
                 continue
             self.reconnects += 1
             self.log.info("component %r: reconnected to the broker", self.name)
@@ -596,7 +598,7 @@ class AmqpConnection:
                     consumer.label,
                     translate_error(exc, self.settings),
                 )
-                wait = min(wait * 2, max(self.settings.reconnect_wait * _MAX_BACKOFF_FACTOR, 30.0))
+                wait = min(max(wait * 2, _MIN_BACKOFF), max(self.settings.reconnect_wait * _MAX_BACKOFF_FACTOR, 30.0))
 
     async def _single_worker(self, consumer: Consumer) -> None:
         assert consumer.queue is not None

@@ -12,12 +12,11 @@ from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
-from blockyard.metadata import ByteSize, ComponentMetadata, Duration, SecretStr, meta
+from blockyard.metadata import ByteSize, ComponentMetadata, Duration, PositiveDuration, SecretStr, meta
 
 __all__ = ["RabbitMQBindingMetadata", "RabbitMQPubSubMetadata", "TLSFields"]
 
 NonNegativeInt = Annotated[int, Field(ge=0)]
-PositiveDuration = Annotated[Duration, Field(gt=timedelta(0))]
 
 
 def _check_url(value: SecretStr | None, name: str) -> None:
@@ -101,11 +100,14 @@ class RabbitMQPubSubMetadata(_Connection):
         ),
     )
     prefetch_count: NonNegativeInt = meta(0, description="Unacknowledged messages per subscription (0 = unlimited).")
-    reconnect_wait: PositiveDuration = meta(
+    reconnect_wait: Duration = meta(
         timedelta(seconds=3),
         alias="reconnectWaitSeconds",
         aliases=("reconnectWait",),
-        description="First wait before reconnecting; it doubles per failed attempt, up to 10x (at least 30 s).",
+        description=(
+            "First wait before reconnecting (0: at once, as in Dapr); it doubles per failed attempt "
+            "(from at least 100 ms), up to 10x (at least 30 s)."
+        ),
         example="3s",
     )
     concurrency: Literal["parallel", "single"] = meta(
@@ -172,11 +174,14 @@ class RabbitMQBindingMetadata(_Connection):
         None, description="x-max-priority of the queue (enables message priorities).", example="5"
     )
     content_type: str = meta("text/plain", description="Content type of published messages.")
-    reconnect_wait: PositiveDuration = meta(
+    reconnect_wait: Duration = meta(
         timedelta(seconds=5),
         alias="reconnectWaitInSeconds",
         aliases=("reconnectWait", "reconnectWaitSeconds"),
-        description="First wait before reconnecting; it doubles per failed attempt, up to 10x (at least 30 s).",
+        description=(
+            "First wait before reconnecting (0: at once, as in Dapr); it doubles per failed attempt "
+            "(from at least 100 ms), up to 10x (at least 30 s)."
+        ),
         example="5s",
     )
     external_sasl: bool = meta(False, description="Authenticate with the TLS client certificate (SASL EXTERNAL).")

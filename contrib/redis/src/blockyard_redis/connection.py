@@ -28,7 +28,7 @@ from blockyard.errors import (
     BackendUnavailableError,
     BlockyardError,
 )
-from blockyard.metadata import ComponentMetadata, Duration, SecretStr, meta
+from blockyard.metadata import ComponentMetadata, Duration, PositiveDuration, SecretStr, SignedDuration, meta
 
 __all__ = ["RedisClientMixin", "RedisConnectionMetadata", "redis_error_class"]
 
@@ -97,14 +97,18 @@ class RedisConnectionMetadata(ComponentMetadata):
     redis_max_retries: int = meta(
         3, description="retries of a command on connection errors and timeouts (-1: none)", aliases=("maxRetries",)
     )
-    redis_min_retry_interval: Duration = meta(
-        timedelta(milliseconds=8), description="first backoff between retries", aliases=("minRetryInterval",)
+    redis_min_retry_interval: SignedDuration = meta(
+        timedelta(milliseconds=8),
+        description="first backoff between retries (-1: no backoff, as in Dapr)",
+        aliases=("minRetryInterval",),
     )
-    redis_max_retry_interval: Duration = meta(
-        timedelta(milliseconds=512), description="largest backoff between retries", aliases=("maxRetryInterval",)
+    redis_max_retry_interval: SignedDuration = meta(
+        timedelta(milliseconds=512),
+        description="largest backoff between retries (-1: no backoff, as in Dapr)",
+        aliases=("maxRetryInterval",),
     )
-    dial_timeout: Duration = meta(timedelta(seconds=5), description="connect timeout; init() fails after it")
-    read_timeout: Duration = meta(timedelta(seconds=3), description="socket read timeout")
+    dial_timeout: PositiveDuration = meta(timedelta(seconds=5), description="connect timeout; init() fails after it")
+    read_timeout: PositiveDuration = meta(timedelta(seconds=3), description="socket read timeout")
     write_timeout: Duration | None = meta(
         None, description="socket write timeout (redis-py has one socket timeout: the larger of read and write)"
     )
@@ -168,7 +172,8 @@ class RedisConnectionMetadata(ComponentMetadata):
         write = self.write_timeout.total_seconds() if self.write_timeout is not None else read
         retries = max(self.redis_max_retries, 0)
         backoff = ExponentialBackoff(
-            cap=self.redis_max_retry_interval.total_seconds(), base=self.redis_min_retry_interval.total_seconds()
+            cap=max(self.redis_max_retry_interval.total_seconds(), 0.0),
+            base=max(self.redis_min_retry_interval.total_seconds(), 0.0),
         )
         kwargs: dict[str, Any] = {
             "host": host,

@@ -79,10 +79,10 @@ def _init_timeout(value: Any) -> float | None:
         return None
     try:
         seconds = parse_duration(value).total_seconds()
-    except ValueError:
-        seconds = 0
+    except ValueError as exc:
+        raise _invalid(str(exc)) from None
     if seconds <= 0:
-        raise _invalid("expected a positive duration such as '5s' or '1m'")
+        raise _invalid("expected a duration greater than 0s, such as '5s' or '1m'")
     return seconds
 
 
