@@ -5,6 +5,10 @@ a component wraps them (see :meth:`blockyard.component.Component._wrap`) into th
 subclass, carrying the component's name, the operation and the key, and chains the original as
 ``__cause__``. Messages never contain a metadata value, a state value or a secret.
 
+An error is *retryable* when the same call may succeed later unchanged: a transient fault of the
+backend, not a wrong request. :func:`is_retryable` is the one test (resiliency retry policies and
+circuit breakers use it); a class says so with ``retryable = True``.
+
 ::
 
     BlockyardError
@@ -16,7 +20,8 @@ subclass, carrying the component's name, the operation and the key, and chains t
     │   └── ETagInvalidError        the ETag is malformed for this store
     ├── NotSupportedError           the operation or feature is not declared by the component
     ├── SecretNotFoundError         no such secret (or key / version of it)
-    ├── BackendUnavailableError     cannot reach the backend (refused, timeout, sealed, ...)
+    ├── BackendUnavailableError     cannot reach the backend (refused, timeout, sealed, ...)  [retryable]
+    │   └── CircuitOpenError        a resiliency circuit breaker is open: the call was not made
     ├── AuthenticationError         the backend refused the credentials
     ├── ComponentClosedError        the component is closed or was never initialised
     ├── BulkError                   some items of a bulk operation failed; ``errors`` maps key -> cause
@@ -26,7 +31,7 @@ subclass, carrying the component's name, the operation and the key, and chains t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Self
+from typing import ClassVar, Self
 
 from blockyard.problems import Problem
 
@@ -36,6 +41,7 @@ __all__ = [
     "BackendUnavailableError",
     "BlockyardError",
     "BulkError",
+    "CircuitOpenError",
     "ComponentClosedError",
     "ComponentConfigError",
     "ComponentNotFoundError",
@@ -45,6 +51,7 @@ __all__ = [
     "InvalidRequestError",
     "NotSupportedError",
     "SecretNotFoundError",
+    "is_retryable",
 ]
 
 
@@ -56,6 +63,9 @@ class BlockyardError(Exception):
     :param operation: the operation that failed (``get``, ``publish``, ``init``, ...).
     :param key: the state key, topic, secret name or metadata field concerned.
     """
+
+    #: True when the same call may succeed later unchanged (a transient backend fault); see :func:`is_retryable`.
+    retryable: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -187,7 +197,14 @@ class SecretNotFoundError(BlockyardError):
 
 
 class BackendUnavailableError(BlockyardError):
-    """The backend cannot be reached: connection refused, timeout, sealed, shutting down."""
+    """The backend cannot be reached: connection refused, timeout, sealed, shutting down. Retryable."""
+
+    retryable = True
+
+
+class CircuitOpenError(BackendUnavailableError):
+    """A resiliency circuit breaker is open (or half-open and busy): the call was refused without
+    touching the backend. Retryable later; a retry policy does not retry it (as in Dapr)."""
 
 
 class AuthenticationError(BlockyardError):
@@ -223,3 +240,11 @@ class BulkError(BlockyardError):
             component=component,
             operation=operation,
         )
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True when ``exc`` is a transient fault the same call may get past: a retryable
+    :class:`BlockyardError`, or a raw timeout / connection error."""
+    if isinstance(exc, BlockyardError):
+        return exc.retryable
+    return isinstance(exc, (TimeoutError, ConnectionError))

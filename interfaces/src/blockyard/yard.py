@@ -13,6 +13,9 @@ Guarantees:
 
 - Every definition is loaded and checked before anything connects; all problems are reported at
   once (:class:`~blockyard.errors.ComponentConfigError`).
+- ``kind: Resiliency`` documents in the same files put the components they target under their
+  timeouts, retries and circuit breakers (:mod:`blockyard.resiliency`) as each is initialised
+  (``init()`` itself is bounded by ``spec.initTimeout``, not by these policies).
 - Components are initialised one at a time in dependency order: a secret store named by another
   component's ``auth.secretStore`` (and, recursively, the store that store reads from) comes
   before it. A cycle is a configuration error.
@@ -38,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 
 from blockyard.component import Component
 from blockyard.errors import BackendError, ComponentConfigError, ComponentNotFoundError
+from blockyard.resiliency import AppliedPolicies, Resiliency, apply_resiliency, load_resiliency
 from blockyard.resources.creating import start_component
 from blockyard.resources.loading import PathArg, check_unique_names, load_resources
 from blockyard.resources.model import ComponentResource
@@ -70,6 +74,7 @@ class Yard:
         resources: Iterable[ComponentResource] | None = None,
         registry: Registry | None = None,
         app_id: str | None = None,
+        resiliency: Resiliency | None = None,
     ) -> None:
         """``app_id``: this app's Dapr app id; components scoped to other apps are not loaded."""
         if app_id is not None and (not isinstance(app_id, str) or not app_id):
@@ -77,6 +82,8 @@ class Yard:
         self.app_id = app_id
         self._paths = paths
         self._resources = list(resources) if resources is not None else None
+        self._resiliency = resiliency
+        self._policies: dict[str, AppliedPolicies] = {}
         self._registry = registry
         self._components: dict[str, Component] = {}
         self._types: dict[str, str] = {}
@@ -101,6 +108,8 @@ class Yard:
         else:
             check_unique_names(resources)
         resources = self._apply_scopes(resources)
+        if self._resiliency is None and self._paths is not None:
+            self._resiliency = load_resiliency(self._paths)
         ordered = order_resources(resources)
         stores: dict[str, SecretStore] = {}
         from blockyard.secretstores import SecretStore
@@ -116,6 +125,9 @@ class Yard:
                     continue
                 self._components[res.name] = component
                 self._types[res.name] = res.type
+                applied = apply_resiliency(component, self._resiliency) if self._resiliency is not None else None
+                if applied is not None:
+                    self._policies[res.name] = applied
                 if isinstance(component, SecretStore):
                     stores[res.name] = component
         except BaseException:
@@ -192,6 +204,11 @@ class Yard:
 
     def __contains__(self, name: object) -> bool:
         return name in self._components
+
+    def policies(self, name: str) -> AppliedPolicies | None:
+        """The resiliency policies component ``name`` runs under (``None``: none), e.g. to read a breaker's state."""
+        self.get(name)
+        return self._policies.get(name)
 
     def get(self, name: str) -> Component:
         """The component called ``name``, whatever its kind."""
@@ -271,7 +288,7 @@ class Yard:
 
 
 def open(path_or_paths: PathArg, *, registry: Registry | None = None, app_id: str | None = None) -> Yard:
-    """The yard of every component in a file, a folder, or several of these.
+    """The yard of every component (and Resiliency policy) in a file, a folder, or several of these.
 
     Use as ``async with blockyard.open("components/") as yard:``; components are loaded and
     initialised on entry, closed on exit. With ``app_id``, only the components scoped to that app

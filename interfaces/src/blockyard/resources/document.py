@@ -22,7 +22,7 @@ from blockyard.metadata import parse_bool, parse_duration
 from blockyard.problems import Problem
 from blockyard.resources.model import API_VERSION, OTHER_KINDS, ComponentResource, MetadataItem, SecretKeyRef
 
-__all__ = ["ComponentDocument", "read_document"]
+__all__ = ["ComponentDocument", "describe", "invalid", "read_document", "validation_problems"]
 
 _log = logging.getLogger("blockyard.resources")
 
@@ -41,8 +41,8 @@ def describe(value: Any) -> str:
     return f"a {kind}"
 
 
-def _invalid(text: str, *, label: str | None = None, field: str | None = None) -> PydanticCustomError:
-    """An error whose problem reads ``<label>: <text>`` (label: the field's path unless given)."""
+def invalid(text: str, *, label: str | None = None, field: str | None = None) -> PydanticCustomError:
+    """A validator's error whose problem reads ``<label>: <text>`` (label: the field's path unless given)."""
     return PydanticCustomError("blockyard", "{text}", {"text": text, "label": label, "field": field})
 
 
@@ -51,7 +51,7 @@ def _check(predicate: Any, text: str) -> Any:
 
     def validate(value: Any) -> Any:
         if not predicate(value):
-            raise _invalid(f"{text}, got {describe(value)}")
+            raise invalid(f"{text}, got {describe(value)}")
         return value.strip() if isinstance(value, str) else value
 
     return BeforeValidator(validate)
@@ -59,10 +59,10 @@ def _check(predicate: Any, text: str) -> Any:
 
 def _component_type(value: Any) -> str:
     if not isinstance(value, str) or not _TYPE_RE.match(value.strip()):
-        raise _invalid(f"expected a type such as 'state.redis', got {describe(value)}")
+        raise invalid(f"expected a type such as 'state.redis', got {describe(value)}")
     kind, _, rest = value.strip().partition(".")
     if kind.lower() not in ComponentKind.names():
-        raise _invalid(f"building block {kind!r} is not supported; expected one of {', '.join(ComponentKind.names())}")
+        raise invalid(f"building block {kind!r} is not supported; expected one of {', '.join(ComponentKind.names())}")
     return f"{kind.lower()}.{rest}"
 
 
@@ -70,7 +70,7 @@ def _version(value: Any) -> str:
     if value is None:
         return "v1"
     if not isinstance(value, str) or not _VERSION_RE.match(value.strip()):
-        raise _invalid(f"expected a version such as 'v1', got {describe(value)}")
+        raise invalid(f"expected a version such as 'v1', got {describe(value)}")
     return value.strip()
 
 
@@ -80,9 +80,9 @@ def _init_timeout(value: Any) -> float | None:
     try:
         seconds = parse_duration(value).total_seconds()
     except ValueError as exc:
-        raise _invalid(str(exc)) from None
+        raise invalid(str(exc)) from None
     if seconds <= 0:
-        raise _invalid("expected a duration greater than 0s, such as '5s' or '1m'")
+        raise invalid("expected a duration greater than 0s, such as '5s' or '1m'")
     return seconds
 
 
@@ -92,7 +92,7 @@ def _ignore_errors(value: Any) -> bool:
     try:
         return parse_bool(value)
     except ValueError:
-        raise _invalid("expected true or false") from None
+        raise invalid("expected true or false") from None
 
 
 def _text(value: Any) -> str | tuple[str, ...] | None:
@@ -134,7 +134,7 @@ class MetadataEntry(_Model):
     @classmethod
     def _entry(cls, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise _invalid(f"expected a mapping with name and value, got {describe(data)}", field="spec.metadata")
+            raise invalid(f"expected a mapping with name and value, got {describe(data)}", field="spec.metadata")
         name = data.get("name")
         if not _is_name(name):
             return {"name": name}  # the name's own check reports it
@@ -142,7 +142,7 @@ class MetadataEntry(_Model):
         label = f"metadata {name!r}"
         given = [k for k in ("value", "secretKeyRef", "envRef") if k in data]
         if len(given) != 1:
-            raise _invalid(
+            raise invalid(
                 f"expected exactly one of value, secretKeyRef or envRef, got {' and '.join(given) or 'none'}",
                 label=label,
                 field=name,
@@ -155,17 +155,17 @@ class MetadataEntry(_Model):
             ref_name = ref.get("name") if isinstance(ref, dict) else None
             ref_key = ref.get("key") if isinstance(ref, dict) else None
             if not _is_name(ref_name):
-                raise _invalid("secretKeyRef needs a name (the secret) and optionally a key", label=label, field=name)
+                raise invalid("secretKeyRef needs a name (the secret) and optionally a key", label=label, field=name)
             if ref_key is not None and not _is_name(ref_key):
-                raise _invalid("secretKeyRef.key must be a non-empty key name", label=label, field=name)
+                raise invalid("secretKeyRef.key must be a non-empty key name", label=label, field=name)
             out["secretKeyRef"] = SecretKeyRef(ref_name.strip(), (ref_key or ref_name).strip())
         else:
             env = data["envRef"]
             if not _is_name(env):
-                raise _invalid("envRef must name an environment variable", label=label, field=name)
+                raise invalid("envRef must name an environment variable", label=label, field=name)
             env = env.strip()
             if env.upper().startswith("DAPR_") or env.upper() == "APP_API_TOKEN":
-                raise _invalid(f"envRef may not read {env!r} ({_RESERVED_ENV})", label=label, field=name)
+                raise invalid(f"envRef may not read {env!r} ({_RESERVED_ENV})", label=label, field=name)
             out["envRef"] = env
         return out
 
@@ -174,7 +174,7 @@ def _entries(value: Any) -> Any:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _invalid(f"expected a list of {{name, value}} entries, got {describe(value)}")
+        raise invalid(f"expected a list of {{name, value}} entries, got {describe(value)}")
     return value
 
 
@@ -199,13 +199,13 @@ class Auth(_Model):
     @classmethod
     def _mapping(cls, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise _invalid(f"expected a mapping with secretStore, got {describe(data)}")
+            raise invalid(f"expected a mapping with secretStore, got {describe(data)}")
         return data
 
 
 def _spec(value: Any) -> Any:
     if not isinstance(value, dict):
-        raise _invalid(f"expected a mapping with type, version and metadata, got {describe(value)}")
+        raise invalid(f"expected a mapping with type, version and metadata, got {describe(value)}")
     return value
 
 
@@ -213,7 +213,7 @@ def _scopes(value: Any) -> Any:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
-        raise _invalid("expected a list of app ids")
+        raise invalid("expected a list of app ids")
     return value
 
 
@@ -258,7 +258,7 @@ def read_document(doc: Document, origin: str) -> tuple[ComponentResource | None,
     try:
         parsed = ComponentDocument.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_problems(exc, doc, origin, name))
+        problems.extend(validation_problems(exc, doc, origin, name))
     if parsed is not None:
         problems.extend(_references(parsed, doc, origin))
     problems.extend(Problem(yp.message, origin, yp.line, name) for yp in doc.problems)
@@ -267,14 +267,15 @@ def read_document(doc: Document, origin: str) -> tuple[ComponentResource | None,
     return _resource(parsed, doc, origin), []
 
 
-def _problems(exc: ValidationError, doc: Document, origin: str, name: str | None) -> list[Problem]:
+def validation_problems(exc: ValidationError, doc: Document, origin: str, name: str | None) -> list[Problem]:
+    """A document model's validation errors as problems, each at the line of its path."""
     out = []
     for err in exc.errors(include_input=False, include_url=False):
         loc = tuple(err["loc"])
         ctx = err.get("ctx") or {}
         path = _path_text(loc)
         label = ctx.get("label") or path
-        text = ctx.get("text", err["msg"])
+        text = ctx.get("text", err["msg"].removeprefix("Value error, "))
         message = f"{label}: {text}" if label else text
         out.append(Problem(message, origin, doc.line_of(*loc), name, ctx.get("field") or _field_of(loc)))
     return out

@@ -13,7 +13,7 @@ from blockyard.problems import Problem
 from blockyard.resources.document import read_document
 from blockyard.resources.model import ComponentResource
 
-__all__ = ["PathArg", "check_unique_names", "load_resources", "parse_resources", "read_paths"]
+__all__ = ["PathArg", "check_unique_names", "load_resources", "parse_resources", "read_files", "read_paths"]
 
 _log = logging.getLogger("blockyard.resources")
 
@@ -52,9 +52,22 @@ def check_unique_names(resources: Sequence[ComponentResource]) -> None:
 
 def read_paths(paths: PathArg) -> tuple[list[ComponentResource], list[Problem]]:
     """Every component of ``paths`` that is valid, and every problem found (never raises)."""
+    texts, problems = read_files(paths)
+    resources: list[ComponentResource] = []
+    for origin, text in texts:
+        found, file_problems = read_text(text, origin)
+        resources.extend(found)
+        problems.extend(file_problems)
+    problems.extend(duplicate_names(resources))
+    return resources, problems
+
+
+def read_files(paths: PathArg) -> tuple[list[tuple[str, str]], list[Problem]]:
+    """The ``(path, text)`` of every resource file of ``paths`` (a file, or the ``*.yaml``/``*.yml``
+    of a folder, sorted), and a problem for each one that cannot be read (never raises)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    resources: list[ComponentResource] = []
+    texts: list[tuple[str, str]] = []
     problems: list[Problem] = []
     for raw in paths:
         p = Path(raw)
@@ -73,11 +86,8 @@ def read_paths(paths: PathArg) -> tuple[list[ComponentResource], list[Problem]]:
             except (OSError, UnicodeDecodeError) as exc:
                 problems.append(Problem(f"cannot read the file: {type(exc).__name__}: {exc}", str(f)))
                 continue
-            found, file_problems = read_text(text, str(f))
-            resources.extend(found)
-            problems.extend(file_problems)
-    problems.extend(duplicate_names(resources))
-    return resources, problems
+            texts.append((str(f), text))
+    return texts, problems
 
 
 def read_text(text: str, origin: str) -> tuple[list[ComponentResource], list[Problem]]:

@@ -59,19 +59,25 @@ class ValidationReport:
 def validate_resources(
     paths: PathArg, *, registry: Registry | None = None, app_id: str | None = None
 ) -> ValidationReport:
-    """Check files offline: schema, types against the registry, metadata against each model.
+    """Check files offline: schema, types against the registry, metadata against each model, and
+    the ``kind: Resiliency`` documents (a target naming no component of the set is a warning).
 
     Nothing connects and no secret is read: a ``secretKeyRef`` is checked only for its store
     existing in the set, an ``envRef`` for the variable being set. Unknown metadata names are
     warnings, as in Dapr. With ``app_id``, the report lists the components scoped to other apps,
     and a component that app loads reading its secrets from one of them is an error.
     """
+    from blockyard.resiliency import read_resiliency, target_warnings
+
     if registry is None:
         from blockyard.registry import get_registry
 
         registry = get_registry()
     resources, problems = read_paths(paths)
     problems.extend(ordering_problems(resources)[1])
+    resiliencies, resiliency_problems = read_resiliency(paths)
+    problems.extend(resiliency_problems)
+    problems.extend(target_warnings(resiliencies, (r.name for r in resources)))
     for res in resources:
         problems.extend(_check_one(res, registry))
     kept, scoped_out = split_by_scope(resources, app_id)
