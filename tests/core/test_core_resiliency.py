@@ -227,6 +227,15 @@ spec:
   type: state.in-memory
   version: v1
 ---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: tick}
+spec:
+  type: bindings.cron
+  version: v1
+  metadata:
+    - {name: schedule, value: "@every 1h"}
+---
 """
         + HEAD
         + resiliency,
@@ -242,6 +251,7 @@ async def test_inbound_retries_a_failing_handler_before_the_component_sees_it(tm
   targets:
     components:
       bus: {inbound: {retry: quick}}
+      tick: {inbound: {retry: quick}}
 """
     calls = 0
     done = asyncio.Event()
@@ -263,6 +273,8 @@ async def test_inbound_retries_a_failing_handler_before_the_component_sees_it(tm
         assert yard.policies("cache") is None
         cache = yard.state("cache")
         assert "get" not in vars(cache)  # a component without policies is not wrapped
+        assert "read" in vars(yard.input_binding("tick"))  # inbound: the input binding's handler
+        assert "publish" not in vars(bus)  # no outbound policy
 
 
 async def test_outbound_policies_leave_answers_alone(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ One job a module: :mod:`~blockyard.resources.document` (the document as a typed 
 
 A resource file holds one or more YAML documents; a folder is every ``*.yaml`` / ``*.yml`` file
 in it (sorted by name, not recursive). Documents of other Dapr kinds (``Subscription``,
-``Configuration``, ``Resiliency``, ...) are skipped. Each ``Component`` is checked against
-Dapr's schema::
+``Configuration``, ...) are skipped; ``Resiliency`` documents are read by
+:mod:`blockyard.resiliency`. Each ``Component`` is checked against Dapr's schema::
 
     apiVersion: dapr.io/v1alpha1
     kind: Component
