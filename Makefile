@@ -96,6 +96,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/local_bench.py
 	$(BIN)/python bench/redis_bench.py
+	$(BIN)/python bench/resiliency_bench.py
 	$(BIN)/python bench/rabbitmq_bench.py
 	$(BIN)/python bench/kafka_bench.py
 	$(BIN)/python bench/cassandra_bench.py

@@ -97,12 +97,34 @@ class Policy:
         def should_retry(exc: BaseException) -> bool:
             return retry_on(exc) and not isinstance(exc, CircuitOpenError)
 
+        # The first attempt runs bare, so a call that succeeds pays nothing for the retry machinery;
+        # a retryable failure is replayed to tenacity as its first attempt, which then waits and retries.
+        pending: list[_T | BaseException] = []
+        try:
+            result = await self._attempt(component, operation, call, failed)
+        except Exception as exc:
+            if not should_retry(exc):
+                raise
+            pending.append(exc)
+        else:
+            if failed is None or not failed(result):
+                return result
+            pending.append(result)
+
+        async def attempt() -> _T:
+            if pending:
+                outcome = pending.pop()
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                return outcome  # type: ignore[return-value]  # a failed result (_T), replayed
+            return await self._attempt(component, operation, call, failed)
+
         condition: Any = retry_if_exception(should_retry)
         if failed is not None:
             condition = condition | retry_if_result(failed)
         retrying = AsyncRetrying(stop=self._stop(), wait=self._wait(), retry=condition, reraise=True)
         try:
-            return await retrying(self._attempt, component, operation, call, failed)
+            return await retrying(attempt)
         except RetryError as exc:  # the retries are spent on a failed *result*: hand it back
             return exc.last_attempt.result()  # type: ignore[no-any-return]
 
