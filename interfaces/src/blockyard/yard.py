@@ -64,7 +64,8 @@ class Yard:
     """The named, initialised components of one or more resource files or folders.
 
     Use it as ``async with Yard(paths) as yard`` (or :func:`open`), or call :meth:`start` and
-    :meth:`close` yourself.
+    :meth:`close` yourself. ``resiliency`` gives the policies directly (with ``resources=``, say);
+    otherwise the ``kind: Resiliency`` documents of ``paths`` are used.
     """
 
     def __init__(
