@@ -65,6 +65,26 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
         """,
         "test_binary_payload",
     ),
+    "envelope-stripped": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _publish(self, op):
+                if op.content_type == "application/cloudevents+json":
+                    op.data = orjson.dumps(orjson.loads(op.data)["data"])
+                await super()._publish(op)
+        """,
+        "test_cloudevent_envelope",
+    ),
+    "envelope-wrapped-twice": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _publish(self, op):
+                op.data = wrap(op.data, topic=op.topic, pubsubname=self.name, source=None,
+                               content_type=None, is_json=False, metadata={})
+                await super()._publish(op)
+        """,
+        "test_cloudevent_envelope",
+    ),
     "worker-stops-after-a-failure": _pubsub(
         """
         class Broken(RefPubSub):

@@ -31,6 +31,8 @@ from blockyard.errors import ETagMismatchError, SecretNotFoundError
 from blockyard.bindings import BindingResponse
 from blockyard.state import SetOp, DeleteOp, StateItem, KeysPage, compile_like
 from blockyard.subscription import HandlerResult
+from blockyard.envelope import wrap
+import orjson
 from blockyard_conformance import StateStoreSuite, PubSubSuite, SecretStoreSuite, BindingSuite
 """
 

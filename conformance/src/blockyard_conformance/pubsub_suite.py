@@ -24,6 +24,7 @@ import orjson
 import pytest
 
 from blockyard.component import Component
+from blockyard.envelope import CLOUDEVENT_CONTENT_TYPE, EVENT_TYPE
 from blockyard.errors import BackendUnavailableError, BulkError, InvalidRequestError, NotSupportedError
 from blockyard.pubsub import BulkPublishEntry, BulkPublisher, BulkSubscriber, Message, PubSub
 from blockyard.subscription import HandlerResult, Subscription
@@ -116,9 +117,16 @@ class PubSubSuite(ComponentSuite):
             self._topic_id = fresh_id()
         return f"{self.topic_prefix}-{self._topic_id}-{name}"
 
-    async def subscribe(self, pubsub: PubSub, topic: str, handler: Handler, group: str | None = None) -> Subscription:
+    async def subscribe(
+        self,
+        pubsub: PubSub,
+        topic: str,
+        handler: Handler,
+        group: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Subscription:
         """Subscribe, then wait ``subscribe_settle`` for brokers that attach asynchronously."""
-        sub = await pubsub.subscribe(topic, handler, consumer_group=group)
+        sub = await pubsub.subscribe(topic, handler, consumer_group=group, metadata=metadata)
         if self.subscribe_settle:
             await asyncio.sleep(self.subscribe_settle)
         return sub
@@ -148,7 +156,7 @@ class PubSubSuite(ComponentSuite):
 
     @capability("core")
     async def test_binary_payload(self, pubsub: PubSub, run: str) -> None:
-        """Bytes payloads (not UTF-8) arrive byte-exact."""
+        """Bytes payloads (not UTF-8) arrive byte-exact, in an envelope and bare (``rawPayload``)."""
         topic = self.topic("binary")
         payload = run.encode() + b"\x00\xff\xfe\x80"
         inbox = Inbox()
@@ -159,8 +167,64 @@ class PubSubSuite(ComponentSuite):
 
         async with await self.subscribe(pubsub, topic, handler):
             await pubsub.publish(topic, payload)
-            await inbox.wait_for(lambda: bool(inbox.items), within=self.delivery_timeout, what="the bytes message")
-        assert inbox.items[0] == payload
+            await pubsub.publish(topic, payload, metadata={"rawPayload": "true"})
+            await inbox.wait_for(lambda: len(inbox.items) >= 2, within=self.delivery_timeout, what="the bytes messages")
+        assert inbox.items[:2] == [payload, payload]
+
+    @capability("core")
+    async def test_cloudevent_envelope(self, pubsub: PubSub, run: str) -> None:
+        """On the wire a message is the CloudEvent daprd writes; the handler gets payload and attributes.
+
+        A ``rawPayload`` subscription sees the wire bytes: ``specversion`` 1.0, a fresh ``id``, type
+        ``com.dapr.event.sent``, ``topic``, ``pubsubname``, ``datacontenttype``, ``time``, the
+        trace context from publish metadata (``traceparent`` = ``traceid``, ``tracestate``) and the
+        JSON payload in ``data``. A normal subscription gets the payload and the same attributes; a
+        payload published bare (``rawPayload``) arrives unchanged, with a made-up event.
+        """
+        topic = self.topic("envelope")
+        traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        body = {"run": run, "seq": 1}
+        wire, opened = Inbox(), Inbox()
+
+        async def raw_handler(message: Message) -> None:
+            if run.encode() in message.data:
+                wire.add(message)
+
+        async def handler(message: Message) -> None:
+            if run.encode() in message.data:
+                opened.add(message)
+
+        md = {"traceparent": traceparent, "tracestate": "k=v"}
+        async with await self.subscribe(pubsub, topic, raw_handler, metadata={"rawPayload": "true"}):
+            await pubsub.publish(topic, body, metadata=md)
+            await wire.wait_for(lambda: bool(wire.items), within=self.delivery_timeout, what="the raw event")
+        event = orjson.loads(wire.items[0].data)
+        assert isinstance(event, dict), "the wire payload is not a JSON object (no CloudEvent envelope)"
+        assert event.get("data") == body
+        expected = {"specversion": "1.0", "type": EVENT_TYPE, "topic": topic, "pubsubname": pubsub.name}
+        assert {k: event.get(k) for k in expected} == expected
+        assert event.get("datacontenttype") == "application/json"
+        assert (event.get("traceparent"), event.get("traceid"), event.get("tracestate")) == (
+            traceparent,
+            traceparent,
+            "k=v",
+        )
+        assert event.get("id") and event.get("source") and event.get("time")
+
+        async with await self.subscribe(pubsub, topic, handler):
+            await pubsub.publish(topic, body, metadata={**md, "cloudevent.id": f"id-{run}"})
+            await pubsub.publish(topic, run.encode() + b"\xff", metadata={"rawPayload": "true"})
+            await opened.wait_for(lambda: len(opened.items) >= 2, within=self.delivery_timeout, what="both messages")
+        by_kind = {m.data.startswith(b"{"): m for m in opened.items}
+        message, bare = by_kind[True], by_kind[False]
+        assert message.json() == body and message.content_type == "application/json"
+        assert message.event is not None and message.event.id == f"id-{run}"
+        assert (message.event.type, message.event.topic, message.event.pubsubname) == (EVENT_TYPE, topic, pubsub.name)
+        assert (message.traceparent, message.tracestate) == (traceparent, "k=v")
+        assert bare.data == run.encode() + b"\xff"
+        assert bare.event is not None and bare.event.datacontenttype == "application/octet-stream"
+        assert bare.event.type == EVENT_TYPE and bare.event.id
+        assert CLOUDEVENT_CONTENT_TYPE not in (bare.content_type, message.content_type)
 
     @capability("core")
     async def test_handler_failures_do_not_stop_delivery(self, pubsub: PubSub, run: str) -> None:

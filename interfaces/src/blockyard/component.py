@@ -68,6 +68,9 @@ class Component(abc.ABC):
     #: Feature -> name of the mixin class that implements it; a class declaring the feature must
     #: subclass that mixin (checked when the class is defined). Set by each building block.
     feature_mixins: ClassVar[Mapping[enum.StrEnum, str]] = {}
+    #: The id of the application using the component, set before ``init()`` (``blockyard.open(...,
+    #: app_id=...)`` sets it): a state store's ``appid`` key prefix, the ``source`` of published events.
+    app_id: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -15,6 +15,9 @@
   acknowledged only after its handler succeeded or dropped it; a retried or interrupted one comes
   back. Without it, a failed message may be lost (it is logged).
 - Message TTL (``ttl=`` or metadata ``ttlInSeconds``) needs :attr:`PubSubFeature.MESSAGE_TTL`.
+- On the wire every message is a CloudEvents 1.0 envelope written as daprd writes it
+  (:mod:`blockyard.envelope`); request metadata ``rawPayload: "true"`` sends / receives the bare
+  payload. Handlers get the payload in ``Message.data`` and the attributes in ``Message.event``.
 
 A plugin implements ``_publish`` and ``_subscribe``; ``_subscribe`` calls ``req.deliver(message)``
 for each message, which runs the user's handler and returns the :class:`HandlerResult` to act on.
@@ -32,6 +35,15 @@ from typing import Any, ClassVar
 
 from blockyard import telemetry
 from blockyard.component import ComponentKind
+from blockyard.envelope import (
+    CLOUDEVENT_CONTENT_TYPE,
+    CloudEvent,
+    is_raw_payload,
+    raw_event,
+    unwrap,
+    with_trace_context,
+    wrap,
+)
 from blockyard.errors import BlockyardError, InvalidRequestError
 from blockyard.subscription import HandlerResult, Stopper, Subscription, SubscriptionOwner, coerce_result, guard
 from blockyard.ttl import request_ttl
@@ -43,6 +55,7 @@ __all__ = [
     "BulkPublisher",
     "BulkSubscribeRequest",
     "BulkSubscriber",
+    "CloudEvent",
     "Handler",
     "HandlerResult",
     "Message",
@@ -75,7 +88,21 @@ class PubSubFeature(enum.StrEnum):
 
 @dataclass(slots=True)
 class Message:
-    """A delivered message."""
+    """A delivered message.
+
+    A handler gets the event's payload in ``data`` (bytes, as published), its content type in
+    ``content_type``, and the CloudEvent attributes (``id``, ``source``, ``type``, ``time``,
+    ``subject``, ...) in ``event``. A payload that was not a CloudEvent (a non-Dapr producer, or a
+    ``rawPayload`` subscription) comes with the event daprd would make up for it: a fresh ``id``,
+    source ``"Dapr"``, content type ``application/octet-stream``.
+
+    Trace context: ``traceparent`` / ``tracestate`` are the W3C trace context the producer put in
+    the event (publish metadata ``traceparent`` / ``tracestate``), else the message metadata's,
+    else ``None``. A consumer continues the producer's trace from them.
+
+    A plugin builds a message from what the broker returned (``data`` = the raw bytes, ``event``
+    unset); the base class opens the envelope before the handler runs.
+    """
 
     topic: str
     data: bytes
@@ -83,10 +110,26 @@ class Message:
     content_type: str | None = None
     id: str | None = None
     """The broker's id for the message (stream id, offset, delivery tag...), when it has one."""
+    event: CloudEvent | None = None
+    """The CloudEvent attributes (set before the handler runs)."""
 
     def json(self) -> Any:
         """The payload decoded as JSON."""
         return decode_json(self.data)
+
+    @property
+    def traceparent(self) -> str | None:
+        """The producer's W3C ``traceparent``, when it sent one."""
+        if self.event is not None and self.event.traceparent:
+            return self.event.traceparent
+        return self.metadata.get("traceparent") or None
+
+    @property
+    def tracestate(self) -> str | None:
+        """The producer's W3C ``tracestate``, when it sent one."""
+        if self.event is not None and self.event.tracestate:
+            return self.event.tracestate
+        return self.metadata.get("tracestate") or None
 
 
 @dataclass(slots=True)
@@ -98,6 +141,13 @@ class PublishOp:
     metadata: Mapping[str, str]
     content_type: str | None
     ttl: int | None
+
+    def add_trace_context(self, carrier: Mapping[str, str]) -> None:
+        """Carry ``carrier`` (W3C ``traceparent``/``tracestate``) in the metadata and, for a
+        CloudEvent, in the event itself, where Dapr apps read it."""
+        self.metadata = {**self.metadata, **carrier}
+        if self.content_type == CLOUDEVENT_CONTENT_TYPE:
+            self.data = with_trace_context(self.data, carrier)
 
 
 @dataclass(slots=True)
@@ -189,7 +239,7 @@ class PubSub(SubscriptionOwner, abc.ABC):
         self._check_ready("subscribe")
         self._check_topic(topic)
         group = consumer_group or self.default_consumer_group
-        deliver = self._deliverer(handler, topic)
+        deliver = self._deliverer(handler, topic, metadata or _EMPTY)
         stopper = await self._call_hook(
             "subscribe", topic, self._subscribe(SubscribeRequest(topic, group, metadata or _EMPTY, deliver))
         )
@@ -252,9 +302,8 @@ class PubSub(SubscriptionOwner, abc.ABC):
         if max_messages < 1:
             raise InvalidRequestError("max_messages must be at least 1", component=self.name, key=topic)
         group = consumer_group or self.default_consumer_group
-        req = BulkSubscribeRequest(
-            topic, group, metadata or _EMPTY, max_messages, max_await, self._batch_deliverer(handler, topic)
-        )
+        md = metadata or _EMPTY
+        req = BulkSubscribeRequest(topic, group, md, max_messages, max_await, self._batch_deliverer(handler, topic, md))
         stopper = await self._call_hook("bulk_subscribe", topic, self._bulk_subscribe(req))
         return self._track(Subscription(topic, group, stopper, self))
 
@@ -270,9 +319,10 @@ class PubSub(SubscriptionOwner, abc.ABC):
         return stopper
 
     def _batch_deliverer(
-        self, handler: BulkHandler, topic: str
+        self, handler: BulkHandler, topic: str, metadata: Mapping[str, str]
     ) -> Callable[[list[Message]], Awaitable[dict[str, HandlerResult]]]:
         log, name = self.log, self.name
+        opened = self._opener(metadata)
 
         def ids(messages: list[Message]) -> list[str]:
             return [m.id or str(i) for i, m in enumerate(messages)]
@@ -284,7 +334,12 @@ class PubSub(SubscriptionOwner, abc.ABC):
             log.warning("component %r: bulk handler for %r failed (%s)", name, topic, type(exc).__name__)
             return dict.fromkeys(ids(messages), HandlerResult.RETRY)
 
-        return guard(handler, results, failed)
+        run = guard(handler, results, failed)
+
+        async def deliver(messages: list[Message]) -> dict[str, HandlerResult]:
+            return await run([opened(m) for m in messages])
+
+        return deliver
 
     # -- plugin hooks ------------------------------------------------------------------------
 
@@ -310,10 +365,41 @@ class PubSub(SubscriptionOwner, abc.ABC):
         given, seconds = request_ttl(ttl, md, component=self.name, key=topic)
         if given and PubSubFeature.MESSAGE_TTL not in self.features:
             raise self._unsupported(PubSubFeature.MESSAGE_TTL, "publish with a TTL")
-        return PublishOp(topic, encode_value(data, key=topic, component=self.name), md, content_type, seconds)
+        payload = encode_value(data, key=topic, component=self.name)
+        if is_raw_payload(md, component=self.name):
+            return PublishOp(topic, payload, md, content_type, seconds)
+        is_json = not isinstance(data, (bytes, bytearray, memoryview))
+        try:
+            event = wrap(
+                payload,
+                topic=topic,
+                pubsubname=self.name,
+                source=self.app_id,
+                content_type=content_type,
+                is_json=is_json,
+                metadata=md,
+            )
+        except InvalidRequestError as exc:
+            raise exc.fill(self.name, "publish", topic) from None
+        return PublishOp(topic, event, md, CLOUDEVENT_CONTENT_TYPE, seconds)
 
-    def _deliverer(self, handler: Handler, topic: str) -> Deliver:
+    def _opener(self, metadata: Mapping[str, str]) -> Callable[[Message], Message]:
+        """What turns a message as the broker returned it into the one a handler gets (see :class:`Message`)."""
+        raw = is_raw_payload(metadata, component=self.name)
+        name = self.name
+
+        def opened(message: Message) -> Message:
+            if message.event is not None:
+                return message
+            found = None if raw else unwrap(message.data, message.topic, name, message.metadata)
+            data, event = found or (message.data, raw_event(message.topic, name, message.metadata))
+            return Message(message.topic, data, message.metadata, event.datacontenttype, message.id, event)
+
+        return opened
+
+    def _deliverer(self, handler: Handler, topic: str, metadata: Mapping[str, str]) -> Deliver:
         log, name = self.log, self.name
+        opened = self._opener(metadata)
 
         def failed(message: Message, exc: Exception) -> HandlerResult:
             log.warning(
@@ -328,7 +414,12 @@ class PubSub(SubscriptionOwner, abc.ABC):
         observer = telemetry.active
         if observer is not None:
             handler = observer.traced_handler(self, topic, handler)
-        return guard(handler, lambda _, result: coerce_result(result), failed)
+        run = guard(handler, lambda _, result: coerce_result(result), failed)
+
+        async def deliver(message: Message) -> HandlerResult:
+            return await run(opened(message))
+
+        return deliver
 
 
 class BulkPublisher(PubSub, abc.ABC):

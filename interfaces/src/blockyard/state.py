@@ -20,6 +20,10 @@ Semantics (Dapr's, tightened where Dapr is loose):
 - Bulk operations apply every valid item and raise :class:`~blockyard.errors.BulkError` naming each
   failed key; ``bulk_get`` returns one item per requested key, in order.
 - Using an undeclared feature raises :class:`~blockyard.errors.NotSupportedError`.
+- Every store takes Dapr's ``keyPrefix`` metadata (default ``appid``): keys are stored as
+  ``<prefix>||<key>`` exactly as daprd stores them (:mod:`blockyard.keyprefix`), so a Dapr app and
+  a Blockyard app with the same app id share their state. The prefix is applied here, before a
+  plugin sees a key; keys handed back are the application's.
 
 A plugin subclasses :class:`StateStore` (plus a mixin per optional operation) and implements
 ``_get``/``_set``/``_delete`` on already-validated, normalised requests.
@@ -35,6 +39,7 @@ from typing import Any, ClassVar, overload
 
 from blockyard.component import Component, ComponentKind
 from blockyard.errors import BlockyardError, InvalidRequestError
+from blockyard.keyprefix import KeyPrefix, KeyPrefixMetadata, resolve_prefix, with_key_prefix
 from blockyard.query import Query, parse_query
 from blockyard.state_types import (
     TTL_EXPIRE_TIME,
@@ -104,10 +109,30 @@ class StateStore(Component, abc.ABC):
         StateFeature.QUERY_API: "QueryableStateStore",
     }
 
+    Metadata = KeyPrefixMetadata
     #: Default parallelism of the generic bulk operations (``None`` = unbounded).
     bulk_parallelism: ClassVar[int | None] = 64
     #: Default TTL applied when a write has none (a plugin sets it from its metadata).
     default_ttl: int | None = None
+    _keys: KeyPrefix = KeyPrefix("", "")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give every store's metadata model the ``keyPrefix`` field (one definition for all)."""
+        super().__init_subclass__(**kwargs)
+        model = cls.__dict__.get("Metadata")
+        if model is not None:
+            cls.Metadata = with_key_prefix(model)
+
+    async def init(self) -> None:
+        """Resolve ``keyPrefix`` (with :attr:`app_id`), then connect (see :meth:`Component.init`)."""
+        strategy = getattr(self.meta, "key_prefix", "appid")
+        self._keys = KeyPrefix(resolve_prefix(strategy, name=self.name, app_id=self.app_id), self.name)
+        await super().init()
+
+    @property
+    def key_prefix(self) -> str:
+        """What is put before every key on the backend (``""`` for none), ``||`` included."""
+        return self._keys.prefix
 
     # -- public API --------------------------------------------------------------------------
 
@@ -124,8 +149,11 @@ class StateStore(Component, abc.ABC):
         """
         self._check_ready("get")
         self._check_key(key)
+        stored = self._keys.store(key)
         cons = _option(Consistency, consistency, "consistency", self.name)
-        return await self._call_hook("get", key, self._get(key, cons, metadata or _EMPTY))
+        item: StateItem = await self._call_hook("get", key, self._get(stored, cons, metadata or _EMPTY))
+        item.key = key
+        return item
 
     async def set(
         self,
@@ -183,9 +211,15 @@ class StateStore(Component, abc.ABC):
         self._check_ready("bulk_get")
         for key in keys:
             self._check_key(key)
+        stored = [self._keys.store(k) for k in keys]
         cons = _option(Consistency, consistency, "consistency", self.name)
-        keys = list(keys)
-        return await self._call_hook("bulk_get", None, self._bulk_get(keys, cons, metadata or _EMPTY), count=len(keys))
+        items: list[StateItem] = await self._call_hook(
+            "bulk_get", None, self._bulk_get(stored, cons, metadata or _EMPTY), count=len(stored)
+        )
+        if self._keys.prefix:
+            for item in items:
+                item.key = self._keys.app(item.key)
+        return items
 
     async def bulk_set(self, requests: Iterable[SetRequest]) -> None:
         """Write many items; every valid item is written even if others fail.
@@ -193,7 +227,9 @@ class StateStore(Component, abc.ABC):
         :raises BulkError: naming each failed key with its cause (e.g. an ``ETagMismatchError``).
         """
         self._check_ready("bulk_set")
-        await self._run_bulk("bulk_set", [(str(r.key), r) for r in requests], self._request_op, self._bulk_set)
+        await self._run_bulk(
+            "bulk_set", [(str(r.key), r) for r in requests], self._request_op, self._app_errors(self._bulk_set)
+        )
 
     async def bulk_delete(self, requests: Iterable[DeleteRequest]) -> None:
         """Delete many keys; every valid delete is applied even if others fail.
@@ -201,7 +237,9 @@ class StateStore(Component, abc.ABC):
         :raises BulkError: naming each failed key with its cause.
         """
         self._check_ready("bulk_delete")
-        await self._run_bulk("bulk_delete", [(str(r.key), r) for r in requests], self._request_op, self._bulk_delete)
+        await self._run_bulk(
+            "bulk_delete", [(str(r.key), r) for r in requests], self._request_op, self._app_errors(self._bulk_delete)
+        )
 
     # Optional operations: the matching mixin overrides these; here they are "not supported".
 
@@ -268,6 +306,17 @@ class StateStore(Component, abc.ABC):
         if not isinstance(key, str) or not key:
             raise InvalidRequestError(f"key must be a non-empty string, got {key!r}", component=self.name)
 
+    def _app_errors(self, apply: Any) -> Any:
+        """``apply`` with the keys of the errors it returns mapped back to the application's keys."""
+        if not self._keys.prefix:
+            return apply
+
+        async def run(ops: list[Any]) -> dict[str, BlockyardError]:
+            errors: dict[str, BlockyardError] = await apply(ops)
+            return {self._keys.app(k): e for k, e in errors.items()}
+
+        return run
+
     def _check_feature(self, feature: StateFeature, what: str, key: str | None) -> None:
         if feature not in self.features:
             raise self._unsupported(feature, what, key=key)
@@ -296,7 +345,7 @@ class StateStore(Component, abc.ABC):
         else:
             seconds = self.default_ttl
         return SetOp(
-            key,
+            self._keys.store(key),
             encode_value(value, key=key, component=self.name),
             etag,
             first_write,
@@ -332,7 +381,9 @@ class StateStore(Component, abc.ABC):
         self._check_key(key)
         etag = self._etag(etag, key)
         _option(Concurrency, concurrency, "concurrency", self.name)
-        return DeleteOp(key, etag, _option(Consistency, consistency, "consistency", self.name), metadata or _EMPTY)
+        return DeleteOp(
+            self._keys.store(key), etag, _option(Consistency, consistency, "consistency", self.name), metadata or _EMPTY
+        )
 
     async def _gather(self, coros: list[Any]) -> list[Any]:
         limit = self.bulk_parallelism
@@ -411,7 +462,8 @@ class DeleteWithPrefixStateStore(StateStore, abc.ABC):
             raise InvalidRequestError("a prefix is required for delete_with_prefix", component=self.name)
         if not prefix.endswith("||"):
             prefix += "||"
-        return await self._call_hook("delete_with_prefix", prefix, self._delete_with_prefix(prefix))
+        stored = self._keys.prefix + prefix
+        return await self._call_hook("delete_with_prefix", prefix, self._delete_with_prefix(stored))
 
     @abc.abstractmethod
     async def _delete_with_prefix(self, prefix: str) -> int:
@@ -438,7 +490,13 @@ class KeysLikeStateStore(StateStore, abc.ABC):
             raise InvalidRequestError("keys like pattern cannot be empty", component=self.name)
         if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
             raise InvalidRequestError("page_size must be a positive integer", component=self.name)
-        return await self._call_hook("keys_like", pattern, self._keys_like(pattern, page_size, continuation_token))
+        keys = self._keys
+        page: KeysPage = await self._call_hook(
+            "keys_like", pattern, self._keys_like(keys.prefix + pattern, page_size, continuation_token)
+        )
+        if keys.prefix:  # a prefix's own "%" or "_" are wildcards: keep only keys under it
+            page.keys = [keys.app(k) for k in page.keys if k.startswith(keys.prefix)]
+        return page
 
     @abc.abstractmethod
     async def _keys_like(self, pattern: str, page_size: int | None, continuation_token: str | None) -> KeysPage:
@@ -462,7 +520,11 @@ class QueryableStateStore(StateStore, abc.ABC):
             parsed = parse_query(query)
         except InvalidRequestError as exc:
             raise exc.fill(self.name, "query", None)
-        return await self._call_hook("query", None, self._query(parsed, metadata or _EMPTY))
+        result: QueryResult = await self._call_hook("query", None, self._query(parsed, metadata or _EMPTY))
+        if self._keys.prefix:
+            for item in result.results:
+                item.key = self._keys.app(item.key)
+        return result
 
     @abc.abstractmethod
     async def _query(self, query: Query, metadata: Mapping[str, str]) -> QueryResult:

@@ -71,17 +71,16 @@ _PRODUCING = frozenset({"publish", "bulk_publish"})
 
 
 class Outgoing(Protocol):
-    """Something sent with per-message metadata (a publish op); telemetry adds the trace context."""
+    """Something sent (a publish op); telemetry hands it the trace context to carry."""
 
-    metadata: Mapping[str, str]
+    def add_trace_context(self, carrier: Mapping[str, str]) -> None: ...
 
 
 def message_carrier(message: Message) -> Mapping[str, str]:
-    """Where a received message carries its producer's trace context (``traceparent``/``tracestate``).
-
-    The one accessor consumers use: today the message's metadata.
-    """
-    return message.metadata
+    """Where a received message carries its producer's trace context (``traceparent``/``tracestate``):
+    its CloudEvent's attributes, else its metadata (see :attr:`Message.traceparent`)."""
+    carrier = {"traceparent": message.traceparent, "tracestate": message.tracestate}
+    return {k: v for k, v in carrier.items() if v}
 
 
 class Telemetry:
@@ -200,8 +199,9 @@ class Telemetry:
             kind = trace.SpanKind.PRODUCER if operation in _PRODUCING else trace.SpanKind.CLIENT
             span = self._tracer.start_span(f"{base['blockyard.kind']}.{operation}", kind=kind, attributes=span_attrs)
             token = context.attach(trace.set_span_in_context(span))
+            carrier = inject({})
             for op in outgoing:
-                op.metadata = inject(op.metadata)
+                op.add_trace_context(carrier)
         start = time.perf_counter()
         try:
             return await call

@@ -118,7 +118,9 @@ class Yard:
         try:
             for res in ordered:
                 try:
-                    component = await start_component(res, secret_stores=stores, registry=self._registry)
+                    component = await start_component(
+                        res, secret_stores=stores, registry=self._registry, app_id=self.app_id
+                    )
                 except Exception as exc:
                     if not res.ignore_errors:
                         raise
@@ -292,7 +294,8 @@ def open(path_or_paths: PathArg, *, registry: Registry | None = None, app_id: st
     """The yard of every component (and Resiliency policy) in a file, a folder, or several of these.
 
     Use as ``async with blockyard.open("components/") as yard:``; components are loaded and
-    initialised on entry, closed on exit. With ``app_id``, only the components scoped to that app
-    (or not scoped at all) are loaded.
+    initialised on entry, closed on exit. ``app_id`` is the application's id, as daprd's
+    ``--app-id``: only the components scoped to that app (or not scoped at all) are loaded, state
+    keys get its ``<app_id>||`` prefix (``keyPrefix``) and published events carry it as ``source``.
     """
     return Yard(path_or_paths, registry=registry, app_id=app_id)

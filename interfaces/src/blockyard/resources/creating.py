@@ -36,8 +36,9 @@ async def create_component(
     *,
     secret_stores: Mapping[str, SecretStore] | None = None,
     registry: Registry | None = None,
+    app_id: str | None = None,
 ) -> Component:
-    """Construct (not initialise) the component ``resource`` describes.
+    """Construct (not initialise) the component ``resource`` describes, for the app ``app_id``.
 
     ``secretKeyRef`` values are read from ``secret_stores[resource.secret_store]`` (an initialised
     store), ``envRef`` values from the environment; ``{uuid}`` becomes a fresh uuid4.
@@ -50,7 +51,9 @@ async def create_component(
     if problems:
         raise ComponentConfigError.from_problems(problems)
     try:
-        return cls(properties, name=resource.name)
+        component = cls(properties, name=resource.name)
+        component.app_id = app_id
+        return component
     except ComponentConfigError as exc:
         raise ComponentConfigError.from_problems(metadata_problems(resource, exc.details)) from None
     except (ValueError, TypeError) as exc:
@@ -176,13 +179,14 @@ async def start_component(
     *,
     secret_stores: Mapping[str, SecretStore] | None = None,
     registry: Registry | None = None,
+    app_id: str | None = None,
 ) -> Component:
     """Create and initialise the component ``resource`` describes; closed again if ``init()`` fails.
 
     :raises ComponentConfigError: see :func:`create_component`.
     :raises BlockyardError: if ``init()`` fails.
     """
-    component = await create_component(resource, secret_stores=secret_stores, registry=registry)
+    component = await create_component(resource, secret_stores=secret_stores, registry=registry, app_id=app_id)
     try:
         await init_component(component, resource)
     except BaseException:

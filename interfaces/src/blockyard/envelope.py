@@ -1,0 +1,305 @@
+"""CloudEvents 1.0 envelopes, written and read exactly as daprd does.
+
+Every pub/sub component publishes through :func:`wrap` and delivers through :func:`unwrap` (the
+:class:`~blockyard.pubsub.PubSub` base calls them; a plugin never does), so a Blockyard app and a
+Dapr app on the same broker read each other's messages.
+
+Publishing (structured JSON, ``datacontenttype`` ``application/cloudevents+json`` on the wire):
+
+- attributes: ``id`` (a fresh uuid4), ``specversion`` ``"1.0"``, ``source`` (the app id, else
+  ``"Dapr"``), ``type`` ``"com.dapr.event.sent"``, ``datacontenttype``, ``topic``, ``pubsubname``
+  (the component's name), ``traceid`` = ``traceparent``, ``tracestate``, ``time`` (RFC 3339, UTC,
+  seconds), and ``subject`` when given;
+- the payload: JSON content types (the default for non-bytes values) go in ``data`` as JSON;
+  ``application/octet-stream`` (the default for bytes) goes in ``data_base64``; any other content
+  type goes in ``data`` as a string (bytes that are not UTF-8 go in ``data_base64``);
+- request metadata ``cloudevent.id`` / ``.source`` / ``.type`` / ``.subject`` / ``.traceparent`` /
+  ``.tracestate`` override those attributes, as in Dapr; plain ``traceparent`` / ``tracestate``
+  metadata set the trace context;
+- content type ``application/cloudevents+json``: the payload already is an event; missing
+  ``source``/``type``/``specversion``/``time``/trace fields are filled in and ``topic``/``pubsubname``
+  set, as daprd does;
+- metadata ``rawPayload: "true"`` sends the bare payload (no envelope).
+
+Receiving: a JSON object carrying ``specversion`` is an event: the handler gets its ``data`` (or
+decoded ``data_base64``) as bytes and its attributes as :class:`CloudEvent`. Anything else, and
+every message of a subscription with ``rawPayload: "true"``, is wrapped as daprd wraps a raw
+payload: a fresh ``id``, source ``"Dapr"``, content type ``application/octet-stream``, the bytes
+unchanged. Trace context missing from the event is taken from the message metadata.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from blockyard.errors import InvalidRequestError
+from blockyard.metadata import parse_bool
+
+__all__ = [
+    "CLOUDEVENT_CONTENT_TYPE",
+    "DEFAULT_SOURCE",
+    "EVENT_TYPE",
+    "RAW_PAYLOAD",
+    "SPEC_VERSION",
+    "CloudEvent",
+    "is_raw_payload",
+    "raw_event",
+    "unwrap",
+    "wrap",
+]
+
+SPEC_VERSION = "1.0"
+EVENT_TYPE = "com.dapr.event.sent"
+DEFAULT_SOURCE = "Dapr"
+CLOUDEVENT_CONTENT_TYPE = "application/cloudevents+json"
+JSON_CONTENT_TYPE = "application/json"
+BINARY_CONTENT_TYPE = "application/octet-stream"
+RAW_PAYLOAD = "rawPayload"
+
+_OVERRIDES = ("id", "source", "type", "subject", "traceid", "traceparent", "tracestate")
+_KNOWN = frozenset(
+    {
+        "id",
+        "source",
+        "type",
+        "specversion",
+        "datacontenttype",
+        "topic",
+        "pubsubname",
+        "time",
+        "subject",
+        "traceparent",
+        "tracestate",
+        "data",
+        "data_base64",
+    }
+)
+
+
+@dataclass(slots=True, frozen=True)
+class CloudEvent:
+    """The attributes of a received CloudEvent (the payload is ``Message.data``).
+
+    ``extensions`` holds every other attribute (``traceid``, ``expiration``, custom ones) as decoded
+    from JSON. ``datacontenttype`` is the payload's content type.
+    """
+
+    id: str
+    source: str
+    type: str
+    specversion: str = SPEC_VERSION
+    datacontenttype: str | None = None
+    topic: str | None = None
+    pubsubname: str | None = None
+    time: str | None = None
+    subject: str | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+
+
+def is_raw_payload(metadata: Mapping[str, str], *, component: str | None = None) -> bool:
+    """True when request metadata ``rawPayload`` (any case) is true.
+
+    :raises InvalidRequestError: when it is not a boolean.
+    """
+    if not metadata:
+        return False
+    for name, value in metadata.items():
+        if name.lower() == "rawpayload":
+            try:
+                return parse_bool(value)
+            except ValueError:
+                raise InvalidRequestError(
+                    f"metadata {RAW_PAYLOAD!r} must be true or false, got {value!r}", component=component
+                ) from None
+    return False
+
+
+def _is(content_type: str, expected: str) -> bool:
+    ct = content_type.lower()
+    return ct == expected or ct.partition(";")[0].strip() == expected
+
+
+def _is_json(content_type: str) -> bool:
+    return _is(content_type, JSON_CONTENT_TYPE)
+
+
+def _overrides(metadata: Mapping[str, str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, value in metadata.items():
+        low = name.lower()
+        if low.startswith("cloudevent."):
+            attr = low[11:]
+            if attr in _OVERRIDES and value:
+                found[attr] = value
+        elif low in ("traceparent", "tracestate") and value:
+            found.setdefault(low, value)
+    return found
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def wrap(
+    payload: bytes,
+    *,
+    topic: str,
+    pubsubname: str,
+    source: str | None,
+    content_type: str | None,
+    is_json: bool,
+    metadata: Mapping[str, str],
+) -> bytes:
+    """The envelope of one publish, as JSON bytes.
+
+    ``is_json`` says ``payload`` was JSON-encoded from a value (so it is valid JSON and the content
+    type defaults to ``application/json``); bytes default to ``application/octet-stream``.
+
+    :raises InvalidRequestError: a ``cloudevents+json`` payload that is not a JSON object.
+    """
+    over = _overrides(metadata) if metadata else {}
+    if content_type and _is(content_type, CLOUDEVENT_CONTENT_TYPE):
+        return _complete(payload, topic, pubsubname, over)
+    ct = content_type or (JSON_CONTENT_TYPE if is_json else BINARY_CONTENT_TYPE)
+    traceparent = over.get("traceparent") or over.get("traceid") or ""
+    event: dict[str, Any] = {
+        "id": over.get("id") or str(uuid.uuid4()),
+        "specversion": SPEC_VERSION,
+        "datacontenttype": ct,
+        "source": over.get("source") or source or DEFAULT_SOURCE,
+        "type": over.get("type") or EVENT_TYPE,
+        "topic": topic,
+        "pubsubname": pubsubname,
+        "traceid": traceparent,
+        "traceparent": traceparent,
+        "tracestate": over.get("tracestate", ""),
+        "time": _now(),
+    }
+    if _is_json(ct):
+        if is_json:
+            event["data"] = orjson.Fragment(payload)
+        else:
+            try:
+                event["data"] = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                event["data"] = payload.decode("utf-8", "replace")  # daprd sends invalid JSON as a string
+    elif _is(ct, BINARY_CONTENT_TYPE):
+        event["data_base64"] = base64.b64encode(payload).decode()
+    else:
+        try:
+            event["data"] = payload.decode()
+        except UnicodeDecodeError:
+            event["data_base64"] = base64.b64encode(payload).decode()
+    if "subject" in over:
+        event["subject"] = over["subject"]
+    return orjson.dumps(event)
+
+
+def _complete(payload: bytes, topic: str, pubsubname: str, over: Mapping[str, str]) -> bytes:
+    try:
+        event = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        event = None
+    if not isinstance(event, dict):
+        raise InvalidRequestError(
+            f"content type {CLOUDEVENT_CONTENT_TYPE} needs a CloudEvent JSON object as data", key=topic
+        )
+    event.setdefault("time", _now())
+    if "traceid" not in event:
+        event["traceid"] = event["traceparent"] = over.get("traceparent", "")
+    event.setdefault("tracestate", over.get("tracestate", ""))
+    event["topic"] = topic
+    event["pubsubname"] = pubsubname
+    for name, default in (("source", DEFAULT_SOURCE), ("type", EVENT_TYPE), ("specversion", SPEC_VERSION)):
+        if event.get(name) is None:
+            event[name] = default
+    return orjson.dumps(event)
+
+
+def with_trace_context(event: bytes, carrier: Mapping[str, str]) -> bytes:
+    """The encoded CloudEvent ``event`` carrying ``carrier``'s ``traceparent`` (also as ``traceid``)
+    and ``tracestate``; ``event`` unchanged when it does not decode or ``carrier`` has no trace."""
+    traceparent = carrier.get("traceparent")
+    if not traceparent:
+        return event
+    try:
+        decoded = orjson.loads(event)
+    except orjson.JSONDecodeError:
+        return event
+    if not isinstance(decoded, dict):
+        return event
+    decoded["traceid"] = decoded["traceparent"] = traceparent
+    decoded["tracestate"] = carrier.get("tracestate", "")
+    return orjson.dumps(decoded)
+
+
+def raw_event(topic: str, pubsubname: str, metadata: Mapping[str, str]) -> CloudEvent:
+    """The event daprd makes up for a payload that is not a CloudEvent (trace context from metadata)."""
+    return CloudEvent(
+        id=str(uuid.uuid4()),
+        source=DEFAULT_SOURCE,
+        type=EVENT_TYPE,
+        datacontenttype=BINARY_CONTENT_TYPE,
+        topic=topic,
+        pubsubname=pubsubname,
+        traceparent=metadata.get("traceparent") or None,
+        tracestate=metadata.get("tracestate") or None,
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def unwrap(raw: bytes, topic: str, pubsubname: str, metadata: Mapping[str, str]) -> tuple[bytes, CloudEvent] | None:
+    """The payload and attributes of ``raw`` when it is a CloudEvent, else ``None``."""
+    if not raw or raw[:1] != b"{":
+        return None
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(event, dict) or "specversion" not in event:
+        return None
+    ct = _text(event.get("datacontenttype"))
+    if "data_base64" in event:
+        try:
+            data = base64.b64decode(event["data_base64"] or "", validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            return None
+    elif "data" not in event or event["data"] is None:
+        data = b""
+    else:
+        value = event["data"]
+        if isinstance(value, str) and not (ct and _is_json(ct)):
+            data = value.encode()
+        else:
+            data = orjson.dumps(value)
+    ext = {k: v for k, v in event.items() if k not in _KNOWN}
+    attrs = CloudEvent(
+        id=_text(event.get("id")) or "",
+        source=_text(event.get("source")) or DEFAULT_SOURCE,
+        type=_text(event.get("type")) or EVENT_TYPE,
+        specversion=_text(event.get("specversion")) or SPEC_VERSION,
+        datacontenttype=ct,
+        topic=_text(event.get("topic")) or topic,
+        pubsubname=_text(event.get("pubsubname")) or pubsubname,
+        time=_text(event.get("time")),
+        subject=_text(event.get("subject")),
+        traceparent=_text(event.get("traceparent")) or _text(ext.get("traceid")) or metadata.get("traceparent"),
+        tracestate=_text(event.get("tracestate")) or metadata.get("tracestate"),
+        extensions=ext,
+    )
+    return data, attrs
