@@ -392,7 +392,11 @@ class PubSub(SubscriptionOwner, abc.ABC):
             if message.event is not None:
                 return message
             found = None if raw else unwrap(message.data, message.topic, name, message.metadata)
-            data, event = found or (message.data, raw_event(message.topic, name, message.metadata))
+            if found is None:  # the broker's bytes and content type, with the event daprd makes up
+                event = raw_event(message.topic, name, message.metadata)
+                ct = message.content_type or event.datacontenttype
+                return Message(message.topic, message.data, message.metadata, ct, message.id, event)
+            data, event = found
             return Message(message.topic, data, message.metadata, event.datacontenttype, message.id, event)
 
         return opened

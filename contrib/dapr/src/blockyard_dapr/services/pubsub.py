@@ -1,5 +1,7 @@
 """``PubSub`` servicer over a Blockyard :class:`~blockyard.pubsub.PubSub`.
 
+daprd writes and reads the CloudEvents envelope itself, so the component publishes what daprd
+sends and delivers what the broker holds unchanged (``rawPayload`` both ways): no second envelope.
 ``PullMessages`` subscribes the component to the topic named in the stream's first request (its
 metadata goes to ``subscribe``; the consumer group is the component's, which daprd sets to the app
 id through ``consumerID``); each delivered message waits for daprd's acknowledgement.
@@ -12,6 +14,7 @@ from typing import Any, TypeAlias
 
 import grpc
 
+from blockyard.envelope import RAW_PAYLOAD
 from blockyard.errors import BulkError, InvalidRequestError, NotSupportedError
 from blockyard.pubsub import BulkPublishEntry, Message, PubSub, PubSubFeature
 from blockyard.subscription import HandlerResult
@@ -39,7 +42,7 @@ class PubSubServicer(ReportsFeatures[PubSub]):
         await self.instances.get(context).publish(
             request.topic,
             bytes(request.data),
-            metadata=dict(request.metadata),
+            metadata={**request.metadata, RAW_PAYLOAD: "true"},
             content_type=request.content_type or None,
         )
         return pubsub_pb2.PublishResponse()
@@ -55,7 +58,7 @@ class PubSubServicer(ReportsFeatures[PubSub]):
         failed: dict[str, str] = {}
         if PubSubFeature.BULK_PUBSUB in pubsub.features:
             try:
-                await pubsub.bulk_publish(request.topic, entries, metadata=dict(request.metadata))
+                await pubsub.bulk_publish(request.topic, entries, metadata={**request.metadata, RAW_PAYLOAD: "true"})
             except BulkError as exc:
                 failed = {entry_id: str(cause) for entry_id, cause in exc.errors.items()}
         else:
@@ -64,7 +67,7 @@ class PubSubServicer(ReportsFeatures[PubSub]):
                     await pubsub.publish(
                         request.topic,
                         entry.data,
-                        metadata={**request.metadata, **(entry.metadata or {})},
+                        metadata={**request.metadata, **(entry.metadata or {}), RAW_PAYLOAD: "true"},
                         content_type=entry.content_type,
                     )
                 except (InvalidRequestError, BulkError) as exc:
@@ -104,7 +107,8 @@ class PubSubServicer(ReportsFeatures[PubSub]):
             )
 
         try:
-            subscription = await pubsub.subscribe(first.topic.name, handle, metadata=dict(first.topic.metadata))
+            metadata = {**first.topic.metadata, RAW_PAYLOAD: "true"}
+            subscription = await pubsub.subscribe(first.topic.name, handle, metadata=metadata)
         except Exception as exc:
             await abort_with(context, exc)
             return

@@ -83,6 +83,13 @@ class StateStoreServicer(ReportsFeatures[StateStore]):
     init_response = state_pb2.InitResponse
 
     @reports_errors
+    async def Init(self, request: state_pb2.InitRequest, context: Ctx) -> state_pb2.InitResponse:
+        """Create the instance without ``keyPrefix``: daprd puts the prefix on keys itself."""
+        properties = {k: v for k, v in request.metadata.properties.items() if k.lower() != "keyprefix"}
+        await self.instances.init(context, properties)
+        return state_pb2.InitResponse()
+
+    @reports_errors
     async def Get(self, request: state_pb2.GetRequest, context: Ctx) -> state_pb2.GetResponse:
         item = await self.instances.get(context).get(
             request.key, consistency=_CONSISTENCY.get(request.consistency), metadata=dict(request.metadata)
