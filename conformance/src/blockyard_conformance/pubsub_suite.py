@@ -209,7 +209,7 @@ class PubSubSuite(ComponentSuite):
             traceparent,
             "k=v",
         )
-        assert event.get("id") and event.get("source") and event.get("time")
+        assert all(event.get(k) for k in ("id", "source", "time")), f"id, source or time missing: {event}"
 
         async with await self.subscribe(pubsub, topic, handler):
             await pubsub.publish(topic, body, metadata={**md, "cloudevent.id": f"id-{run}"})
@@ -217,13 +217,15 @@ class PubSubSuite(ComponentSuite):
             await opened.wait_for(lambda: len(opened.items) >= 2, within=self.delivery_timeout, what="both messages")
         by_kind = {m.data.startswith(b"{"): m for m in opened.items}
         message, bare = by_kind[True], by_kind[False]
-        assert message.json() == body and message.content_type == "application/json"
-        assert message.event is not None and message.event.id == f"id-{run}"
+        assert (message.json(), message.content_type) == (body, "application/json")
+        assert message.event is not None
+        assert message.event.id == f"id-{run}"
         assert (message.event.type, message.event.topic, message.event.pubsubname) == (EVENT_TYPE, topic, pubsub.name)
         assert (message.traceparent, message.tracestate) == (traceparent, "k=v")
         assert bare.data == run.encode() + b"\xff"
-        assert bare.event is not None and bare.event.datacontenttype == "application/octet-stream"
-        assert bare.event.type == EVENT_TYPE and bare.event.id
+        assert bare.event is not None
+        assert (bare.event.datacontenttype, bare.event.type) == ("application/octet-stream", EVENT_TYPE)
+        assert bare.event.id
         assert CLOUDEVENT_CONTENT_TYPE not in (bare.content_type, message.content_type)
 
     @capability("core")

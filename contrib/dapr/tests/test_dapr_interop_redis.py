@@ -43,7 +43,11 @@ def component(name: str, type_: str, metadata: dict[str, str]) -> str:
             "apiVersion": "dapr.io/v1alpha1",
             "kind": "Component",
             "metadata": {"name": name},
-            "spec": {"type": type_, "version": "v1", "metadata": [{"name": k, "value": v} for k, v in metadata.items()]},
+            "spec": {
+                "type": type_,
+                "version": "v1",
+                "metadata": [{"name": k, "value": v} for k, v in metadata.items()],
+            },
         }
     )
 
@@ -168,7 +172,8 @@ async def test_events_published_by_dapr_reach_a_blockyard_subscriber(client: Any
         "1.0",
     )
     assert (message.event.topic, message.event.pubsubname) == (topic, "pubsub")
-    assert message.event.id and message.event.time
+    assert message.event.id
+    assert message.event.time
     assert message.traceparent == TRACEPARENT
 
 
@@ -179,8 +184,12 @@ async def test_events_published_by_blockyard_reach_a_dapr_app(dapr: Dapr, yard: 
     await pubsub.publish(TO_DAPR, b"\x00\xff" + order.encode(), metadata={"cloudevent.id": f"bin-{order}"})
 
     def mine(deliveries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        found = {"json": d for d in deliveries if d.get("data") == {"order": order}}
-        found.update({"bytes": d for d in deliveries if d.get("id") == f"bin-{order}"})
+        found: dict[str, dict[str, Any]] = {}
+        for d in deliveries:
+            if d.get("data") == {"order": order}:
+                found["json"] = d
+            elif d.get("id") == f"bin-{order}":
+                found["bytes"] = d
         return found
 
     deliveries = await asyncio.to_thread(dapr.app.wait_for, lambda ds: len(mine(ds)) == 2, WAIT)

@@ -283,10 +283,8 @@ def unwrap(raw: bytes, topic: str, pubsubname: str, metadata: Mapping[str, str])
         data = b""
     else:
         value = event["data"]
-        if isinstance(value, str) and not (ct and _is_json(ct)):
-            data = value.encode()
-        else:
-            data = orjson.dumps(value)
+        as_text = isinstance(value, str) and not (ct and _is_json(ct))
+        data = value.encode() if as_text else orjson.dumps(value)
     ext = {k: v for k, v in event.items() if k not in _KNOWN}
     attrs = CloudEvent(
         id=_text(event.get("id")) or "",

@@ -40,6 +40,7 @@ from typing import Any, ClassVar, overload
 from blockyard.component import Component, ComponentKind
 from blockyard.errors import BlockyardError, InvalidRequestError
 from blockyard.keyprefix import KeyPrefix, KeyPrefixMetadata, resolve_prefix, with_key_prefix
+from blockyard.metadata import ComponentMetadata
 from blockyard.query import Query, parse_query
 from blockyard.state_types import (
     TTL_EXPIRE_TIME,
@@ -109,7 +110,7 @@ class StateStore(Component, abc.ABC):
         StateFeature.QUERY_API: "QueryableStateStore",
     }
 
-    Metadata = KeyPrefixMetadata
+    Metadata: ClassVar[type[ComponentMetadata] | None] = KeyPrefixMetadata
     #: Default parallelism of the generic bulk operations (``None`` = unbounded).
     bulk_parallelism: ClassVar[int | None] = 64
     #: Default TTL applied when a write has none (a plugin sets it from its metadata).
