@@ -34,6 +34,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from envelope_cost import report as envelope_report
 
 from blockyard.pubsub import Message
 from blockyard_aws.dynamodb import DynamoDBStateStore
@@ -225,6 +226,7 @@ async def bench_snssqs(md: dict[str, Any], rounds: int, scale: int) -> None:
             return count / (time.perf_counter() - t0)
 
     print(f"pubsub.aws.snssqs ({count} messages per round)")
+    envelope_report()  # included in the Blockyard figures below
     try:
         r, o, _, _ = await compare(rounds, raw_round, our_round)
         row("publish -> handle, 16 publishers", r, o, "msg/s", 0.90, (float("nan"), float("nan")))

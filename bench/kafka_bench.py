@@ -32,6 +32,7 @@ from typing import Any
 import aiokafka
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from envelope_cost import report as envelope_report
 
 from blockyard.pubsub import Message
 from blockyard_kafka.pubsub import KafkaPubSub
@@ -221,6 +222,7 @@ async def main() -> None:
         for key, value in (await bench_blockyard(brokers, n, conc)).items():
             by[key].append(value)
     print(f"pubsub.kafka vs raw aiokafka: {n} msgs x {args.rounds} rounds, {conc} in flight, acks=all")
+    envelope_report()  # included in the Blockyard figures below
     print(
         f"{'':29} {'raw msg/s':>9} {'by msg/s':>9} {'ratio':>5}  {'raw p50/p99 ms':>15} {'by p50/p99 ms':>15}"
         f"  {'raw/by CPU us/msg':>17}"

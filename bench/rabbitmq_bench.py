@@ -31,6 +31,7 @@ from typing import Any
 
 import pika
 from bench_results import Results, add_json_option
+from envelope_cost import report as envelope_report
 from pika.adapters.asyncio_connection import AsyncioConnection
 from pika.spec import Basic
 
@@ -333,6 +334,7 @@ async def main() -> None:
             for key, value in (await bench_blockyard(url, n, conc, prefetch)).items():
                 by[key].append(value)
         print(f"pubsub.rabbitmq vs raw pika: {n} msgs x {args.rounds} rounds, {conc} in flight, prefetch {prefetch}")
+        envelope_report()  # included in the Blockyard figures below
         print(f"{'':16} {'raw msg/s':>10} {'by msg/s':>10} {'ratio':>6}  {'raw p50/p99 ms':>15} {'by p50/p99 ms':>15}")
         for key, label in (("publish", "publish (conf.)"), ("e2e", "publish->handle")):
             r, b = best(raw[key]), best(by[key])

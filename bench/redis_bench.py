@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_results import Results, add_json_option
+from envelope_cost import report as envelope_report
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from blockyard.pubsub import Message
@@ -263,6 +264,7 @@ async def bench_pubsub(host: str, port: int, rounds: int, scale: int) -> None:
         return rate
 
     print(f"pubsub.redis, {count:,} messages, {publishers} publishers (published -> handled)")
+    envelope_report()  # included in the Blockyard figures below
     r, o = await compare(rounds, raw_run, ours)
     row("publish -> handle", r, o, "msg/s", 0.80)
 

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import random
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,8 +146,30 @@ def _overrides(metadata: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+_UUID4_CLEAR = 0xFFFFFFFFFFFF0FFF3FFFFFFFFFFFFFFF
+_UUID4_SET = 0x00000000000040008000000000000000
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID, as daprd makes for each event.
+
+    From the ``random`` module (seeded from the OS, reseeded after ``fork``): event ids need to be
+    unique, not unpredictable, and ``uuid.uuid4()`` reads the OS's random source on every call,
+    which is the dearest step of an envelope.
+    """
+    h = f"{random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_clock: list[Any] = [0, ""]
+
+
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    """The current time as RFC 3339 UTC seconds, formatted once per second."""
+    second = int(time.time())
+    if _clock[0] != second:
+        _clock[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))]
+    return str(_clock[1])
 
 
 def wrap(
@@ -173,7 +195,7 @@ def wrap(
     ct = content_type or (JSON_CONTENT_TYPE if is_json else BINARY_CONTENT_TYPE)
     traceparent = over.get("traceparent") or over.get("traceid") or ""
     event: dict[str, Any] = {
-        "id": over.get("id") or str(uuid.uuid4()),
+        "id": over.get("id") or new_event_id(),
         "specversion": SPEC_VERSION,
         "datacontenttype": ct,
         "source": over.get("source") or source or DEFAULT_SOURCE,
@@ -246,7 +268,7 @@ def with_trace_context(event: bytes, carrier: Mapping[str, str]) -> bytes:
 def raw_event(topic: str, pubsubname: str, metadata: Mapping[str, str]) -> CloudEvent:
     """The event daprd makes up for a payload that is not a CloudEvent (trace context from metadata)."""
     return CloudEvent(
-        id=str(uuid.uuid4()),
+        id=new_event_id(),
         source=DEFAULT_SOURCE,
         type=EVENT_TYPE,
         datacontenttype=BINARY_CONTENT_TYPE,
