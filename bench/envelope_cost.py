@@ -36,6 +36,7 @@ def _median_us(fn: Callable[[], Any], n: int, rounds: int) -> float:
 
 def measure(rounds: int = 7, n: int = 5000) -> dict[str, float]:
     """Microseconds per message: ``wrap``, ``unwrap`` and, when installed, ``lib_wrap``, ``lib_unwrap``."""
+
     def ours_wrap() -> bytes:
         return wrap(
             encode_value(PAYLOAD),
