@@ -36,6 +36,11 @@ Guarantees:
   broker's own auto-creation is never relied on.
 - After a broker restart, publishing and every subscription resume by themselves.
 
+Wire format: Dapr's Kafka component's — the record value is the CloudEvent JSON daprd writes
+(:mod:`blockyard.envelope`), ``partitionKey``/``__key`` the record key, other metadata headers.
+Not identical: the content type travels in a ``content-type`` header, which a Dapr subscriber sees
+as metadata; Dapr's schema-registry (Avro) value serialisation is not offered.
+
 Example::
 
     import asyncio

@@ -27,6 +27,11 @@ Guarantees:
   (``durable: true``, ``deletedWhenUnused: false``) with ``deliveryMode: 2`` keep messages across
   a broker restart.
 
+Wire format: Dapr's RabbitMQ component's — the same exchanges and ``<group>-<topic>`` queues, and
+the body is the CloudEvent JSON daprd writes (:mod:`blockyard.envelope`). Not identical: the AMQP
+``content_type`` property is ``application/cloudevents+json`` (Dapr writes ``text/plain``; neither
+side reads it), and Dapr's ``publishMessagePropertiesToMetadata`` is not offered.
+
 Example::
 
     import asyncio

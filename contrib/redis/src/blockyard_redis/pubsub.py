@@ -23,6 +23,14 @@ comes back after later ones).
 - ``Subscription.cancel()`` stops at once: the reader and workers are cancelled, a handler in
   progress is interrupted and its message left pending for redelivery.
 
+Wire format: Dapr's Redis Streams component's. ``data`` holds the CloudEvent JSON daprd writes
+(:mod:`blockyard.envelope`) and ``metadata`` the publish metadata as JSON; consumer groups are
+created at the start of the stream, as Dapr creates them. A Dapr app and a Blockyard app read each
+other's messages (proven against daprd's built-in component). Not identical: Blockyard adds the
+fields ``contentType`` and ``expireAt``, which Dapr ignores, so a message TTL is honoured by
+Blockyard subscribers only (daprd's Redis component has no message TTL; a Dapr publisher puts
+its TTL in the event's ``expiration`` instead, which Blockyard keeps in ``Message.event.extensions``).
+
 Example::
 
     import asyncio

@@ -20,6 +20,11 @@ Features: ETAG, FIRST_WRITE, TTL, TTL_EXPIRE_TIME, TRANSACTIONAL, KEYS_LIKE, DEL
 - ``delete_with_prefix`` SCANs the keys under the prefix and UNLINKs those directly under it; an item
   written under the prefix while it runs may survive (the two steps are not atomic).
 - A single server is strongly consistent: ``consistency="strong"`` needs nothing more.
+- Wire format: Dapr's Redis state store's — the hash's ``data`` and ``version`` are read and
+  written by daprd's built-in component as they are by this one, ETags included, and ``keyPrefix``
+  (default ``appid``) lays keys out as ``<app id>||<key>`` (proven against daprd, both ways). The
+  extra ``ct`` and ``exp`` fields are ignored by Dapr; the TTL is also the key's ``PEXPIRE``, which
+  Dapr honours.
 
 Example::
 
