@@ -98,7 +98,9 @@ class Message:
 
     Trace context: ``traceparent`` / ``tracestate`` are the W3C trace context the producer put in
     the event (publish metadata ``traceparent`` / ``tracestate``), else the message metadata's,
-    else ``None``. A consumer continues the producer's trace from them.
+    else ``None``. A producer sends its context by putting ``traceparent`` / ``tracestate`` in the
+    publish metadata (the envelope is built from it in ``publish``); a consumer continues the
+    producer's trace from these two properties.
 
     A plugin builds a message from what the broker returned (``data`` = the raw bytes, ``event``
     unset); the base class opens the envelope before the handler runs.
