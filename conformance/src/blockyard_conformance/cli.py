@@ -9,6 +9,12 @@
     blockyard conformance matrix --format github       # {"include": [{"case", "backend", "compose"}]}
 
     blockyard conformance run --component my.yaml --knob bad_etag=9999999 --strict
+    blockyard conformance run --socket /tmp/dapr-components-sockets/my-store.sock --kind state \
+        --init redisHost=127.0.0.1:6379
+
+``--socket PATH --kind KIND`` runs the suite of KIND against any Dapr pluggable component listening on
+that Unix socket, whatever its language, through the ``<kind>.dapr-socket`` client component (from
+blockyard-dapr); ``--init NAME=VALUE`` is the metadata sent at its ``Init``.
 
 ``run`` exits 1 when any case failed, else 0; not-run cases are reported, and are failures only
 with ``--strict`` (CI). ``--knob NAME=VALUE`` sets a suite knob for every selected case; the value
@@ -25,6 +31,8 @@ from typing import Any
 import click
 
 __all__ = ["conformance", "github_matrix", "main", "with_knob_options"]
+
+SOCKET_KINDS = ("state", "pubsub", "bindings", "secretstores")
 
 
 def _cases(patterns: tuple[str, ...]) -> list[Any]:
@@ -83,6 +91,28 @@ def list_cases(as_json: bool, embedded: bool, ids: bool) -> None:
 )
 @click.option("--backend", default=None, help="Launcher backend the --component files need (for ${backend.*}).")
 @click.option(
+    "--socket",
+    "socket_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Run the suite of --kind on the pluggable component listening on this Unix socket.",
+)
+@click.option("--kind", type=click.Choice(SOCKET_KINDS), default=None, help="The building block behind --socket.")
+@click.option(
+    "--init",
+    "init_options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Metadata the --socket component gets at Init (repeatable).",
+)
+@click.option(
+    "--name",
+    "instance",
+    default="conformance",
+    show_default=True,
+    help="The component instance name sent to the --socket server (a served Component's metadata.name).",
+)
+@click.option(
     "--report-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -102,6 +132,10 @@ def run(
     patterns: tuple[str, ...],
     components: tuple[str, ...],
     backend: str | None,
+    socket_path: Path | None,
+    kind: str | None,
+    init_options: tuple[str, ...],
+    instance: str,
     report_dir: Path | None,
     no_progress: bool,
     keyword: str | None,
@@ -120,7 +154,9 @@ def run(
 
     try:
         cases = [component_file_case(p, backend=backend) for p in components]
-        if patterns or not components:
+        if socket_path is not None or kind is not None or init_options:
+            cases.append(_socket_case(socket_path, kind, init_options, instance))
+        if patterns or not cases:
             cases = _cases(patterns) + cases
         cases = [with_knob_options(c, knob_options) for c in cases]
     except BlockyardError as exc:
@@ -140,6 +176,20 @@ def run(
         out.print("[red]--strict:[/] no case was selected")
         sys.exit(1)
     sys.exit(outcome.exit_code)
+
+
+def _socket_case(socket_path: Path | None, kind: str | None, init_options: tuple[str, ...], instance: str) -> Any:
+    from blockyard_conformance.sockets import socket_case
+
+    if socket_path is None or kind is None:
+        raise click.UsageError("--socket and --kind go together (--init needs them too)")
+    init: dict[str, str] = {}
+    for option in init_options:
+        name, sep, value = option.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{option!r} is not NAME=VALUE", param_hint="--init")
+        init[name.strip()] = value
+    return socket_case(socket_path, kind, init, name=instance)
 
 
 def with_knob_options(case: Any, options: tuple[str, ...]) -> Any:

@@ -79,6 +79,7 @@ def _machine(
     wrong_etag_errors: tuple[type[BaseException], ...],
     used: list[str],
     clock: ModelClock | None,
+    set_returns_etag: bool = True,
 ) -> type[RuleBasedStateMachine]:
     etags_on = "ETAG" in declared
     first_write_on = "FIRST_WRITE" in declared
@@ -130,6 +131,9 @@ def _machine(
             return None if ttl is None else (clock.now() if clock is not None else 0.0) + ttl
 
         def wrote(self, k: str, v: bytes, etag: str | None, ttl: int | None) -> None:
+            if etags_on and not set_returns_etag:
+                assert etag is None, f"a write of {k!r} returned {etag!r} though it cannot know the new ETag"
+                etag = call(store.get(k)).etag
             if etags_on:
                 assert etag, f"a write of {k!r} returned no ETag"
                 old = self.model.get(k)
@@ -256,15 +260,19 @@ async def run_state_model(
     used: list[str],
     clock: ModelClock | None = None,
     shrink: bool = True,
+    set_returns_etag: bool = True,
 ) -> None:
     """Run the model test, appending every key it touches to ``used`` (for cleanup).
 
-    A write or delete with ``bad_etag`` must raise one of ``wrong_etag_errors``.
+    A write or delete with ``bad_etag`` must raise one of ``wrong_etag_errors``. Without
+    ``set_returns_etag`` a write must return ``None`` and the model reads the new ETag back.
 
     :raises AssertionError: (via hypothesis, with the shrunk failing sequence) on any disagreement;
         its notes name the seed and how to replay it.
     """
-    machine = _machine(store, asyncio.get_running_loop(), prefix, declared, bad_etag, wrong_etag_errors, used, clock)
+    machine = _machine(
+        store, asyncio.get_running_loop(), prefix, declared, bad_etag, wrong_etag_errors, used, clock, set_returns_etag
+    )
     config = settings(
         max_examples=examples,
         stateful_step_count=steps,
