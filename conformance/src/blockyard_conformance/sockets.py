@@ -45,8 +45,7 @@ def socket_case(path: str | Path, kind: str, init: Mapping[str, str], *, name: s
         get_registry().spec(type_)
     except ComponentConfigError:
         raise CaseError(
-            f"--socket needs the {type_} client component, which is not installed "
-            f"(pip install {SOCKET_DISTRIBUTION})",
+            f"--socket needs the {type_} client component, which is not installed (pip install {SOCKET_DISTRIBUTION})",
             field="--socket",
         ) from None
     socket = Path(path).absolute()

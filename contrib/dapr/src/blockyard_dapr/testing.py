@@ -28,6 +28,8 @@ class ServeProcess:
     sockets: list[str]
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    program: list[str] = field(default_factory=lambda: [sys.executable, "-m", "blockyard.cli"])
+    """What runs ``serve ARGS``: the ``blockyard`` command (a script that registers more types may stand in)."""
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     def start(self, timeout: float = 60.0) -> Self:
@@ -36,9 +38,7 @@ class ServeProcess:
         :raises RuntimeError: the server exited or its sockets did not answer in time (with its output).
         """
         command = [
-            sys.executable,
-            "-m",
-            "blockyard.cli",
+            *self.program,
             "serve",
             *self.args,
             "--socket-folder",

@@ -1,0 +1,167 @@
+"""The conformance kit over a socket: ``blockyard conformance run --socket PATH --kind KIND``.
+
+Blockyard's own components, served by ``blockyard serve --type``, pass the suites over the socket
+with the same results as in-process (the same tests pass, the same are skipped, up to what the
+protocol cannot carry); a deliberately broken served store fails.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from blockyard_conformance.backends.launcher import get_launcher
+from blockyard_conformance.cases import Case, discover_cases, substitute
+from blockyard_dapr.testing import ServeProcess
+
+pytestmark = pytest.mark.timeout(900)
+HERE = Path(__file__).parent
+Serve = Callable[..., ServeProcess]
+
+#: Tests whose outcome over a socket differs from in-process by construction, with why.
+PROTOCOL_DIFFERENCES = {
+    # the socket client is "embedded" to the kit: it has no launcher backend the kit may restart
+    "test_state_survives_a_backend_restart",
+    "test_subscription_survives_a_backend_restart",
+    "test_publish_after_backend_restart",
+    # the client's spec lists the most a socket can offer, the class narrows to what the server reports
+    "test_spec_declares_class_features",
+}
+
+
+def _case(case_id: str) -> Case:
+    (case,) = [c for c in discover_cases() if c.id == case_id]
+    return case
+
+
+def _init_metadata(case: Case, tmp_path: Path) -> dict[str, str]:
+    """The in-process case's component metadata (placeholders filled) — what the socket's Init gets."""
+    endpoint = get_launcher().up(case.backend) if case.backend else None
+    text = substitute(
+        case.component,
+        run_id="socket",
+        tmpdir=str(tmp_path),
+        endpoint=endpoint,
+        source=case.source,
+        case_dir=case.case_dir,
+    )
+    spec = yaml.safe_load(text)["spec"]
+    return {m["name"]: str(m["value"]) for m in spec.get("metadata") or []}
+
+
+def _run_kit(*args: str, report: Path) -> tuple[int, dict[str, Any]]:
+    command = [sys.executable, "-m", "blockyard.cli", "conformance", "run", *args, "--no-progress"]
+    done = subprocess.run([*command, "--report-dir", str(report)], capture_output=True, text=True, timeout=800)
+    data = json.loads((report / "report.json").read_text())
+    return done.returncode, {c["case"]: c for c in data["cases"]}
+
+
+def _outcomes(case: dict[str, Any]) -> dict[str, str]:
+    return {t["name"]: t["outcome"] for t in case["tests"] if t["name"] not in PROTOCOL_DIFFERENCES}
+
+
+def _knob_options(case: Case) -> list[str]:
+    out = []
+    for name, value in case.knobs.items():
+        if name == "restart_backend":
+            continue
+        text = value if isinstance(value, str) else json.dumps(value)
+        out += ["--knob", f"{name}={text}"]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("case_id", "served_type", "socket"),
+    [
+        pytest.param("state.sqlite", "state.sqlite", "blockyard-sqlite", id="state.sqlite"),
+        pytest.param(
+            "state.redis", "state.redis", "blockyard-redis", id="state.redis", marks=pytest.mark.backend("redis")
+        ),
+        pytest.param(
+            "pubsub.redis", "pubsub.redis", "blockyard-redis", id="pubsub.redis", marks=pytest.mark.backend("redis")
+        ),
+        pytest.param("bindings.localstorage", "bindings.localstorage", "blockyard-localstorage", id="bindings"),
+        pytest.param("secretstores.local.file", "secretstores.local.file", "blockyard-local-file", id="secrets"),
+    ],
+)
+def test_served_components_pass_as_in_process(
+    serve: Serve, tmp_path: Path, case_id: str, served_type: str, socket: str
+) -> None:
+    case = _case(case_id)
+    served = serve("--type", served_type, sockets=[socket])
+    init = _init_metadata(case, tmp_path)
+    args = [case_id, "--socket", str(served.socket_path(socket)), "--kind", case.kind]
+    for name, value in init.items():
+        args += ["--init", f"{name}={value}"]
+    code, cases = _run_kit(*args, *_knob_options(case), report=tmp_path / "report")
+    over_socket = cases[f"{case.kind}.dapr-socket@{socket}"]
+    in_process = cases[case_id]
+    assert in_process["status"] == "passed", in_process
+    assert over_socket["status"] == "passed", [t for t in over_socket["tests"] if t["outcome"] == "failed"]
+    assert code == 0
+    socket_outcomes, local_outcomes = _outcomes(over_socket), _outcomes(in_process)
+    for outcome in ("passed", "skipped", "xfailed"):
+        assert {n for n, o in socket_outcomes.items() if o == outcome} == {
+            n for n, o in local_outcomes.items() if o == outcome
+        }, f"tests {outcome} over the socket differ from in-process"
+
+
+def test_a_served_store_that_ignores_etags_fails(tmp_path: Path, socket_folder: Path) -> None:
+    program = [sys.executable, str(HERE / "etag_blind_serve.py")]
+    served = ServeProcess(
+        ["--type", "state.etag-blind"], socket_folder, ["blockyard-etag-blind"], tmp_path / "serve.log", program=program
+    )
+    with served:
+        code, cases = _run_kit(
+            "--socket", str(served.socket_path("blockyard-etag-blind")), "--kind", "state", report=tmp_path / "report"
+        )
+    (result,) = cases.values()
+    assert code == 1
+    assert result["status"] == "failed"
+    failed = {t["name"] for t in result["tests"] if t["outcome"] == "failed"}
+    assert {"test_etag_sequence", "test_etag_on_missing_key_is_mismatch"} <= failed
+    assert all(
+        t["group"] in ("etag", "first-write", "concurrency", "model") for t in result["tests"] if t["name"] in failed
+    )
+
+
+def test_socket_without_kind_is_a_usage_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "blockyard.cli", "conformance", "run", "--socket", str(tmp_path / "x.sock")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "--socket and --kind go together" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_path_that_is_not_a_socket_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "blockyard.cli",
+            "conformance",
+            "run",
+            "--socket",
+            str(tmp_path / "plain"),
+            "--kind",
+            "state",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "not a Unix socket" in done.stderr
+    assert "Traceback" not in done.stderr
