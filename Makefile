@@ -6,6 +6,8 @@ CONTRIB := $(sort $(dir $(wildcard contrib/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
 .PHONY: install dist conformance test reliability lint typecheck mutation bench bench-startup backends-up backends-down provision clean docs
+.PHONY: demo-bindings
+.PHONY: demo-pubsub
 
 $(STAMP): pyproject.toml interfaces/pyproject.toml conformance/pyproject.toml $(wildcard contrib/*/pyproject.toml)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -88,6 +90,13 @@ backends-up: provision
 backends-down: $(STAMP)
 	$(BIN)/blockyard backends down
 
+## The Dapr demos: Blockyard components served to daprd, apps in Python and Node.js.
+demo-bindings: provision
+	$(BIN)/python examples/dapr/bindings/demo.py
+
+demo-pubsub: provision
+	$(BIN)/python examples/dapr/pubsub/demo.py
+
 bench-startup: $(STAMP)
 	$(BIN)/python bench/startup.py
 
@@ -102,6 +111,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cassandra_bench.py
 	$(BIN)/python bench/aws_bench.py
 	$(BIN)/python bench/cosmos_bench.py
+	$(BIN)/python bench/dapr_bench.py
 
 clean:
 	rm -rf $(VENV) dist reports site .pytest_cache .mypy_cache .ruff_cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from blockyard.registry import ComponentSpec, register
+from blockyard.registry import register
 from blockyard.state import SetOp
 from blockyard_local.state_memory import InMemoryStateStore
 

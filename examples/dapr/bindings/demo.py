@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from demo_support import free_port, node_app, python_app, render, sidecar, wait_for_lines  # noqa: E402
+from demo_support import free_port, node_app, python_app, render, sidecar, wait_for_lines
 
-from blockyard_conformance.backends.launcher import get_launcher  # noqa: E402
+from blockyard_conformance.backends.launcher import get_launcher
 
 HERE = Path(__file__).resolve().parent
 SERVED = {"kafka": ("bindings.kafka", "blockyard-kafka"), "rabbitmq": ("bindings.rabbitmq", "blockyard-rabbitmq")}

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from pydantic import field_validator
+from pydantic import SecretStr, field_validator
 
 from blockyard.errors import (
     AuthenticationError,
@@ -34,11 +34,16 @@ class SocketMetadata(ComponentMetadata):
     """Where the pluggable component listens, and what to send it at ``Init``."""
 
     socket_path: str = meta(description="Path of the component's Unix socket", example="/tmp/my-store.sock")
-    component_metadata: dict[str, str] = meta(
+    component_metadata: dict[str, SecretStr] = meta(
         default_factory=dict,
-        description="JSON object: the metadata sent to the component's Init (name -> value)",
+        description="JSON object: the metadata sent to the component's Init (name -> value); every value "
+        "is treated as sensitive, since which of them are secrets only the component knows",
         example='{"redisHost": "127.0.0.1:6379"}',
     )
+
+    def init_properties(self, **overrides: str) -> dict[str, str]:
+        """The metadata to send at ``Init`` (``overrides`` replace given names)."""
+        return {**{k: v.get_secret_value() for k, v in self.component_metadata.items()}, **overrides}
 
     @field_validator("component_metadata", mode="before")
     @classmethod
@@ -49,7 +54,7 @@ class SocketMetadata(ComponentMetadata):
             except ValueError:
                 raise ValueError("expected a JSON object of name -> value") from None
         if isinstance(value, dict):
-            return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+            return {str(k): v if isinstance(v, str | SecretStr) else json.dumps(v) for k, v in value.items()}
         return value
 
 

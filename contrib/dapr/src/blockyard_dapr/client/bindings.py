@@ -30,7 +30,7 @@ class SocketBinding(InputBinding, OutputBinding):
         self._conn = SocketConnection(self.meta.socket_path, self.name)
         self._output = bindings_pb2_grpc.OutputBindingStub(self._conn.channel)
         self._input = bindings_pb2_grpc.InputBindingStub(self._conn.channel)
-        properties = common_pb2.MetadataRequest(properties=self.meta.component_metadata)
+        properties = common_pb2.MetadataRequest(properties=self.meta.init_properties())
         self._has_input = await self._offered(
             self._input.Init, bindings_pb2.InputBindingInitRequest(metadata=properties)
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from blockyard.errors import BackendError, BlockyardError
 from blockyard.pubsub import BulkPublisher, Message, PublishOp, PubSubFeature, SubscribeRequest
@@ -19,6 +19,11 @@ class SocketPubSub(BulkPublisher):
 
     ``RETRY`` answers with an ack error (the server redelivers); ``SUCCESS`` and ``DROP`` answer
     without one, as daprd does for a message its app dropped.
+
+    The protocol has one consumer group per component instance (daprd sends ``consumerID`` at
+    ``Init``: the app id). The default group is that ``consumerID`` (else the instance name); a
+    subscription in another group gets a server-side instance of its own, ``<name>~<group>``,
+    initialised with the same metadata and ``consumerID: <group>``.
     """
 
     type: ClassVar[str] = "pubsub.dapr-socket"
@@ -26,19 +31,43 @@ class SocketPubSub(BulkPublisher):
     features: ClassVar[frozenset[PubSubFeature]] = frozenset(PubSubFeature) - {PubSubFeature.BULK_SUBSCRIBE}
     meta: SocketMetadata
 
+    @property
+    def default_consumer_group(self) -> str:
+        """The server-side component's group: the ``consumerID`` sent at ``Init``, else the instance name."""
+        return self.meta.init_properties().get("consumerID") or self.name
+
     async def _init(self) -> None:
+        self._groups: dict[str, tuple[SocketConnection, Any]] = {}
         self._conn = SocketConnection(self.meta.socket_path, self.name)
         self._stub = pubsub_pb2_grpc.PubSubStub(self._conn.channel)
-        init = pubsub_pb2.PubSubInitRequest(
-            metadata=common_pb2.MetadataRequest(properties=self.meta.component_metadata)
-        )
+        init = pubsub_pb2.PubSubInitRequest(metadata=common_pb2.MetadataRequest(properties=self.meta.init_properties()))
         await self._conn.call(self._stub.Init, init)
         reply = await self._conn.call(self._stub.Features, common_pb2.FeaturesRequest())
         self._narrow_features(PubSubFeature(f) for f in reply.features if f in PubSubFeature.__members__)
 
     async def _close(self) -> None:
+        for conn, _ in getattr(self, "_groups", {}).values():
+            await conn.close()
         if hasattr(self, "_conn"):
             await self._conn.close()
+
+    async def _group(self, group: str) -> tuple[SocketConnection, Any]:
+        """The connection and stub whose server-side instance consumes as ``group``."""
+        if group == self.default_consumer_group:
+            return self._conn, self._stub
+        if group not in self._groups:
+            conn = SocketConnection(self.meta.socket_path, f"{self.name}~{group}")
+            stub = pubsub_pb2_grpc.PubSubStub(conn.channel)
+            properties = self.meta.init_properties(consumerID=group)
+            try:
+                await conn.call(
+                    stub.Init, pubsub_pb2.PubSubInitRequest(metadata=common_pb2.MetadataRequest(properties=properties))
+                )
+            except BaseException:
+                await conn.close()
+                raise
+            self._groups[group] = (conn, stub)
+        return self._groups[group]
 
     async def _ping(self) -> None:
         await self._conn.call(self._stub.Ping, common_pb2.PingRequest())
@@ -73,7 +102,8 @@ class SocketPubSub(BulkPublisher):
         }
 
     async def _subscribe(self, req: SubscribeRequest) -> Stopper:
-        stream = self._stub.PullMessages(metadata=self._conn.header)
+        conn, stub = await self._group(req.consumer_group)
+        stream = stub.PullMessages(metadata=conn.header)
 
         async def handle(message: pubsub_pb2.PullMessagesResponse) -> HandlerResult:
             return await req.deliver(

@@ -24,7 +24,7 @@ class SocketSecretStore(SecretStore):
         self._conn = SocketConnection(self.meta.socket_path, self.name)
         self._stub = secretstore_pb2_grpc.SecretStoreStub(self._conn.channel)
         init = secretstore_pb2.SecretStoreInitRequest(
-            metadata=common_pb2.MetadataRequest(properties=self.meta.component_metadata)
+            metadata=common_pb2.MetadataRequest(properties=self.meta.init_properties())
         )
         await self._conn.call(self._stub.Init, init)
         reply = await self._conn.call(self._stub.Features, common_pb2.FeaturesRequest())

@@ -101,7 +101,7 @@ class SocketStateStore(TransactionalStateStore, QueryableStateStore):
         self._stub = state_pb2_grpc.StateStoreStub(self._conn.channel)
         self._tx = state_pb2_grpc.TransactionalStateStoreStub(self._conn.channel)
         self._query_stub = state_pb2_grpc.QueriableStateStoreStub(self._conn.channel)
-        init = state_pb2.InitRequest(metadata=common_pb2.MetadataRequest(properties=self.meta.component_metadata))
+        init = state_pb2.InitRequest(metadata=common_pb2.MetadataRequest(properties=self.meta.init_properties()))
         await self._conn.call(self._stub.Init, init)
         reply = await self._conn.call(self._stub.Features, common_pb2.FeaturesRequest())
         self._narrow_features(StateFeature(f) for f in reply.features if f in StateFeature.__members__)
