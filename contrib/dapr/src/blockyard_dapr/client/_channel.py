@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import grpc
@@ -22,7 +24,7 @@ from blockyard.errors import (
     NotSupportedError,
     SecretNotFoundError,
 )
-from blockyard.metadata import ComponentMetadata, meta
+from blockyard.metadata import ComponentMetadata, Duration, meta
 
 __all__ = ["SocketConnection", "SocketMetadata", "error_from_rpc"]
 
@@ -30,20 +32,39 @@ T = TypeVar("T")
 INSTANCE_HEADER = "x-component-instance"
 
 
+_SENSITIVE_NAME = re.compile(r"pass|secret|token|key|credential|connection|auth|sas|cert", re.IGNORECASE)
+
+
+def _sensitive(name: str, value: str | SecretStr) -> str | SecretStr:
+    """``value`` as a SecretStr when ``name`` looks like it names a secret."""
+    if isinstance(value, str) and _SENSITIVE_NAME.search(name):
+        return SecretStr(value)
+    return value
+
+
 class SocketMetadata(ComponentMetadata):
     """Where the pluggable component listens, and what to send it at ``Init``."""
 
     socket_path: str = meta(description="Path of the component's Unix socket", example="/tmp/my-store.sock")
-    component_metadata: dict[str, SecretStr] = meta(
+    component_metadata: dict[str, str | SecretStr] = meta(
         default_factory=dict,
-        description="JSON object: the metadata sent to the component's Init (name -> value); every value "
-        "is treated as sensitive, since which of them are secrets only the component knows",
+        description="JSON object: the metadata sent to the component's Init (name -> value); values of "
+        "names that look secret (password, secret, token, key, credential, connection string...) are "
+        "kept sensitive, since only the component knows its secrets",
         example='{"redisHost": "127.0.0.1:6379"}',
+    )
+
+    attach_timeout: Duration = meta(
+        timedelta(seconds=5),
+        description="Pub/sub and input bindings: how long subscribing waits for the server to say it "
+        "attached (header x-blockyard-subscribed); a server that never says so is then assumed attached",
+        example="5s",
     )
 
     def init_properties(self, **overrides: str) -> dict[str, str]:
         """The metadata to send at ``Init`` (``overrides`` replace given names)."""
-        return {**{k: v.get_secret_value() for k, v in self.component_metadata.items()}, **overrides}
+        given = {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in self.component_metadata.items()}
+        return {**given, **overrides}
 
     @field_validator("component_metadata", mode="before")
     @classmethod
@@ -54,7 +75,10 @@ class SocketMetadata(ComponentMetadata):
             except ValueError:
                 raise ValueError("expected a JSON object of name -> value") from None
         if isinstance(value, dict):
-            return {str(k): v if isinstance(v, str | SecretStr) else json.dumps(v) for k, v in value.items()}
+            return {
+                str(k): _sensitive(str(k), v if isinstance(v, str | SecretStr) else json.dumps(v))
+                for k, v in value.items()
+            }
         return value
 
 

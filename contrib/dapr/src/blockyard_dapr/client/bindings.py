@@ -13,7 +13,7 @@ from blockyard.bindings import BindingEvent, BindingResponse, DeliverEvent, Inpu
 from blockyard.errors import NotSupportedError
 from blockyard.subscription import HandlerResult, Stopper
 from blockyard_dapr.client._channel import SocketConnection, SocketMetadata
-from blockyard_dapr.client._streams import answer_stream
+from blockyard_dapr.client._streams import Attach, answer_stream
 from blockyard_dapr.protocol import bindings_pb2, bindings_pb2_grpc, common_pb2
 
 __all__ = ["SocketBinding"]
@@ -87,4 +87,5 @@ class SocketBinding(InputBinding, OutputBinding):
             return bindings_pb2.ReadRequest(message_id=message.message_id)
 
         # the first request opens the stream; it answers no message
-        return await answer_stream(stream, bindings_pb2.ReadRequest(), handle, answer)
+        attach = Attach(self.name, "its input", self.meta.attach_timeout.total_seconds())
+        return await answer_stream(stream, bindings_pb2.ReadRequest(), handle, answer, attach=attach)

@@ -8,7 +8,7 @@ from blockyard.errors import BackendError, BlockyardError
 from blockyard.pubsub import BulkPublisher, Message, PublishOp, PubSubFeature, SubscribeRequest
 from blockyard.subscription import HandlerResult, Stopper
 from blockyard_dapr.client._channel import SocketConnection, SocketMetadata
-from blockyard_dapr.client._streams import answer_stream
+from blockyard_dapr.client._streams import Attach, answer_stream
 from blockyard_dapr.protocol import common_pb2, pubsub_pb2, pubsub_pb2_grpc
 
 __all__ = ["SocketPubSub"]
@@ -24,6 +24,10 @@ class SocketPubSub(BulkPublisher):
     ``Init``: the app id). The default group is that ``consumerID`` (else the instance name); a
     subscription in another group gets a server-side instance of its own, ``<name>~<group>``,
     initialised with the same metadata and ``consumerID: <group>``.
+
+    The schema has no "subscribed" answer: ``subscribe`` returns once the server sent the
+    ``x-blockyard-subscribed`` header (Blockyard's server does, after its component attached), or
+    failed the stream, or after ``attachTimeout`` — a server that never says so is then assumed attached.
     """
 
     type: ClassVar[str] = "pubsub.dapr-socket"
@@ -123,4 +127,7 @@ class SocketPubSub(BulkPublisher):
             return pubsub_pb2.PullMessagesRequest(ack_message_id=message.id)
 
         first = pubsub_pb2.PullMessagesRequest(topic=pubsub_pb2.Topic(name=req.topic, metadata=dict(req.metadata)))
-        return await answer_stream(stream, first, handle, answer)
+        return await answer_stream(stream, first, handle, answer, attach=self._attach(req.topic))
+
+    def _attach(self, topic: str) -> Attach:
+        return Attach(self.name, f"topic {topic!r}", self.meta.attach_timeout.total_seconds())

@@ -13,7 +13,7 @@ import grpc
 
 from blockyard.bindings import BindingEvent, InputBinding, OutputBinding
 from blockyard.subscription import HandlerResult
-from blockyard_dapr.protocol import bindings_pb2
+from blockyard_dapr.protocol import SUBSCRIBED_HEADER, bindings_pb2
 from blockyard_dapr.services._acks import AckedStream
 from blockyard_dapr.services._common import ComponentServicer, reports_errors
 from blockyard_dapr.status import abort_with
@@ -75,6 +75,7 @@ class InputBindingServicer(ComponentServicer[InputBinding]):
             await abort_with(context, exc)
             return
         try:
+            await context.send_initial_metadata(((SUBSCRIBED_HEADER, "1"),))
             async for response in stream.run(request_iterator, _read_ack):
                 yield response
         finally:

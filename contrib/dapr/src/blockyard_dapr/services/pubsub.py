@@ -4,7 +4,8 @@ daprd writes and reads the CloudEvents envelope itself, so the component publish
 sends and delivers what the broker holds unchanged (``rawPayload`` both ways): no second envelope.
 ``PullMessages`` subscribes the component to the topic named in the stream's first request (its
 metadata goes to ``subscribe``; the consumer group is the component's, which daprd sets to the app
-id through ``consumerID``); each delivered message waits for daprd's acknowledgement.
+id through ``consumerID``), then sends the ``x-blockyard-subscribed`` header; each delivered
+message waits for daprd's acknowledgement.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from blockyard.envelope import RAW_PAYLOAD
 from blockyard.errors import BulkError, InvalidRequestError, NotSupportedError
 from blockyard.pubsub import BulkPublishEntry, Message, PubSub, PubSubFeature
 from blockyard.subscription import HandlerResult
-from blockyard_dapr.protocol import pubsub_pb2
+from blockyard_dapr.protocol import SUBSCRIBED_HEADER, pubsub_pb2
 from blockyard_dapr.services._acks import AckedStream
 from blockyard_dapr.services._common import ReportsFeatures, reports_errors
 from blockyard_dapr.status import abort_with
@@ -113,6 +114,7 @@ class PubSubServicer(ReportsFeatures[PubSub]):
             await abort_with(context, exc)
             return
         try:
+            await context.send_initial_metadata(((SUBSCRIBED_HEADER, "1"),))
             async for response in stream.run(request_iterator, _read_ack):
                 yield response
         finally:
