@@ -90,11 +90,11 @@ backends-up: provision
 backends-down: $(STAMP)
 	$(BIN)/blockyard backends down
 
-## The Dapr demos: Blockyard components served to daprd, apps in Python and Node.js.
-demo-bindings: provision
+## The Dapr demos (after make provision): Blockyard components served to daprd, apps in Python and Node.js.
+demo-bindings: $(STAMP)
 	$(BIN)/python examples/dapr/bindings/demo.py
 
-demo-pubsub: provision
+demo-pubsub: $(STAMP)
 	$(BIN)/python examples/dapr/pubsub/demo.py
 
 bench-startup: $(STAMP)
