@@ -17,6 +17,7 @@ round's p50 / p99 / ops/s. Targets: (c) p50 within 1.25x of (b); (a) p50 at leas
 
     .venv/bin/python bench/dapr_bench.py             # rounds 5, 400 operations per round
     .venv/bin/python bench/dapr_bench.py --quick     # smoke test, noisy figures
+    .venv/bin/python bench/dapr_bench.py --json bench/results/dapr.json   # also write the figures as JSON
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bench_results import Results, add_json_option
 from redis_bench import start_server
 
 from blockyard_dapr.daprd import Daprd, build
@@ -132,6 +134,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ops", type=int, default=400, help="operations per scenario and round")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 100 (a smoke test, noisy figures)")
+    add_json_option(parser)
     args = parser.parse_args()
     rounds, n = (2, 100) if args.quick else (args.rounds, args.ops)
 
@@ -206,7 +209,9 @@ def main() -> None:
         receiver.server.shutdown()
         redis.stop()
         shutil.rmtree(sockets, ignore_errors=True)
-    report(results)
+    report(
+        results, Results("dapr", "blockyard-dapr: in-process vs daprd built-in vs daprd -> socket", args.machine_note)
+    ).write(args.json)
 
 
 def pubsub_round(dapr: Any, receiver: Receiver, side: str, topic: str, n: int) -> tuple[float, float, float]:
@@ -220,8 +225,20 @@ def pubsub_round(dapr: Any, receiver: Receiver, side: str, topic: str, n: int) -
     return stats(latencies, time.perf_counter() - t0)
 
 
-def report(results: dict[tuple[str, str], list[tuple[float, float, float]]]) -> None:
+def report(results: dict[tuple[str, str], list[tuple[float, float, float]]], out: Results) -> Results:
+    """Print the tables; return ``out`` with the same figures (``--json``)."""
     med = {k: tuple(statistics.median(r[i] for r in v) for i in range(3)) for k, v in results.items()}
+    for (side, name), (p50, p99, _) in med.items():
+        out.percentiles(name, LABELS[side], p50, p99)
+    for name in ("get", "set", "publish -> handle"):
+        out.measured(
+            f"{name}, one in flight (c) vs (b)",
+            "ops/s",
+            med[("b", name)][2],
+            med[("c", name)][2],
+            None,
+            "daprd built-in",
+        )
     print("\n| operation | path | p50 ms | p99 ms | ops/s |\n|---|---|---|---|---|")
     for (side, name), (p50, p99, rate) in sorted(med.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(f"| {name} | {LABELS[side]} | {p50:.3f} | {p99:.3f} | {rate:,.0f} |")
@@ -234,6 +251,7 @@ def report(results: dict[tuple[str, str], list[tuple[float, float, float]]]) -> 
             gain = b / med[("a", name)][0]
             verdict = "ok" if gain >= 3 else "MISSED"
             print(f"| {name}: (a) p50 at least 3x lower than (b) | {gain:.1f}x lower | {verdict} |")
+    return out
 
 
 if __name__ == "__main__":
