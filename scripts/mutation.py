@@ -18,8 +18,12 @@ target kill rate.
 from __future__ import annotations
 
 import argparse
+import ast
 import concurrent.futures
 import json
+import os
+import queue
+import shlex
 import shutil
 import subprocess
 import sys
@@ -28,20 +32,29 @@ import time
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+import attrs
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "contrib" / "local" / "src"
+KIT = ROOT / "conformance" / "src"
 EQUIVALENTS = ROOT / "tests" / "conformance_kit" / "mutation_equivalents.toml"
 TARGET = 0.95
 
-MODULES: dict[str, str] = {
-    "state_memory": "state_in_memory",
-    "state_sqlite": "state_sqlite",
-    "pubsub_memory": "pubsub_in_memory",
-    "secretstores_file": "secretstores_local_file",
-    "secretstores_env": "secretstores_local_env",
+TIMEOUT = 300
+MODEL_SEED_ENV = "BLOCKYARD_MODEL_SEED"
+MODEL_SEED = 20210
+"""The state model's seed is fixed, so a mutant is killed or not the same way on every run."""
+
+MODULES: dict[str, tuple[str, ...]] = {
+    "state_memory": ("state.in-memory",),
+    "state_sqlite": ("state.sqlite",),
+    "pubsub_memory": ("pubsub.in-memory",),
+    "secretstores_file": ("secretstores.local.file",),
+    "secretstores_env": ("secretstores.local.env",),
 }
-"""Module of blockyard_local -> the ``-k`` expression selecting its conformance cases."""
+"""Module of blockyard_local -> the id prefixes of the conformance cases run against its mutants."""
 
 KEPT_COMPARISONS = (
     "Eq_NotEq|NotEq_Eq|Lt_GtE|Lt_LtE|LtE_Gt|LtE_Lt|Gt_LtE|Gt_GtE|GtE_Lt|GtE_Gt|In_NotIn|NotIn_In|Is_IsNot|IsNot_Is"
@@ -74,8 +87,14 @@ class ModuleResult:
     killed: int = 0
     survived: list[Mutant] = field(default_factory=list)
     equivalent: list[Mutant] = field(default_factory=list)
-    incompetent: int = 0
+    broken: list[Mutant] = field(default_factory=list)
     minutes: float = 0.0
+
+    @property
+    def raw_rate(self) -> float:
+        """Killed over every scored mutant, the equivalent ones included."""
+        scored = self.killed + len(self.survived) + len(self.equivalent)
+        return self.killed / scored if scored else 1.0
 
     @property
     def rate(self) -> float:
@@ -88,15 +107,13 @@ def _equivalents() -> dict[tuple[str, str, str], str]:
     return {(e["module"], e["operator"], e["code"].strip()): e["reason"] for e in data.get("equivalent", [])}
 
 
-def _config(scratch: Path, module: str, selector: str) -> str:
-    python = sys.executable
-    test = f"{python} -m pytest -x -q -p no:cacheprovider --timeout 120 tests/test_cases.py -k {selector}"
+def _config(source: Path) -> str:
     excluded = ", ".join(json.dumps(e) for e in EXCLUDED_OPERATORS)
     return f"""[cosmic-ray]
-module-path = "{scratch / "blockyard_local" / f"{module}.py"}"
-timeout = 300.0
+module-path = "{source}"
+timeout = {TIMEOUT}
 excluded-modules = []
-test-command = "env PYTHONPATH={scratch} {test}"
+test-command = "unused: scripts/mutation.py runs the tests itself"
 
 [cosmic-ray.distributor]
 name = "local"
@@ -106,78 +123,220 @@ exclude-operators = [{excluded}]
 """
 
 
+CASES_MODULE = """from blockyard_conformance.cases import discover_cases
+from blockyard_conformance.generate import install_case_classes
+
+install_case_classes(globals(), [c for c in discover_cases() if c.id.startswith({prefixes!r})])
+"""
+
+
 def _run(cmd: list[str], cwd: Path) -> None:
     subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
 
 
-def run_module(module: str, workdir: Path) -> ModuleResult:
-    """Mutate one module in a scratch copy of the package and run its kit cases against each mutant."""
-    from cosmic_ray.work_db import WorkDB, use_db
+@dataclass
+class Slot:
+    """A worker's private copy of the package, of the kit and its test modules: mutants never share a
+    file, and editing the work tree during a run changes nothing in it."""
 
-    started = time.monotonic()
-    scratch = workdir / module / "src"
-    shutil.copytree(PACKAGE, scratch, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    config = workdir / module / "cosmic-ray.toml"
-    config.write_text(_config(scratch, module, MODULES[module]))
-    session = workdir / module / "session.sqlite"
+    root: Path
+
+    @property
+    def package(self) -> Path:
+        return self.root / "src"
+
+    @property
+    def kit(self) -> Path:
+        return self.root / "kit"
+
+    def tests(self, module: str) -> Path:
+        return self.root / f"test_mutation_{module}.py"
+
+    def pytest(self, module: str, *args: str, tests: list[str] | None = None) -> str:
+        """The command running the module's kit cases (or only ``tests``, ids within its test module)."""
+        file = self.tests(module)
+        selected = " ".join(f"{file}::{t}" for t in tests) if tests else str(file)
+        return (
+            f"env PYTHONPATH={self.package}:{self.kit} {MODEL_SEED_ENV}={MODEL_SEED} {sys.executable} -m pytest -q "
+            f"-p no:cacheprovider -p no:randomly --timeout {TIMEOUT} --rootdir {ROOT} -c {ROOT / 'pyproject.toml'} "
+            f"{' '.join(args)} {selected}"
+        )
+
+
+def _make_slot(root: Path) -> Slot:
+    slot = Slot(root)
+    ignored = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(PACKAGE, slot.package, ignore=ignored)
+    shutil.copytree(KIT, slot.kit, ignore=ignored)
+    for module, prefixes in MODULES.items():
+        (root / f"test_mutation_{module}.py").write_text(CASES_MODULE.format(prefixes=prefixes))
+    return slot
+
+
+class Coverage:
+    """Which kit tests execute each statement of a module, measured once on the unmutated code.
+
+    A mutant is tested only by the tests that execute its statement (a test that never runs the
+    mutated code cannot tell the mutant from the original); statements run while importing (class
+    bodies, defaults) or by no recorded test are tested by the whole selection.
+    """
+
+    def __init__(self, module: str, slot: Slot, workdir: Path) -> None:
+        from coverage import CoverageData
+
+        data_file = workdir / module / ".coverage"
+        target = slot.package / "blockyard_local" / f"{module}.py"
+        command = slot.pytest(module, f"--cov={target.parent}", "--cov-context=test", "--cov-report=")
+        env = {**os.environ, "COVERAGE_FILE": str(data_file)}
+        done = subprocess.run(shlex.split(command), cwd=slot.root, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"the kit fails on the unmutated {module}.py; fix that first:\n{done.stdout[-3000:]}")
+        data = CoverageData(basename=str(data_file))
+        data.read()
+        self.tests: dict[int, set[str]] = {}
+        for line, contexts in data.contexts_by_lineno(str(target)).items():
+            self.tests[line] = {c.split("::", 1)[1].rsplit("|", 1)[0] if "::" in c else "" for c in contexts}
+        self.statements = sorted(_statements(ast.parse(target.read_text()), False), key=lambda s: s[1] - s[0])
+
+    def tests_for(self, line: int) -> list[str] | None:
+        """Ids of the tests executing the statement holding ``line``; ``None``: run them all."""
+        start, _, in_function = next((s for s in self.statements if s[0] <= line <= s[1]), (line, line, False))
+        tests = self.tests.get(start, set())
+        return sorted(tests) if in_function and tests and "" not in tests else None
+
+
+def _statements(node: ast.AST, in_function: bool) -> list[tuple[int, int, bool]]:
+    """(first line, last line, inside a function body) of every statement under ``node``; a ``def`` line
+    itself (decorators, defaults) runs at import, so it counts as outside."""
+    found: list[tuple[int, int, bool]] = []
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.stmt):
+            found.append((child.lineno, child.end_lineno or child.lineno, in_function))
+        body = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+        found.extend(_statements(child, body))
+    return found
+
+
+def _mutate_in(slot: Slot, module: str, item: Any, coverage: Coverage) -> Any:
+    """Apply one work item's mutation to the slot's copy, run the kit tests reaching it, restore the copy."""
+    from cosmic_ray.mutating import mutate_and_test
+
+    target = slot.package / "blockyard_local" / f"{module}.py"
+    mutations = [attrs.evolve(m, module_path=target) for m in item.mutations]
+    tests = coverage.tests_for(item.mutations[0].start_pos[0])
+    return mutate_and_test(mutations, slot.pytest(module, "-x", tests=tests), TIMEOUT)
+
+
+def _init_session(module: str, workdir: Path) -> Path:
+    """A cosmic-ray session holding the module's mutants (after the operator filter)."""
+    here = workdir / module
+    here.mkdir(parents=True)
+    config = here / "cosmic-ray.toml"
+    config.write_text(_config(PACKAGE / "blockyard_local" / f"{module}.py"))
+    session = here / "session.sqlite"
     bindir = Path(sys.executable).parent
     _run([str(bindir / "cosmic-ray"), "init", str(config), str(session)], ROOT)
     _run([str(bindir / "cr-filter-operators"), str(session), str(config)], ROOT)
-    _run([str(bindir / "cosmic-ray"), "exec", str(config), str(session)], ROOT)
-    source = (scratch / "blockyard_local" / f"{module}.py").read_text().splitlines()
+    return session
+
+
+def run_modules(modules: list[str], workdir: Path, jobs: int) -> list[ModuleResult]:
+    """Mutate every module; ``jobs`` workers, each on its own copy, test the mutants in parallel."""
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    started = {m: time.monotonic() for m in modules}
+    sessions = {m: _init_session(m, workdir) for m in modules}
+    slots: queue.Queue[Slot] = queue.Queue()
+    for n in range(jobs):
+        slots.put(_make_slot(workdir / f"worker-{n}"))
+
+    first = slots.get()
+    coverages = {m: Coverage(m, first, workdir) for m in modules}
+    slots.put(first)
+
+    def work(module: str, item: Any) -> Any:
+        slot = slots.get()
+        try:
+            return _mutate_in(slot, module, item, coverages[module])
+        finally:
+            slots.put(slot)
+
+    pending: dict[str, list[Any]] = {}
+    for m, session in sessions.items():
+        with use_db(str(session), WorkDB.Mode.open) as db:
+            pending[m] = list(db.pending_work_items)
+    total = sum(len(v) for v in pending.values())
+    print(f"{total} mutants ({', '.join(f'{m}: {len(v)}' for m, v in pending.items())}), {jobs} workers", flush=True)
+    outcomes: dict[str, list[tuple[Any, Any]]] = {m: [] for m in modules}
+    finished: dict[str, float] = {}
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        futures = {pool.submit(work, m, item): (m, item) for m in modules for item in pending[m]}
+        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            m, item = futures[future]
+            outcomes[m].append((item, future.result()))
+            print(f"[{done}/{total}] {m} {item.job_id[:8]}: {future.result().test_outcome.value}", flush=True)
+            if len(outcomes[m]) == len(pending[m]):
+                finished[m] = time.monotonic()
+    return [_score(m, outcomes[m], round((finished.get(m, started[m]) - started[m]) / 60, 1)) for m in modules]
+
+
+def _score(module: str, outcomes: list[tuple[Any, Any]], minutes: float) -> ModuleResult:
+    source = (PACKAGE / "blockyard_local" / f"{module}.py").read_text().splitlines()
     equivalents = _equivalents()
-    result = ModuleResult(module)
-    with use_db(str(session), WorkDB.Mode.open) as db:
-        for item, outcome in db.completed_work_items:
-            if outcome.worker_outcome == "skipped":
-                continue
-            mutation = item.mutations[0]
-            line, column = mutation.start_pos
-            code = source[line - 1].strip()
-            found = Mutant(
-                module, line, column, mutation.operator_name, code, str(outcome.test_outcome), outcome.diff or ""
-            )
-            if outcome.test_outcome == "killed":
-                result.killed += 1
-            elif outcome.test_outcome == "incompetent":
-                result.incompetent += 1
+    result = ModuleResult(module, minutes=minutes)
+    for item, outcome in sorted(outcomes, key=lambda o: o[0].mutations[0].start_pos):
+        if outcome.worker_outcome == "no-test":
+            continue
+        mutation = item.mutations[0]
+        line, column = mutation.start_pos
+        code = source[line - 1].strip()
+        found = Mutant(
+            module, line, column, mutation.operator_name, code, str(outcome.test_outcome), outcome.diff or ""
+        )
+        if outcome.test_outcome == "killed":
+            result.killed += 1
+        elif outcome.test_outcome == "incompetent":
+            result.incompetent += 1
+            result.broken.append(found)
+        else:
+            reason = equivalents.get((module, found.operator, code))
+            if reason is None:
+                result.survived.append(found)
             else:
-                reason = equivalents.get((module, found.operator, code))
-                if reason is None:
-                    result.survived.append(found)
-                else:
-                    found.reason = reason
-                    result.equivalent.append(found)
-    result.minutes = round((time.monotonic() - started) / 60, 1)
+                found.reason = reason
+                result.equivalent.append(found)
     return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"modules (default: all of {', '.join(MODULES)})")
-    parser.add_argument("--jobs", type=int, default=2, help="modules mutated at once (default 2)")
+    parser.add_argument("--jobs", type=int, default=3, help="mutants tested at once, each in its own copy (default 3)")
     args = parser.parse_args()
     modules = args.modules or list(MODULES)
     unknown = sorted(set(modules) - set(MODULES))
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
-    with (
-        tempfile.TemporaryDirectory(prefix="blockyard-mutation-") as tmp,
-        concurrent.futures.ThreadPoolExecutor(args.jobs) as pool,
-    ):
-        results = list(pool.map(lambda m: run_module(m, Path(tmp)), modules))
+    print(f"kit cases run with {MODEL_SEED_ENV}={MODEL_SEED}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="blockyard-mutation-") as tmp:
+        results = run_modules(modules, Path(tmp), args.jobs)
     below = False
     for r in results:
         print(
             f"\n== {r.module}: {r.killed} killed, {len(r.survived)} survived, {len(r.equivalent)} equivalent, "
-            f"{r.incompetent} incompetent; kill rate {r.rate:.1%} ({r.minutes} min)"
+            f"{len(r.broken)} incompetent; kill rate {r.rate:.1%} of non-equivalent, "
+            f"{r.raw_rate:.1%} of all ({r.minutes} min)"
         )
         for m in r.survived:
             print(f"  survived {r.module}.py:{m.line}:{m.column} {m.operator}: {m.code}")
+        for m in r.broken:
+            print(f"  incompetent {r.module}.py:{m.line}:{m.column} {m.operator}: {m.code}")
+        for m in r.equivalent:
+            print(f"  equivalent {r.module}.py:{m.line} {m.operator}: {m.code} -- {m.reason}")
         below = below or r.rate < TARGET
     report = ROOT / "reports" / "mutation.json"
     report.parent.mkdir(exist_ok=True)
-    report.write_text(json.dumps([{**asdict(r), "rate": r.rate} for r in results], indent=2))
+    report.write_text(json.dumps([{**asdict(r), "rate": r.rate, "raw_rate": r.raw_rate} for r in results], indent=2))
     print(f"\nwrote {report.relative_to(ROOT)}; target: {TARGET:.0%} of non-equivalent mutants killed")
     return 1 if below else 0
 

@@ -317,6 +317,45 @@ SECRET_DEFECTS: dict[str, Defect] = {
         """,
         "test_bulk_get_contains_seeded_secrets",
     ),
+    "bulk-get-lists-an-unreadable-secret": _secret(
+        """
+        class Broken(RefSecretStore):
+            async def _bulk_get_secrets(self, metadata):
+                return {**(await super()._bulk_get_secrets(metadata)), "stray": {"stray": "x"}}
+        """,
+        "test_bulk_get_agrees_with_get",
+    ),
+    "bulk-get-changes-a-value": _secret(
+        """
+        class Broken(RefSecretStore):
+            async def _bulk_get_secrets(self, metadata):
+                out = await super()._bulk_get_secrets(metadata)
+                out["versioned"] = {"versioned": "v1"}
+                return out
+        """,
+        "test_bulk_get_agrees_with_get",
+    ),
+    "hidden-secret-exposed": Defect(
+        """
+        class Broken(RefSecretStore):
+            SECRETS = {**RefSecretStore.SECRETS, "internal": [{"internal": "token"}]}
+        """,
+        "test_hidden_secrets_stay_hidden",
+        SECRET_SUITE + '    hidden_secrets = ["internal"]\n',
+    ),
+    "hidden-secret-only-left-out-of-bulk": Defect(
+        """
+        class Broken(RefSecretStore):
+            SECRETS = {**RefSecretStore.SECRETS, "internal": [{"internal": "token"}]}
+
+            async def _bulk_get_secrets(self, metadata):
+                out = await super()._bulk_get_secrets(metadata)
+                del out["internal"]
+                return out
+        """,
+        "test_hidden_secrets_stay_hidden",
+        SECRET_SUITE + '    hidden_secrets = ["internal"]\n',
+    ),
     "secret-value-logged": _secret(
         """
         class Broken(RefSecretStore):

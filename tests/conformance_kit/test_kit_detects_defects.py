@@ -7,6 +7,9 @@ through its suite with pytester; the named suite test must fail on its own check
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from defects_other import BINDING_DEFECTS, PUBSUB_DEFECTS, SECRET_DEFECTS
 from defects_state import STATE_DEFECTS, STATE_SUITE
@@ -15,6 +18,8 @@ from test_kit_detects_faults import BACKEND_FAULT_TESTS
 from test_query_kit_detects_defects import QUERY_DEFECTS
 
 from blockyard_conformance import BindingSuite, PubSubSuite, SecretStoreSuite, StateStoreSuite
+from blockyard_conformance.backends.launcher import Launcher
+from blockyard_conformance.backends.recipe import port_open
 from blockyard_conformance.state_model import SEED_ENV
 
 pytest_plugins = ["pytester"]
@@ -74,11 +79,14 @@ def test_spec_declaring_other_features_fails_the_kit(pytester: pytest.Pytester) 
     result.stdout.fnmatch_lines(["*AssertionError: ComponentSpec.features differ from the class*"])
 
 
+@pytest.mark.parametrize("given", [False, True], ids=["launcher-started", "from-the-environment"])
 def test_data_lost_in_a_backend_restart_fails_the_kit(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, given: bool
 ) -> None:
     """A store kept in a backend that forgets everything when it restarts (the in-memory http-echo
-    server) fails the fault test once its case lets the kit restart the backend."""
+    server) fails the fault test once its case lets the kit restart the backend; also when the
+    suite's backend is someone else's (``BLOCKYARD_HTTP_ECHO_URL``): the test then restarts a private
+    server of its own, which it stops afterwards, and the given server is left alone."""
     body = """
     import httpx
     from blockyard.metadata import ComponentMetadata, meta
@@ -116,9 +124,23 @@ class TestForgetful(StateStoreSuite):
     def component_metadata(self, env):
         return {"url": env.endpoint.url}
 """
-    result = run_with_own_backends(pytester, monkeypatch, body, suite, FAULT_TESTS["StateStoreSuite"])
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*assert None == {'kept': True}*"])  # the data was lost, nothing else
+    owner = Launcher(tmp_path / "owner-state", use_docker=False)
+    try:
+        if given:
+            served = owner.up("http-echo")
+            (before,) = owner.status("http-echo")
+            monkeypatch.setenv("BLOCKYARD_HTTP_ECHO_URL", served.url)
+        result = run_with_own_backends(pytester, monkeypatch, body, suite, FAULT_TESTS["StateStoreSuite"])
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*assert None == {'kept': True}*"])  # the data was lost, nothing else
+        if given:
+            (after,) = owner.status("http-echo")
+            assert (after.state, after.pid) == ("ready", before.pid), "the given server was restarted or stopped"
+            private = re.search(r"restarted a private http-echo at 127\.0\.0\.1:(\d+)", result.stdout.str())
+            assert private is not None, "the fault test did not say it used a private server"
+            assert not port_open(int(private.group(1))), "the private server outlived the test"
+    finally:
+        owner.down()
 
 
 def test_messages_lost_in_a_backend_restart_fail_the_kit(
@@ -216,6 +238,7 @@ class TestRefPubSub(PubSubSuite):
 class TestRefSecrets(SecretStoreSuite):
     component_class = RefSecretStore
     versions = {"1": {"versioned": "v1"}, "2": {"versioned": "v2"}}
+    hidden_secrets = ["internal"]
 
 class TestRefBinding(BindingSuite):
     component_class = RefBinding

@@ -46,6 +46,7 @@ from blockyard_conformance.cases import Case, run_case_setup, substitute, substi
 from blockyard_conformance.components import build_component, given_properties, secret_values
 from blockyard_conformance.faults import FaultProxy, proxied
 from blockyard_conformance.marks import FEATURE_MARK, NOT_DECLARED, NOT_RUN, capability
+from blockyard_conformance.private_backend import RestartTarget, restartable_target
 from blockyard_conformance.support import fresh_id
 
 if TYPE_CHECKING:
@@ -172,16 +173,23 @@ class ComponentSuite:
     def restartable_backend(self, env: SuiteEnv) -> str:
         """The name of the backend the fault tests may restart; skips with the reason otherwise.
 
-        Only a backend the launcher itself started is ever restarted, and only when the case says
-        it keeps its data across a restart (knob ``restart_backend``).
+        Only when the case says it keeps its data across a restart (knob ``restart_backend``).
         """
         if env.endpoint is None:
             pytest.skip("an embedded component has no backend to restart")
         if not self.restart_backend:
             pytest.skip("the case does not let the kit restart its backend (knob 'restart_backend')")
-        if env.endpoint.source not in ("native", "docker"):
-            pytest.skip(f"the launcher did not start this backend ({env.endpoint.source}); it restarts only its own")
         return env.endpoint.backend
+
+    @contextlib.asynccontextmanager
+    async def restartable(self, env: SuiteEnv, component: Component) -> AsyncIterator[RestartTarget]:
+        """What a fault test drives: ``component`` when the launcher started the suite's backend, else
+        a component of the case on a private server of that backend (see :mod:`.private_backend`)."""
+        self.restartable_backend(env)
+        async with restartable_target(env, component, self.create_component) as target:
+            if target.private:
+                self.note(f"restarted a private {target.backend} at {target.endpoint.address}, not the suite's")
+            yield target
 
     async def restart(self, backend: str, *, kill: bool = False) -> None:
         """Stop and start ``backend`` through the launcher (same port, same data folder); ``kill``:

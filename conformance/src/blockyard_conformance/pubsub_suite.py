@@ -474,38 +474,40 @@ class PubSubSuite(ComponentSuite):
         """The launcher restarts the backend mid-stream (knob ``restart_backend``): a publish that
         fails is retried by the publisher, the subscription resumes by itself, and every confirmed
         message arrives."""
-        backend = self.restartable_backend(suite_env)
-        topic, group = self.topic("fault"), fresh_id("g-")
-        got = Received(run)
-        confirmed: list[int] = []
-        a_third_confirmed, restarted = asyncio.Event(), asyncio.Event()
+        async with self.restartable(suite_env, pubsub) as target:
+            assert isinstance(target.component, PubSub)
+            pubsub = target.component
+            topic, group = self.topic("fault"), fresh_id("g-")
+            got = Received(run)
+            confirmed: list[int] = []
+            a_third_confirmed, restarted = asyncio.Event(), asyncio.Event()
 
-        async def publisher() -> None:
-            n = 0
-            while n < self.fault_message_count:
-                try:
-                    await pubsub.publish(topic, {"run": run, "seq": n})
-                except BackendUnavailableError:
-                    await asyncio.sleep(0.05)  # not confirmed: publish the same message again
-                    continue
-                confirmed.append(n)
-                n += 1
-                if n == self.fault_message_count // 3:
-                    a_third_confirmed.set()
+            async def publisher() -> None:
+                n = 0
+                while n < self.fault_message_count:
+                    try:
+                        await pubsub.publish(topic, {"run": run, "seq": n})
+                    except BackendUnavailableError:
+                        await asyncio.sleep(0.05)  # not confirmed: publish the same message again
+                        continue
+                    confirmed.append(n)
+                    n += 1
+                    if n == self.fault_message_count // 3:
+                        a_third_confirmed.set()
 
-        async def restarter() -> None:
-            await a_third_confirmed.wait()
-            await self.restart(backend)
-            restarted.set()
+            async def restarter() -> None:
+                await a_third_confirmed.wait()
+                await target.restart()
+                restarted.set()
 
-        async with await self.subscribe(pubsub, topic, got.handler, group):
-            await asyncio.wait_for(asyncio.gather(publisher(), restarter()), self.restart_timeout)
-            want = set(confirmed)
-            await got.wait_for(
-                lambda: got.has(want), within=self.restart_timeout, what="every confirmed message after the restart"
-            )
-        assert restarted.is_set()
-        assert len(want) == self.fault_message_count
+            async with await self.subscribe(pubsub, topic, got.handler, group):
+                await asyncio.wait_for(asyncio.gather(publisher(), restarter()), self.restart_timeout)
+                want = set(confirmed)
+                await got.wait_for(
+                    lambda: got.has(want), within=self.restart_timeout, what="every confirmed message after the restart"
+                )
+            assert restarted.is_set()
+            assert len(want) == self.fault_message_count
 
     async def publish_counted(self, pubsub: PubSub, topic: str, run: str, ledger: Ledger, count: int) -> int:
         """Publish ``count`` messages 100 at a time, each retried until confirmed, recording each

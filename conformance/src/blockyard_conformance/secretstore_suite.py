@@ -2,7 +2,8 @@
 
 Knobs: ``secret_name`` / ``expected_secret`` (``conftestsecret`` -> ``{conftestsecret: abcd}``),
 ``bulk_expected`` (secrets bulk get must contain), ``multi_key_secret`` /
-``multi_key_expected``, ``versioned_secret`` / ``versions`` (version id -> expected value).
+``multi_key_expected``, ``versioned_secret`` / ``versions`` (version id -> expected value),
+``hidden_secrets`` (names the backend holds but the component must never expose).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import ClassVar
 import pytest
 
 from blockyard.component import Component
-from blockyard.errors import NotSupportedError, SecretNotFoundError
+from blockyard.errors import BlockyardError, NotSupportedError, SecretNotFoundError
 from blockyard.secretstores import SecretStore
 from blockyard_conformance.base_suite import ComponentSuite
 from blockyard_conformance.marks import capability
@@ -36,6 +37,7 @@ class SecretStoreSuite(ComponentSuite):
     multi_key_expected: ClassVar[dict[str, str]] = {"first": "1", "second": "2", "third": "3"}
     versioned_secret: str = "versioned"
     versions: ClassVar[dict[str, dict[str, str]]] = {}
+    hidden_secrets: ClassVar[list[str]] = []
 
     async def exercise(self, component: Component) -> None:
         assert isinstance(component, SecretStore)
@@ -67,6 +69,32 @@ class SecretStoreSuite(ComponentSuite):
         everything = await secrets.bulk_get_secrets()
         for name, value in self.bulk_expected.items():
             assert everything.get(name) == value, f"bulk get lacks or changes secret {name!r}"
+
+    @capability("core")
+    async def test_bulk_get_agrees_with_get(self, secrets: SecretStore) -> None:
+        """Every secret bulk_get_secrets lists reads back with get_secret under that name, unchanged."""
+        everything = await secrets.bulk_get_secrets()
+        for name, value in everything.items():
+            try:
+                got = await secrets.get_secret(name)
+            except BlockyardError as exc:
+                raise AssertionError(
+                    f"bulk get lists {name!r}, which get_secret refuses ({type(exc).__name__})"
+                ) from None
+            same = got == value  # compared apart from the assert, so a failure prints no secret value
+            assert same, f"bulk get and get_secret disagree on the value of {name!r}"
+
+    @capability("core")
+    async def test_hidden_secrets_stay_hidden(self, secrets: SecretStore) -> None:
+        """Each name in ``hidden_secrets`` is held by the backend, yet get raises SecretNotFoundError and
+        bulk get leaves it out."""
+        if not self.hidden_secrets:
+            pytest.skip("the case names no hidden_secrets")
+        everything = await secrets.bulk_get_secrets()
+        for name in self.hidden_secrets:
+            with pytest.raises(SecretNotFoundError):
+                await secrets.get_secret(name)
+            assert name not in everything, f"bulk get exposes the hidden secret {name!r}"
 
     @capability("core")
     async def test_secret_values_stay_out_of_logs(self, secrets: SecretStore, caplog: pytest.LogCaptureFixture) -> None:

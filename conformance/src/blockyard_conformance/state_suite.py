@@ -181,15 +181,17 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
     async def test_state_survives_a_backend_restart(self, store: StateStore, keys: Keys, suite_env: SuiteEnv) -> None:
         """After the launcher restarts the backend, the store reconnects by itself and reads back what
         it wrote before, with the same ETag (knob ``restart_backend``)."""
-        backend = self.restartable_backend(suite_env)
-        key = keys("fault")
-        etag = await self.written_etag(store, key, await store.set(key, {"kept": True}))
-        await self.restart(backend)
-        item = await _eventually(lambda: store.get(key), within=self.restart_timeout)
-        assert item.json() == {"kept": True}
-        if "ETAG" in self.declared(store):
-            assert item.etag == etag
-            assert await self.written_etag(store, key, await store.set(key, {"kept": "updated"}, etag=etag)) != etag
+        async with self.restartable(suite_env, store) as target:
+            assert isinstance(target.component, StateStore)
+            store = target.component
+            key = keys("fault")
+            etag = await self.written_etag(store, key, await store.set(key, {"kept": True}))
+            await target.restart()
+            item = await _eventually(lambda: store.get(key), within=self.restart_timeout)
+            assert item.json() == {"kept": True}
+            if "ETAG" in self.declared(store):
+                assert item.etag == etag
+                assert await self.written_etag(store, key, await store.set(key, {"kept": "updated"}, etag=etag)) != etag
 
     @capability("fault")
     async def test_acknowledged_writes_survive_a_backend_kill(
