@@ -34,6 +34,14 @@ class TestBroken(StateStoreSuite):
 """
 
 
+INVALID_METADATA_SUITE = (
+    STATE_SUITE
+    + """
+    invalid_metadata = [{"namespace": "a/b"}]
+"""
+)
+
+
 def _state(body: str, test: str) -> Defect:
     return Defect(body, test, STATE_SUITE)
 
@@ -69,6 +77,37 @@ STATE_DEFECTS: dict[str, Defect] = {
                 return await self._get(key, None, {})
         """,
         "test_use_before_init_raises_closed",
+    ),
+    "invalid-metadata-accepted": Defect(
+        """
+        class Broken(RefStateStore):
+            pass
+        """,
+        "test_invalid_metadata_is_named",
+        INVALID_METADATA_SUITE,
+    ),
+    "invalid-metadata-refused-with-another-error": Defect(
+        """
+        class Broken(RefStateStore):
+            async def _init(self):
+                if "/" in self.meta.namespace:
+                    raise ValueError("no slash allowed")
+                await super()._init()
+        """,
+        "test_invalid_metadata_is_named",
+        INVALID_METADATA_SUITE,
+    ),
+    "invalid-metadata-error-names-no-field": Defect(
+        """
+        from blockyard.errors import ComponentConfigError
+        class Broken(RefStateStore):
+            async def _init(self):
+                if "/" in self.meta.namespace:
+                    raise ComponentConfigError("invalid configuration")
+                await super()._init()
+        """,
+        "test_invalid_metadata_is_named",
+        INVALID_METADATA_SUITE,
     ),
     "config-error-names-no-field": _state(
         """

@@ -222,6 +222,7 @@ CORRECT = """
 class TestRefState(StateStoreSuite):
     component_class = RefStateStore
     metadata = {"namespace": "n", "password": "sup3r-s3cret"}
+    invalid_metadata = [{"password": {"not": ["a", "string"]}}]
 
 class TestRefStateOnAClock(StateStoreSuite):
     component_class = RefStateStore
@@ -265,6 +266,7 @@ def test_correct_components_pass(pytester: pytest.Pytester) -> None:
         "no backend to restart",
         "no backend to kill",
         "no network path to break",
+        "names no invalid_metadata",
     )
     assert all(any(a in line for a in allowed) for line in skipped), skipped
 

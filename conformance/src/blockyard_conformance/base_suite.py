@@ -116,6 +116,9 @@ class ComponentSuite:
     component_name: ClassVar[str | None] = None
     backend: ClassVar[str | None] = None
     case: ClassVar[Case | None] = None
+    invalid_metadata: ClassVar[list[dict[str, Any]]] = []
+    """Knob: metadata changes (property -> value), each of which the component must refuse with a
+    ComponentConfigError naming that property, at construction or ``init()``."""
     restart_backend: bool = False
     """Knob: the backend keeps its data across a restart, so the fault tests may restart it."""
     restart_timeout: float = 60.0
@@ -445,6 +448,30 @@ class ComponentSuite:
                 cls(props, name=component.name)
             text = str(raised.value)
             assert label.lower() in text.lower() or name in text, f"error does not name {label!r}: {text}"
+
+    @capability("lifecycle")
+    async def test_invalid_metadata_is_named(self, component: Component) -> None:
+        """Each change in ``invalid_metadata``, applied to the given metadata, fails construction or
+        ``init()`` with a ComponentConfigError naming the changed property (never another error)."""
+        if not self.invalid_metadata:
+            pytest.skip("the case names no invalid_metadata")
+        cls, given = type(component), given_properties(component)
+        for change in self.invalid_metadata:
+            try:
+                other = cls({**given, **change}, name=component.name)
+                try:
+                    await other.init()
+                finally:
+                    await other.close()
+            except ComponentConfigError as exc:
+                text = str(exc).lower()
+            except Exception as exc:
+                raise AssertionError(
+                    f"metadata {sorted(change)} refused with {type(exc).__name__}, not a ComponentConfigError"
+                ) from None
+            else:
+                raise AssertionError(f"invalid metadata {sorted(change)} was accepted")
+            assert any(name.lower() in text for name in change), f"the error names none of {sorted(change)}: {text}"
 
     @capability("lifecycle")
     async def test_sensitive_values_hidden(
