@@ -112,9 +112,14 @@ class ModuleResult:
         return self.killed / scored if scored else 1.0
 
 
-def _equivalents() -> dict[tuple[str, str, str], str]:
+def _equivalents() -> dict[tuple[str, str, str, int | None], str]:
+    """(module, operator, stripped source line, column or None) -> reason. An entry names the
+    mutated node's column when the line holds two nodes the operator mutates alike."""
     data = tomllib.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else {}
-    return {(e["module"], e["operator"], e["code"].strip()): e["reason"] for e in data.get("equivalent", [])}
+    return {
+        (e["module"], e["operator"], e["code"].strip(), e.get("column")): e["reason"]
+        for e in data.get("equivalent", [])
+    }
 
 
 def _config(source: Path) -> str:
@@ -315,7 +320,8 @@ def _score(module: str, outcomes: list[tuple[Any, Any]], minutes: float) -> Modu
             result.incompetent += 1
             result.broken.append(found)
         else:
-            reason = equivalents.get((module, found.operator, code))
+            key = (module, found.operator, code)
+            reason = equivalents.get((*key, column), equivalents.get((*key, None)))
             if reason is None:
                 result.survived.append(found)
             else:
@@ -350,10 +356,10 @@ def main() -> int:
         for m in r.equivalent:
             print(f"  equivalent {r.module}.py:{m.line} {m.operator}: {m.code} -- {m.reason}")
         below = below or r.rate < TARGET
-    matched = {(m.module, m.operator, m.code) for r in results for m in r.equivalent}
-    for module, operator, code in sorted(set(_equivalents()) - matched):
+    matched = {(m.module, m.operator, m.code, c) for r in results for m in r.equivalent for c in (m.column, None)}
+    for module, operator, code, column in sorted(set(_equivalents()) - matched, key=str):
         if module in modules:
-            print(f"  stale equivalent entry (no surviving mutant matches it): {module} {operator}: {code}")
+            print(f"  stale equivalent entry (no surviving mutant matches it): {module} {operator} {column}: {code}")
     report = ROOT / "reports" / "mutation.json"
     report.parent.mkdir(exist_ok=True)
     report.write_text(json.dumps([{**asdict(r), "rate": r.rate, "raw_rate": r.raw_rate} for r in results], indent=2))
