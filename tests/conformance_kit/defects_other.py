@@ -288,6 +288,30 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
         """,
         "test_payloads_are_byte_exact",
     ),
+    "bulk-batches-of-one": _pubsub(
+        """
+        import dataclasses
+        class Broken(RefPubSub):
+            async def _bulk_subscribe(self, req):
+                return await super()._bulk_subscribe(dataclasses.replace(req, max_messages=1))
+        """,
+        "test_bulk_subscribe_batches_and_redelivers_retried_ids",
+    ),
+    "bulk-retry-answers-ignored": _pubsub(
+        """
+        import dataclasses
+        class Broken(RefPubSub):
+            async def _bulk_subscribe(self, req):
+                deliver = req.deliver_batch
+
+                async def acknowledged(messages):
+                    await deliver(messages)
+                    return {}
+
+                return await super()._bulk_subscribe(dataclasses.replace(req, deliver_batch=acknowledged))
+        """,
+        "test_bulk_subscribe_batches_and_redelivers_retried_ids",
+    ),
 }
 
 SECRET_DEFECTS: dict[str, Defect] = {
