@@ -259,8 +259,11 @@ def _init_session(module: str, workdir: Path) -> Path:
     return session
 
 
-def run_modules(modules: list[str], workdir: Path, jobs: int) -> list[ModuleResult]:
-    """Mutate every module; ``jobs`` workers, each on its own copy, test the mutants in parallel."""
+def run_modules(
+    modules: list[str], workdir: Path, jobs: int, only: set[tuple[str, int, int, str]] | None = None
+) -> list[ModuleResult]:
+    """Mutate every module; ``jobs`` workers, each on its own copy, test the mutants in parallel
+    (only those in ``only``, as (module, line, column, operator), when given)."""
     from cosmic_ray.work_db import WorkDB, use_db
 
     started = {m: time.monotonic() for m in modules}
@@ -283,7 +286,7 @@ def run_modules(modules: list[str], workdir: Path, jobs: int) -> list[ModuleResu
     pending: dict[str, list[Any]] = {}
     for m, session in sessions.items():
         with use_db(str(session), WorkDB.Mode.open) as db:
-            pending[m] = list(db.pending_work_items)
+            pending[m] = [i for i in db.pending_work_items if only is None or _place(m, i) in only]
     total = sum(len(v) for v in pending.values())
     print(f"{total} mutants ({', '.join(f'{m}: {len(v)}' for m, v in pending.items())}), {jobs} workers", flush=True)
     outcomes: dict[str, list[tuple[Any, Any]]] = {m: [] for m in modules}
@@ -299,6 +302,17 @@ def run_modules(modules: list[str], workdir: Path, jobs: int) -> list[ModuleResu
             if len(outcomes[m]) == len(pending[m]):
                 finished[m] = time.monotonic()
     return [_score(m, outcomes[m], round((finished.get(m, started[m]) - started[m]) / 60, 1)) for m in modules]
+
+
+def _place(module: str, item: Any) -> tuple[str, int, int, str]:
+    mutation = item.mutations[0]
+    return (module, mutation.start_pos[0], mutation.start_pos[1], mutation.operator_name)
+
+
+def _survivors(report: Path) -> set[tuple[str, int, int, str]]:
+    """The survivors listed in a report this script wrote."""
+    found = json.loads(report.read_text())
+    return {(m["module"], m["line"], m["column"], m["operator"]) for r in found for m in r["survived"]}
 
 
 def _score(module: str, outcomes: list[tuple[Any, Any]], minutes: float) -> ModuleResult:
@@ -334,6 +348,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"modules (default: all of {', '.join(MODULES)})")
     parser.add_argument("--jobs", type=int, default=3, help="mutants tested at once, each in its own copy (default 3)")
+    parser.add_argument(
+        "--survivors-of",
+        type=Path,
+        metavar="REPORT",
+        help="test only the mutants that survived in REPORT (a reports/mutation.json), e.g. after new kit tests",
+    )
+    parser.add_argument("--report", type=Path, default=ROOT / "reports" / "mutation.json", help="where to write")
     args = parser.parse_args()
     modules = args.modules or list(MODULES)
     unknown = sorted(set(modules) - set(MODULES))
@@ -341,7 +362,10 @@ def main() -> int:
         parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
     print(f"kit cases run with {MODEL_SEED_ENV}={MODEL_SEED}", flush=True)
     with tempfile.TemporaryDirectory(prefix="blockyard-mutation-") as tmp:
-        results = run_modules(modules, Path(tmp), args.jobs)
+        only = _survivors(args.survivors_of) if args.survivors_of else None
+        results = run_modules(modules, Path(tmp), args.jobs, only)
+    if args.survivors_of:
+        print(f"\nonly the survivors of {args.survivors_of} were tested: the figures below count them alone")
     below = False
     for r in results:
         print(
@@ -360,10 +384,10 @@ def main() -> int:
     for module, operator, code, column in sorted(set(_equivalents()) - matched, key=str):
         if module in modules:
             print(f"  stale equivalent entry (no surviving mutant matches it): {module} {operator} {column}: {code}")
-    report = ROOT / "reports" / "mutation.json"
-    report.parent.mkdir(exist_ok=True)
+    report = args.report.resolve()
+    report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps([{**asdict(r), "rate": r.rate, "raw_rate": r.raw_rate} for r in results], indent=2))
-    print(f"\nwrote {report.relative_to(ROOT)}; target: {TARGET:.0%} of non-equivalent mutants killed")
+    print(f"\nwrote {report}; target: {TARGET:.0%} of non-equivalent mutants killed")
     return 1 if below else 0
 
 
