@@ -33,6 +33,7 @@ import json
 import os
 import py_compile
 import queue
+import re
 import shlex
 import shutil
 import subprocess
@@ -186,7 +187,9 @@ def _make_slot(root: Path) -> Slot:
     # Mutant runs write no bytecode; hash-checked .pyc files compiled once spare every run the
     # compiling of the kit, and can never stand in for a mutated source.
     for folder in (slot.package, slot.kit):
-        compileall.compile_dir(folder, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+        compileall.compile_dir(
+            folder, quiet=1, rx=re.compile(r"templates"), invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH
+        )
     for module, prefixes in MODULES.items():
         (root / f"test_mutation_{module}.py").write_text(CASES_MODULE.format(prefixes=prefixes))
     return slot
