@@ -385,7 +385,7 @@ def main() -> int:
         below = below or r.rate < TARGET
     matched = {(m.module, m.operator, m.code, c) for r in results for m in r.equivalent for c in (m.column, None)}
     for module, operator, code, column in sorted(set(_equivalents()) - matched, key=str):
-        if module in modules:
+        if module in modules and not args.survivors_of:
             print(f"  stale equivalent entry (no surviving mutant matches it): {module} {operator} {column}: {code}")
     report = args.report.resolve()
     report.parent.mkdir(parents=True, exist_ok=True)
