@@ -288,15 +288,6 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
         """,
         "test_payloads_are_byte_exact",
     ),
-    "bulk-batches-of-one": _pubsub(
-        """
-        import dataclasses
-        class Broken(RefPubSub):
-            async def _bulk_subscribe(self, req):
-                return await super()._bulk_subscribe(dataclasses.replace(req, max_messages=1))
-        """,
-        "test_bulk_subscribe_batches_and_redelivers_retried_ids",
-    ),
     "bulk-retry-answers-ignored": _pubsub(
         """
         import dataclasses
@@ -310,7 +301,7 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
 
                 return await super()._bulk_subscribe(dataclasses.replace(req, deliver_batch=acknowledged))
         """,
-        "test_bulk_subscribe_batches_and_redelivers_retried_ids",
+        "test_bulk_subscribe_redelivers_retried_ids",
     ),
 }
 
