@@ -1,7 +1,7 @@
 """Benchmark: Blockyard's Redis components against raw redis-py asyncio, side by side in one run.
 
 "Same commands" means the raw side sends exactly what the component sends, through an identical
-client (same BlockingConnectionPool size and retry policy):
+client (the same connection pool, size and retry policy):
 
 - state get: ``HMGET key data version ct exp`` (one command, no script);
 - state set: ``EVALSHA`` of the component's own SET script (``register_script``), same arguments;
@@ -36,12 +36,13 @@ from typing import Any
 
 from bench_results import Results, add_json_option
 from envelope_cost import report as envelope_report
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from blockyard.pubsub import Message
 from blockyard.state import SetRequest
 from blockyard_conformance.testing import ServerProcess, free_port, port_open
 from blockyard_redis import scripts
+from blockyard_redis.pool import FairConnectionPool
 from blockyard_redis.pubsub import RedisPubSub
 from blockyard_redis.state import RedisStateStore
 
@@ -73,9 +74,7 @@ def start_server() -> tuple[ServerProcess, int]:
 def raw_client(store_meta: Any) -> Redis:
     """A raw client configured exactly like the component's."""
     size, wait = store_meta.pool_limits()
-    return Redis(
-        connection_pool=BlockingConnectionPool(max_connections=size, timeout=wait, **store_meta.client_kwargs())
-    )
+    return Redis(connection_pool=FairConnectionPool(max_connections=size, timeout=wait, **store_meta.client_kwargs()))
 
 
 async def run_ops(op: Op, total: int, concurrency: int) -> float:

@@ -230,15 +230,17 @@ class RedisClientMixin:
     _client: Any = None
 
     def _make_client(self) -> Any:
-        from redis.asyncio import BlockingConnectionPool, Redis
+        from redis.asyncio import Redis
         from redis.asyncio.connection import SSLConnection
+
+        from blockyard_redis.pool import FairConnectionPool
 
         md: RedisConnectionMetadata = self.meta
         size, wait = md.pool_limits()
         kwargs = md.client_kwargs()
         if kwargs.pop("ssl", False):
             kwargs["connection_class"] = SSLConnection
-        pool = BlockingConnectionPool(max_connections=size, timeout=wait, **kwargs)
+        pool = FairConnectionPool(max_connections=size, timeout=wait, **kwargs)
         return Redis(connection_pool=pool)
 
     def _make_dedicated_client(self, extra_timeout: float = 0.0) -> Any:
