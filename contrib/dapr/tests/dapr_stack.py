@@ -17,22 +17,6 @@ from blockyard_dapr.testing import AppProcess
 HERE = Path(__file__).parent
 
 
-def component(name: str, type_: str, metadata: dict[str, str]) -> str:
-    """A Component file (JSON is YAML)."""
-    return json.dumps(
-        {
-            "apiVersion": "dapr.io/v1alpha1",
-            "kind": "Component",
-            "metadata": {"name": name},
-            "spec": {
-                "type": type_,
-                "version": "v1",
-                "metadata": [{"name": k, "value": v} for k, v in metadata.items()],
-            },
-        }
-    )
-
-
 @dataclass
 class Host:
     """One app process and its daprd; restart either one."""

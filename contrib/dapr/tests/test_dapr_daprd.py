@@ -20,6 +20,7 @@ from dapr_app import SubscriberApp
 from blockyard_conformance.backends.launcher import get_launcher
 from blockyard_dapr.daprd import Daprd, build
 from blockyard_dapr.testing import ServeProcess
+from blockyard_dapr.testing import component_document as component
 
 pytestmark = [
     pytest.mark.timeout(1200),  # a cold daprd build takes minutes on two cores
@@ -28,25 +29,6 @@ pytestmark = [
 ]
 APP_ID = "orders-app"
 WAIT = 60.0
-
-
-def component(name: str, type_: str, metadata: dict[str, Any], secret_store: str | None = None) -> str:
-    doc: dict[str, Any] = {
-        "apiVersion": "dapr.io/v1alpha1",
-        "kind": "Component",
-        "metadata": {"name": name},
-        "spec": {
-            "type": type_,
-            "version": "v1",
-            "metadata": [
-                {"name": k, **({"secretKeyRef": v} if isinstance(v, dict) else {"value": v})}
-                for k, v in metadata.items()
-            ],
-        },
-    }
-    if secret_store:
-        doc["auth"] = {"secretStore": secret_store}
-    return json.dumps(doc)
 
 
 @dataclass

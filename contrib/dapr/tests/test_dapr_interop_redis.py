@@ -28,6 +28,7 @@ from blockyard.pubsub import Message
 from blockyard_conformance.backends.launcher import get_launcher
 from blockyard_conformance.support import Inbox
 from blockyard_dapr.daprd import Daprd, build
+from blockyard_dapr.testing import component_document as component
 
 pytestmark = [pytest.mark.timeout(1200), pytest.mark.backend("redis")]
 
@@ -35,21 +36,6 @@ APP_ID = "interop-app"
 TO_DAPR = f"to-dapr-{uuid.uuid4().hex[:8]}"
 WAIT = 60.0
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-
-def component(name: str, type_: str, metadata: dict[str, str]) -> str:
-    return json.dumps(
-        {
-            "apiVersion": "dapr.io/v1alpha1",
-            "kind": "Component",
-            "metadata": {"name": name},
-            "spec": {
-                "type": type_,
-                "version": "v1",
-                "metadata": [{"name": k, "value": v} for k, v in metadata.items()],
-            },
-        }
-    )
 
 
 @dataclass

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dapr_stack import HERE, Host, component, read_events, wait_for_events
+from dapr_stack import HERE, Host, read_events, wait_for_events
 
 from blockyard_conformance.backends.launcher import get_launcher
 from blockyard_dapr.daprd import Daprd, build
 from blockyard_dapr.testing import AppProcess, ServeProcess
+from blockyard_dapr.testing import component_document as component
 
 pytestmark = [
     pytest.mark.timeout(600),

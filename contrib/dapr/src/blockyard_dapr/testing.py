@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,13 +11,33 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from blockyard_dapr.daprd import free_port
 from blockyard_dapr.process import LoopbackProcess, http_answers
 from blockyard_dapr.sockets import socket_answers
 
-__all__ = ["AppProcess", "ServeProcess"]
+__all__ = ["AppProcess", "ServeProcess", "component_document"]
+
+
+def component_document(name: str, type_: str, metadata: dict[str, Any], secret_store: str | None = None) -> str:
+    """A Component file (JSON, which is YAML); a metadata value that is a mapping is a ``secretKeyRef``."""
+    doc: dict[str, Any] = {
+        "apiVersion": "dapr.io/v1alpha1",
+        "kind": "Component",
+        "metadata": {"name": name},
+        "spec": {
+            "type": type_,
+            "version": "v1",
+            "metadata": [
+                {"name": k, **({"secretKeyRef": v} if isinstance(v, dict) else {"value": v})}
+                for k, v in metadata.items()
+            ],
+        },
+    }
+    if secret_store:
+        doc["auth"] = {"secretStore": secret_store}
+    return json.dumps(doc)
 
 
 @dataclass

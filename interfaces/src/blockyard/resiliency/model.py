@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from blockyard.metadata import Duration, PositiveDuration
 from blockyard.resiliency.trip import TripCondition, parse_trip
-from blockyard.resources.document import describe, invalid
+from blockyard.resources.document import app_scopes, describe, invalid
 from blockyard.resources.model import API_VERSION
 
 __all__ = [
@@ -158,14 +158,6 @@ def _no_name(value: Any) -> str:
     raise invalid(f"expected a non-empty name, got {describe(value)}")
 
 
-def _scopes(value: Any) -> Any:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
-        raise invalid("expected a list of app ids")
-    return value
-
-
 class ResiliencyDocument(_Model):
     """A ``kind: Resiliency`` document."""
 
@@ -177,7 +169,7 @@ class ResiliencyDocument(_Model):
     kind: Literal["Resiliency"]
     metadata: Annotated[_Metadata, _mapping("name")]
     spec: Annotated[ResiliencySpec, _mapping("policies and targets")]
-    scopes: Annotated[list[str], BeforeValidator(_scopes)] = []
+    scopes: Annotated[list[str], BeforeValidator(app_scopes)] = []
 
 
 def _bad_version(value: Any) -> str:

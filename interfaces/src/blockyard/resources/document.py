@@ -22,7 +22,7 @@ from blockyard.metadata import parse_bool, parse_duration
 from blockyard.problems import Problem
 from blockyard.resources.model import API_VERSION, OTHER_KINDS, ComponentResource, MetadataItem, SecretKeyRef
 
-__all__ = ["ComponentDocument", "describe", "invalid", "read_document", "validation_problems"]
+__all__ = ["ComponentDocument", "app_scopes", "describe", "invalid", "read_document", "validation_problems"]
 
 _log = logging.getLogger("blockyard.resources")
 
@@ -209,7 +209,8 @@ def _spec(value: Any) -> Any:
     return value
 
 
-def _scopes(value: Any) -> Any:
+def app_scopes(value: Any) -> Any:
+    """A document's ``scopes``: a list of app ids (missing: none), for a ``BeforeValidator``."""
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
@@ -228,7 +229,7 @@ class ComponentDocument(_Model):
     )
     spec: Annotated[Spec, BeforeValidator(_spec)] = Field(None, validate_default=True)
     auth: Auth | None = None
-    scopes: Annotated[list[str], BeforeValidator(_scopes)] = []
+    scopes: Annotated[list[str], BeforeValidator(app_scopes)] = []
 
 
 def read_document(doc: Document, origin: str) -> tuple[ComponentResource | None, list[Problem]]:
