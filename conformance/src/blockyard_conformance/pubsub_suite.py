@@ -598,28 +598,38 @@ class PubSubSuite(ComponentSuite):
 
     @capability("core")
     async def test_payloads_are_byte_exact(self, pubsub: PubSub, run: str) -> None:
-        """Binary (every byte value), non-UTF-8 and ``large_payload_size`` (1 MiB) payloads arrive byte-exact."""
-        topic = self.topic("payloads")
+        """Binary (every byte value), non-UTF-8 and ``large_payload_size`` (1 MiB) payloads arrive
+        byte-exact, in a CloudEvent and bare (``rawPayload``)."""
         tag = run.encode()
         payloads = {
             "every-byte": tag + bytes(range(256)),
             "non-utf8": tag + b"\xc3\x28\xa0\xa1\xff\xfe\x00",
             "large": tag + bytes((i * 7) % 256 for i in range(self.large_payload_size - len(tag))),
         }
+        for shape, metadata in (("enveloped", None), ("bare", {"rawPayload": "true"})):
+            received = await self._round_trip(pubsub, self.topic(f"payloads-{shape}"), tag, payloads, metadata)
+            for name, data in payloads.items():
+                assert data in received, f"the {shape} {name} payload ({len(data)} bytes) did not arrive byte-exact"
+
+    async def _round_trip(
+        self, pubsub: PubSub, topic: str, tag: bytes, payloads: dict[str, bytes], metadata: dict[str, str] | None
+    ) -> list[bytes]:
+        """Publish ``payloads`` and return what a subscription (same ``metadata``) received of them."""
         inbox = Inbox()
 
         async def handler(message: Message) -> None:
             if message.data.startswith(tag):
                 inbox.add(bytes(message.data))
 
-        async with await self.subscribe(pubsub, topic, handler):
+        async with await self.subscribe(pubsub, topic, handler, metadata=metadata):
             for data in payloads.values():
-                await pubsub.publish(topic, data)
+                await pubsub.publish(topic, data, metadata=metadata)
             await inbox.wait_for(
-                lambda: len(inbox.items) >= len(payloads), within=self.delivery_timeout, what="every payload"
+                lambda: len(inbox.items) >= len(payloads),
+                within=self.delivery_timeout,
+                what=f"every payload on {topic}",
             )
-        for name, data in payloads.items():
-            assert data in inbox.items, f"the {name} payload ({len(data)} bytes) did not arrive byte-exact"
+        return list(inbox.items)
 
     @capability("redelivery", "REDELIVERY")
     async def test_at_least_once_across_subscriber_restart(self, pubsub: PubSub, run: str) -> None:
