@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from blockyard.registry import get_registry
+from blockyard.registry import Registry, get_registry
 from docsite import benchmarks, components, conformance, pages
 
 __all__ = ["CONTRACTS", "GeneratedSite", "generate_site"]
@@ -29,15 +29,15 @@ class GeneratedSite:
     nav: list[Any]
 
 
-def generate_site(root: Path, *, report: Path, bench: Path) -> GeneratedSite:
-    """Generate every page from the installed components, ``report`` (a conformance ``report.json``,
-    may be absent) and the benchmark results in ``bench``.
+def generate_site(root: Path, *, report: Path, bench: Path, registry: Registry | None = None) -> GeneratedSite:
+    """Generate every page from the installed components (``registry``, default the process-wide
+    one), ``report`` (a conformance ``report.json``, may be absent) and the benchmark results in ``bench``.
 
     :raises RuntimeError: when a plugin cannot be loaded (see :func:`components.component_pages`).
     :raises ValueError: when the report or a results file is malformed.
     """
     files: dict[str, str | bytes] = {}
-    component_pages = components.component_pages(get_registry())
+    component_pages = components.component_pages(registry or get_registry())
     files[components.INDEX] = components.components_index(component_pages)
     files.update({p.path: p.markdown for p in component_pages})
     html = report.with_name("report.html")

@@ -14,7 +14,7 @@ import yaml
 from pydantic import SecretStr
 
 from blockyard.metadata import ComponentMetadata, meta
-from blockyard.registry import ComponentSpec, PluginFailure, Registry, get_registry
+from blockyard.registry import ComponentSpec, PluginFailure, Registry
 from blockyard_conformance.reports import write_reports
 from blockyard_conformance.results import CaseResult, TestOutcome
 from blockyard_local.state_memory import InMemoryStateStore
@@ -26,8 +26,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return generate_site(ROOT, report=tmp_path_factory.mktemp("none") / "report.json", bench=ROOT / "bench" / "results")
+def installed() -> Registry:
+    """The installed plugins only (other tests register components in the process-wide registry)."""
+    return Registry()
+
+
+@pytest.fixture(scope="module")
+def site(installed: Registry, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    report = tmp_path_factory.mktemp("none") / "report.json"
+    return generate_site(ROOT, report=report, bench=ROOT / "bench" / "results", registry=installed)
 
 
 def _metadata_rows(page: str) -> dict[str, list[str]]:
@@ -66,8 +73,8 @@ def stale(page: str, cls: type[Any]) -> list[str]:
     return problems
 
 
-def test_every_registered_component_has_a_page(site: Any) -> None:
-    specs = get_registry().specs()
+def test_every_registered_component_has_a_page(site: Any, installed: Registry) -> None:
+    specs = installed.specs()
     assert len(specs) >= 30
     missing = [s.type for s in specs if components.page_path(s) not in site.files]
     assert not missing
@@ -77,8 +84,8 @@ def test_every_registered_component_has_a_page(site: Any) -> None:
     assert all(f"]({s.type}.md)" in index for s in specs)
 
 
-def test_every_page_says_what_its_model_says(site: Any) -> None:
-    registry = get_registry()
+def test_every_page_says_what_its_model_says(site: Any, installed: Registry) -> None:
+    registry = installed
     problems = {}
     for spec in registry.specs():
         page = site.files[components.page_path(spec)]
