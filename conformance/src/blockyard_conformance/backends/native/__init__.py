@@ -16,7 +16,7 @@ from typing import Any
 
 from ..recipe import NativeRecipe
 
-__all__ = ["BUILTIN_BACKENDS", "KNOWN_BACKENDS", "known_backends", "load_recipe", "plugin_recipes"]
+__all__ = ["BUILTIN_BACKENDS", "KNOWN_BACKENDS", "NATIVE_ONLY", "known_backends", "load_recipe", "plugin_recipes"]
 
 # backend name -> module (relative to this package) holding a NativeRecipe subclass for it
 _RECIPE_MODULES: dict[str, str] = {
@@ -39,6 +39,10 @@ _RECIPE_MODULES: dict[str, str] = {
 }
 
 BUILTIN_BACKENDS: tuple[str, ...] = tuple(_RECIPE_MODULES)
+NATIVE_ONLY: dict[str, str] = {
+    "kafka-mtls": "its certificate authority is made per working folder by the launcher",
+}
+"""Built-in backends without a Compose file, and why: only the launcher starts them."""
 KNOWN_BACKENDS = BUILTIN_BACKENDS
 """The built-in names (plugins may add more: :func:`known_backends`)."""
 
