@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -50,7 +51,8 @@ async def test_message_over_receive_limit_moves_to_the_dead_letter_queue(aws: Aw
             return sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
 
         moved = await _wait_for(dead_lettered)
-    assert moved[0]["Body"] == '{"poison":true}'
+    event = json.loads(moved[0]["Body"])  # the CloudEvent as published, moved unchanged
+    assert (event["data"], event["type"]) == ({"poison": True}, "com.dapr.event.sent")
     assert attempts == 2, "the handler must see the message exactly messageReceiveLimit times"
 
 
