@@ -36,10 +36,22 @@ PROTOCOL_DIFFERENCES = {
     # the socket client is "embedded" to the kit: it has no launcher backend the kit may restart
     "test_state_survives_a_backend_restart",
     "test_no_confirmed_message_lost_across_a_backend_restart",
+    # nor a backend the kit may kill or put behind its fault proxy (the fault scenarios' knobs)
+    "test_acknowledged_writes_survive_a_backend_kill",
+    "test_confirmed_messages_survive_a_backend_kill",
+    "test_fails_fast_during_a_network_cut_and_recovers",
+    "test_latency_and_stalls_slow_operations_only",
     # the client keeps Init values of secret-looking names sensitive (only the server knows its
     # secrets), so this may run over the socket where the in-process case sets no secret and skips
     "test_sensitive_values_hidden",
+    # invalid metadata goes to the served component at Init, not to the socket client
+    "test_invalid_metadata_is_named",
 }
+
+
+#: Knobs about the in-process component's own backend or configuration, which the socket client
+#: (configured with only a socket path) does not have: their tests run in-process only.
+IN_PROCESS_KNOBS = {"restart_backend", "kill_backend", "network_faults", "invalid_metadata"}
 
 
 def _case(case_id: str) -> Case:
@@ -80,7 +92,7 @@ def _outcomes(case: dict[str, Any]) -> dict[str, str]:
 def _knob_options(case: Case) -> list[str]:
     out = []
     for name, value in case.knobs.items():
-        if name == "restart_backend":
+        if name in IN_PROCESS_KNOBS:
             continue
         text = value if isinstance(value, str) else json.dumps(value)
         out += ["--knob", f"{name}={text}"]
