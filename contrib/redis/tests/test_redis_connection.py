@@ -36,7 +36,13 @@ def test_cases_file_names_the_three_components() -> None:
     cases = yaml.safe_load(plugin.blockyard_conformance_cases()[0].read_text())["cases"]
     assert [c["id"] for c in cases] == ["state.redis", "pubsub.redis", "bindings.redis", "state.redis-auth"]
     assert [c["backend"] for c in cases] == ["redis", "redis", "redis", "redis-auth"]
-    assert cases[0]["knobs"] == {"bad_etag": "9999999", "restart_backend": True}
+    assert cases[0]["knobs"] == {
+        "bad_etag": "9999999",
+        "restart_backend": True,
+        "kill_backend": True,
+        "network_faults": True,
+        "operation_timeout": 15,
+    }
 
 
 def test_plugin_module_imports_no_redis_client() -> None:
