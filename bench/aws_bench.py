@@ -25,22 +25,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
+from bench_results import Results, add_json_option
 from botocore.config import Config
 from envelope_cost import report as envelope_report
+from side_by_side import Round, Stopwatch, compare, run_ops
 
 from blockyard.pubsub import Message
 from blockyard_aws.dynamodb import DynamoDBStateStore
 from blockyard_aws.snssqs import SnsSqsPubSub
 
-Op = Callable[[int], Awaitable[Any]]
 WORKERS = 16
 
 
@@ -61,56 +59,7 @@ def raw_client(service: str, md: dict[str, Any]) -> Any:
     )
 
 
-CPU: list[float] = []
-"""Client CPU seconds per operation of the last round (this process only; moto runs apart)."""
-
-
-async def run_ops(op: Op, total: int, concurrency: int) -> float:
-    """``total`` calls of ``op`` by ``concurrency`` callers; ops/s (and the CPU per call in ``CPU``)."""
-    per = total // concurrency
-
-    async def caller(offset: int) -> None:
-        for i in range(per):
-            await op(offset * per + i)
-
-    t0, c0 = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(caller(c) for c in range(concurrency)))
-    CPU.append((time.process_time() - c0) / (per * concurrency))
-    return per * concurrency / (time.perf_counter() - t0)
-
-
-async def compare(
-    rounds: int, raw: Callable[[], Awaitable[float]], ours: Callable[[], Awaitable[float]]
-) -> tuple[float, float, float, float]:
-    """Alternate raw and Blockyard rounds (after one warm-up each); medians of rates and of client
-    CPU per call (raw, ours)."""
-    await raw()
-    await ours()
-    r, o, rc, oc = [], [], [], []
-    for _ in range(rounds):
-        CPU.clear()
-        r.append(await raw())
-        rc.extend(CPU[-1:])
-        CPU.clear()
-        o.append(await ours())
-        oc.extend(CPU[-1:])
-    cpu = (statistics.median(rc), statistics.median(oc)) if rc and oc else (float("nan"), float("nan"))
-    return statistics.median(r), statistics.median(o), *cpu
-
-
-ROWS: list[tuple[str, ...]] = []
-
-
-def row(name: str, raw: float, ours: float, unit: str, target: float | None, cpu: tuple[float, float]) -> None:
-    ratio = ours / raw
-    verdict = "" if target is None else ("ok" if ratio >= target else f"BELOW {target:.2f}")
-    cpu_text = f"{cpu[0] * 1e6:,.0f} / {cpu[1] * 1e6:,.0f} µs" if cpu[0] == cpu[0] else "—"
-    ROWS.append((name, f"{raw:,.1f} {unit}", f"{ours:,.1f} {unit}", f"{ratio:.2f}", verdict, cpu_text))
-    print(
-        f"  {name:<34} raw {raw:>8,.1f}  blockyard {ours:>8,.1f} {unit:<6} ratio {ratio:5.2f} {verdict:<10}"
-        f" client CPU/call raw/blockyard {cpu_text}",
-        flush=True,
-    )
+RESULTS = Results("aws", "state.aws.dynamodb and pubsub.aws.snssqs vs boto3, on moto")
 
 
 async def bench_dynamodb(md: dict[str, Any], rounds: int, scale: int) -> None:
@@ -151,12 +100,12 @@ async def bench_dynamodb(md: dict[str, Any], rounds: int, scale: int) -> None:
         print("state.aws.dynamodb")
         for conc, total in ((1, 40 * scale), (16, 160 * scale)):
             for what, raw_op, our_op in (("get", raw_get, our_get), ("set", raw_set, our_set)):
-                r, o, rc, oc = await compare(
+                result = await compare(
                     rounds,
                     lambda op=raw_op, t=total, c=conc: run_ops(op, t, c),  # type: ignore[misc]
                     lambda op=our_op, t=total, c=conc: run_ops(op, t, c),  # type: ignore[misc]
                 )
-                row(f"{what}, concurrency {conc}", r, o, "ops/s", 0.90, (rc, oc))
+                RESULTS.compared(f"DynamoDB {what}, concurrency {conc}", result, "ops/s", 0.90, "boto3")
     finally:
         await store.close()
         raw.delete_table(TableName=table)
@@ -171,7 +120,7 @@ async def bench_snssqs(md: dict[str, Any], rounds: int, scale: int) -> None:
     broker = SnsSqsPubSub({**md, "consumerID": f"bench-{uuid.uuid4().hex[:6]}"}, name="bench")
     await broker.init()
 
-    async def raw_round() -> float:
+    async def raw_round() -> Round:
         name = f"raw-{uuid.uuid4().hex[:10]}"
         arn = sns.create_topic(Name=name)["TopicArn"]
         url = sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -195,7 +144,7 @@ async def bench_snssqs(md: dict[str, Any], rounds: int, scale: int) -> None:
                     entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
                     sqs.delete_message_batch(QueueUrl=url, Entries=entries)
 
-        t0 = time.perf_counter()
+        watch = Stopwatch()
         consumer = loop.run_in_executor(poller, consume)
 
         async def publish(i: int) -> Any:
@@ -203,9 +152,9 @@ async def bench_snssqs(md: dict[str, Any], rounds: int, scale: int) -> None:
 
         await run_ops(publish, count, 16)
         await consumer
-        return count / (time.perf_counter() - t0)
+        return watch.round(count)
 
-    async def our_round() -> float:
+    async def our_round() -> Round:
         topic = f"ours-{uuid.uuid4().hex[:10]}"
         handled: set[int] = set()
         done = asyncio.Event()
@@ -216,20 +165,20 @@ async def bench_snssqs(md: dict[str, Any], rounds: int, scale: int) -> None:
                 done.set()
 
         async with await broker.subscribe(topic, handle):
-            t0 = time.perf_counter()
+            watch = Stopwatch()
 
             async def publish(i: int) -> Any:
                 return await broker.publish(topic, str(i).encode())
 
             await run_ops(publish, count, 16)
             await done.wait()
-            return count / (time.perf_counter() - t0)
+            return watch.round(count)
 
     print(f"pubsub.aws.snssqs ({count} messages per round)")
     envelope_report()  # included in the Blockyard figures below
     try:
-        r, o, _, _ = await compare(rounds, raw_round, our_round)
-        row("publish -> handle, 16 publishers", r, o, "msg/s", 0.90, (float("nan"), float("nan")))
+        result = await compare(rounds, raw_round, our_round)
+        RESULTS.compared("SNS/SQS publish -> handle, 16 publishers", result, "msg/s", 0.90, "boto3")
     finally:
         await broker.close()
         pool.shutdown()
@@ -253,16 +202,17 @@ async def main() -> None:
     parser.add_argument("--endpoint", help="an AWS endpoint URL (default: the launcher's moto)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="fewer operations per round")
+    add_json_option(parser)
     args = parser.parse_args()
+    RESULTS.note = args.machine_note
     md, flavour = endpoint_metadata(args.endpoint)
     scale = 1 if args.quick else 2
     print(f"backend: {flavour}")
+    RESULTS.title += f" ({flavour})"
     await bench_dynamodb(md, args.rounds, scale)
     await bench_snssqs(md, args.rounds, scale)
-    print("\n| what | raw boto3 | Blockyard | ratio | target | client CPU per call, raw / Blockyard |")
-    print("|---|---:|---:|---:|---|---:|")
-    for name, raw, ours, ratio, verdict, cpu in ROWS:
-        print(f"| {name} | {raw} | {ours} | {ratio} | {verdict} | {cpu} |")
+    RESULTS.print_table()
+    RESULTS.write(args.json)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ page never shows a figure no run produced. One file per run::
      "latencies": [{"scenario": "publish -> handler", "side": "blockyard", "p50_ms": 0.4, "p99_ms": 1.2}]}
 
 ``raw`` and ``blockyard`` are medians of alternating rounds (each benchmark's docstring says how it
-measures); ``ratio`` is ``blockyard / raw`` (higher is better for Blockyard).
+measures); ``ratio`` is Blockyard over raw (higher is better for Blockyard): the median of the
+per-round ratios where the benchmark pairs its rounds (``side_by_side.compare``), else
+``blockyard / raw``. ``raw_cpu_us`` / ``blockyard_cpu_us``, when present: the benchmark process's
+CPU time per operation on each side (what the client library itself costs).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from side_by_side import Comparison
 
 SCHEMA = 1
 
@@ -37,10 +42,21 @@ class Measurement:
     blockyard: float
     target: float | None = None
     raw_client: str = ""
+    ratio: float = 0.0
+    """Blockyard over raw; ``blockyard / raw`` unless the benchmark paired its rounds"""
+    raw_cpu_us: float | None = None
+    blockyard_cpu_us: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.ratio:
+            self.ratio = self.blockyard / self.raw
 
     @property
-    def ratio(self) -> float:
-        return self.blockyard / self.raw
+    def verdict(self) -> str:
+        """``ok``, ``BELOW <target>``, or empty without a target."""
+        if self.target is None:
+            return ""
+        return "ok" if self.ratio >= self.target else f"BELOW {self.target:.2f}"
 
 
 @dataclass(slots=True)
@@ -64,9 +80,42 @@ class Results:
     latencies: list[Latency] = field(default_factory=list)
 
     def measured(
-        self, scenario: str, unit: str, raw: float, blockyard: float, target: float | None = None, raw_client: str = ""
+        self,
+        scenario: str,
+        unit: str,
+        raw: float,
+        blockyard: float,
+        target: float | None = None,
+        raw_client: str = "",
+        *,
+        cpu_us: tuple[float, float] | None = None,
     ) -> None:
-        self.measurements.append(Measurement(scenario, unit, raw, blockyard, target, raw_client))
+        """Record one figure; ``cpu_us``: client CPU microseconds per operation, raw and Blockyard."""
+        raw_cpu, by_cpu = cpu_us if cpu_us else (None, None)
+        self.measurements.append(Measurement(scenario, unit, raw, blockyard, target, raw_client, 0.0, raw_cpu, by_cpu))
+
+    def compared(
+        self, scenario: str, result: Comparison, unit: str, target: float | None = None, raw_client: str = ""
+    ) -> Measurement:
+        """Record a :func:`side_by_side.compare` result and print it as a line."""
+        m = Measurement(
+            scenario,
+            unit,
+            result.raw,
+            result.blockyard,
+            target,
+            raw_client,
+            result.ratio,
+            round(result.raw_cpu * 1e6, 1),
+            round(result.blockyard_cpu * 1e6, 1),
+        )
+        self.measurements.append(m)
+        print(
+            f"  {scenario:<44} raw {m.raw:>10,.1f}  blockyard {m.blockyard:>10,.1f} {unit:<6} ratio {m.ratio:5.2f}"
+            f" {m.verdict:<10} CPU/op {m.raw_cpu_us:,.0f} / {m.blockyard_cpu_us:,.0f} µs",
+            flush=True,
+        )
+        return m
 
     def latency(self, scenario: str, side: str, samples_s: list[float]) -> tuple[float, float]:
         """Record the p50 and p99 of ``samples_s`` (seconds); returns them in milliseconds."""
@@ -92,9 +141,26 @@ class Results:
                 "cpus": os.cpu_count(),
                 "note": self.note,
             },
-            "measurements": [{**asdict(m), "ratio": round(m.ratio, 4)} for m in self.measurements],
+            "measurements": [
+                {k: v for k, v in {**asdict(m), "ratio": round(m.ratio, 4)}.items() if v is not None or k == "target"}
+                for m in self.measurements
+            ],
             "latencies": [asdict(x) for x in self.latencies],
         }
+
+    def print_table(self) -> None:
+        """Every measurement and latency so far, as a Markdown table."""
+        print(f"\n{self.title}\n")
+        print("| scenario | raw client | Blockyard | ratio | target | client CPU µs/op, raw / Blockyard |")
+        print("|---|---:|---:|---:|---|---:|")
+        for m in self.measurements:
+            cpu = "" if m.raw_cpu_us is None else f"{m.raw_cpu_us:,.0f} / {m.blockyard_cpu_us:,.0f}"
+            print(
+                f"| {m.scenario} | {m.raw:,.1f} {m.unit} | {m.blockyard:,.1f} {m.unit} | {m.ratio:.2f} "
+                f"| {m.verdict} | {cpu} |"
+            )
+        for x in self.latencies:
+            print(f"| {x.scenario} ({x.side}) | | p50 {x.p50_ms:.2f} ms / p99 {x.p99_ms:.2f} ms | | | |")
 
     def write(self, path: Path | None) -> None:
         """Write the JSON file (no-op when ``path`` is ``None``)."""

@@ -9,6 +9,8 @@ built from the same metadata (same execution profile, consistency and timeouts),
 - set with ETag: the same ``UPDATE`` with ``IF etag = ?`` (a lightweight transaction), each caller
   updating its own key with the ETag its previous write returned.
 
+At concurrency 1 and 16. The ratio is the median of per-round ratios (``side_by_side.compare``).
+
 Then it prints what a lightweight transaction costs: plain set against set with ETag, in paired
 rounds, on both sides.
 
@@ -23,17 +25,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
-import time
 import uuid
-from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+from bench_results import Results, add_json_option
+from side_by_side import compare, run_ops
 
 from blockyard_cassandra.state import CassandraStateStore
 
-Op = Callable[[int], Awaitable[Any]]
 VALUE = b'{"field":"a value of some sixty bytes, like a small JSON document"}'
 KEYS = 1000
+CALLERS = 16
 
 
 async def raw_execute(session: Any, statement: Any) -> Any:
@@ -48,46 +51,10 @@ async def raw_execute(session: Any, statement: Any) -> Any:
     return await fut
 
 
-async def run_ops(op: Op, total: int, concurrency: int) -> float:
-    """Run ``total`` calls of ``op`` with ``concurrency`` callers (caller ``c`` passes ``c``); return ops/s."""
-    per = total // concurrency
-
-    async def caller(c: int) -> None:
-        for i in range(per):
-            await op(c * per + i if concurrency == 1 else c)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(caller(c) for c in range(concurrency)))
-    return per * concurrency / (time.perf_counter() - t0)
+RESULTS = Results("cassandra", "state.cassandra vs cassandra-driver")
 
 
-async def compare(
-    rounds: int, raw: Callable[[], Awaitable[float]], ours: Callable[[], Awaitable[float]]
-) -> tuple[float, float, float]:
-    """Alternate raw and Blockyard rounds (after one warm-up each).
-
-    Returns the median rates and the median of the per-round ratios: each ratio pairs two rounds run
-    back to back, so load that drifts on a shared machine cancels out of it.
-    """
-    await raw()
-    await ours()
-    r, o = [], []
-    for _ in range(rounds):
-        r.append(await raw())
-        o.append(await ours())
-    return statistics.median(r), statistics.median(o), statistics.median(b / a for a, b in zip(r, o, strict=True))
-
-
-ROWS: list[tuple[str, float, float, float]] = []
-
-
-def report(name: str, raw: float, ours: float, ratio: float) -> None:
-    verdict = "ok" if ratio >= 0.90 else "BELOW 0.90"
-    ROWS.append((name, raw, ours, ratio))
-    print(f"  {name:<34} raw {raw:>9,.0f}  blockyard {ours:>9,.0f} ops/s  ratio {ratio:5.2f} {verdict}", flush=True)
-
-
-async def main(host: str, port: int, rounds: int, total: int) -> None:
+async def main(host: str, port: int, rounds: int, total: int, json_path: Path | None) -> None:
     table = f"bench_{uuid.uuid4().hex[:8]}"
     md = {"hosts": host, "port": str(port), "keyspace": "blockyard_bench", "table": table, "consistency": "One"}
     store = CassandraStateStore(md, name="bench")
@@ -119,7 +86,7 @@ async def main(host: str, port: int, rounds: int, total: int) -> None:
     etags: dict[str, str | None] = {}
 
     async def raw_set_etag(i: int) -> Any:
-        key = f"raw-etag-{i % KEYS}"
+        key = f"raw-etag-{i}"
         new = uuid.uuid4()
         current = etags.get(key)
         rows = await raw_execute(
@@ -129,12 +96,12 @@ async def main(host: str, port: int, rounds: int, total: int) -> None:
         etags[key] = str(new)
 
     async def our_set_etag(i: int) -> Any:
-        key = f"our-etag-{i % KEYS}"
+        key = f"our-etag-{i}"
         current = etags.get(key)
         etags[key] = await store.set(key, VALUE, etag=current) if current else await store.set(key, VALUE)
 
-    # the first write of each ETag key is a plain one; start every key with an ETag
-    for i in range(KEYS):
+    # the first write of each ETag key is a plain one; start every caller's key with an ETag
+    for i in range(CALLERS):
         etags[f"raw-etag-{i}"] = None
         await store.set(f"our-etag-{i}", VALUE)
         etags[f"our-etag-{i}"] = (await store.get(f"our-etag-{i}")).etag
@@ -143,37 +110,35 @@ async def main(host: str, port: int, rounds: int, total: int) -> None:
 
     driver = __import__("cassandra").__version__
     print(f"state.cassandra vs cassandra-driver {driver}, {host}:{port}, median of {rounds} rounds (ratio: paired)")
-    for conc in (1, 16):
+    for conc in (1, CALLERS):
         n = total if conc == 1 else total * 2
-        for what, raw_op, our_op in (
-            ("get", raw_get, our_get),
-            ("set", raw_set, our_set),
-            ("set with ETag (LWT)", raw_set_etag, our_set_etag),
+        for what, raw_op, our_op, chain in (
+            ("get", raw_get, our_get, False),
+            ("set", raw_set, our_set, False),
+            ("set with ETag (LWT)", raw_set_etag, our_set_etag, True),
         ):
-            r, o, ratio = await compare(
+            result = await compare(
                 rounds,
-                lambda op=raw_op, n=n, c=conc: run_ops(op, n, c),  # type: ignore[misc]
-                lambda op=our_op, n=n, c=conc: run_ops(op, n, c),  # type: ignore[misc]
+                lambda op=raw_op, n=n, c=conc, k=chain: run_ops(op, n, c, own_key=k),  # type: ignore[misc]
+                lambda op=our_op, n=n, c=conc, k=chain: run_ops(op, n, c, own_key=k),  # type: ignore[misc]
             )
-            report(f"{what}, concurrency {conc}", r, o, ratio)
+            RESULTS.compared(f"{what}, concurrency {conc}", result, "ops/s", 0.90, "cassandra-driver")
 
     print("\nwhat a lightweight transaction costs: plain set ops/s / set-with-ETag ops/s, paired rounds")
-    for conc in (1, 16):
+    for conc in (1, CALLERS):
         n = total if conc == 1 else total * 2
         costs = []
         for plain_op, lwt_op in ((raw_set, raw_set_etag), (our_set, our_set_etag)):
-            _, _, ratio = await compare(
+            result = await compare(
                 rounds,
                 lambda op=plain_op, n=n, c=conc: run_ops(op, n, c),  # type: ignore[misc]
-                lambda op=lwt_op, n=n, c=conc: run_ops(op, n, c),  # type: ignore[misc]
+                lambda op=lwt_op, n=n, c=conc: run_ops(op, n, c, own_key=True),  # type: ignore[misc]
             )
-            costs.append(1 / ratio)
+            costs.append(1 / result.ratio)
         print(f"  concurrency {conc:<3} raw cassandra-driver {costs[0]:4.1f}x   blockyard {costs[1]:4.1f}x")
 
-    print("\n| scenario | raw ops/s (median) | blockyard ops/s (median) | ratio (median of paired rounds) |")
-    print("|---|---:|---:|---:|")
-    for name, r, o, ratio in ROWS:
-        print(f"| {name} | {r:,.0f} | {o:,.0f} | {ratio:.2f} |")
+    RESULTS.print_table()
+    RESULTS.write(json_path)
     await raw_execute(session, f"DROP TABLE {t}")
     await asyncio.to_thread(cluster.shutdown)
     await store.close()
@@ -194,5 +159,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0, help="a running node (default: the launcher's)")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--ops", type=int, default=300, help="operations per round at concurrency 1")
+    add_json_option(parser)
     args = parser.parse_args()
-    asyncio.run(main(*endpoint(args), args.rounds, args.ops))
+    RESULTS.note = args.machine_note
+    asyncio.run(main(*endpoint(args), args.rounds, args.ops, args.json))

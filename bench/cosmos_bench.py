@@ -18,55 +18,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
-import time
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from bench_results import Results, add_json_option
+from side_by_side import compare, run_ops
 
 from blockyard_azure.state import CosmosDBStateStore
 
 warnings.filterwarnings("ignore", message="Unverified HTTPS request")
 
-Op = Callable[[int], Awaitable[Any]]
 
-
-async def run_ops(op: Op, total: int, concurrency: int) -> float:
-    """Run ``total`` calls of ``op`` with ``concurrency`` callers; return calls per second."""
-    per = total // concurrency
-
-    async def caller(offset: int) -> None:
-        for i in range(per):
-            await op(offset * per + i)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(caller(c) for c in range(concurrency)))
-    return per * concurrency / (time.perf_counter() - t0)
-
-
-async def compare(
-    rounds: int, raw: Callable[[], Awaitable[float]], ours: Callable[[], Awaitable[float]]
-) -> tuple[float, float]:
-    await raw()
-    await ours()
-    r, o = [], []
-    for _ in range(rounds):
-        r.append(await raw())
-        o.append(await ours())
-    return statistics.median(r), statistics.median(o)
-
-
-ROWS: list[tuple[str, float, float]] = []
-
-
-def row(name: str, raw: float, ours: float) -> None:
-    ROWS.append((name, raw, ours))
-    ratio = ours / raw
-    verdict = "ok" if ratio >= 0.90 else "BELOW 0.90"
-    print(f"  {name:<34} raw {raw:>9,.0f}/s  blockyard {ours:>9,.0f}/s  ratio {ratio:5.2f} {verdict}", flush=True)
+RESULTS = Results("cosmos", "state.azure.cosmosdb vs azure.cosmos.aio, on the emulator")
 
 
 def endpoint(args: argparse.Namespace) -> dict[str, str]:
@@ -145,23 +110,20 @@ async def main(args: argparse.Namespace) -> None:
         ("set (upsert)", raw_set, our_set, n),
         ("query (50 docs, 10 match)", raw_query, our_query, max(conc, n // 8)),
     ):
-        r, o = await compare(
+        result = await compare(
             args.rounds,
             lambda r_op=r_op, total=total: run_ops(r_op, total, conc),
             lambda o_op=o_op, total=total: run_ops(o_op, total, conc),
         )
-        row(name, r, o)
+        RESULTS.compared(name, result, "ops/s", 0.90, "azure-cosmos (aio)")
     for i in range(50):
         await store.delete(f"{run}-{i}")
     for k in keys + [f"{ns}-s{i}" for i in range(64)]:
         await store.delete(k)
     await client.close()
     await store.close()
-    print()
-    print("| operation | raw azure.cosmos.aio | Blockyard | ratio |")
-    print("|---|---|---|---|")
-    for name, r, o in ROWS:
-        print(f"| {name} | {r:,.0f}/s | {o:,.0f}/s | {o / r:.2f} |")
+    RESULTS.print_table()
+    RESULTS.write(args.json)
 
 
 if __name__ == "__main__":
@@ -173,4 +135,7 @@ if __name__ == "__main__":
     parser.add_argument("--key", default="")
     parser.add_argument("--database", default="conformance")
     parser.add_argument("--collection", default="conformance")
-    asyncio.run(main(parser.parse_args()))
+    add_json_option(parser)
+    args = parser.parse_args()
+    RESULTS.note = args.machine_note
+    asyncio.run(main(args))

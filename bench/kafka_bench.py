@@ -14,7 +14,7 @@ commit after each fetched batch):
 Rounds are interleaved (raw, then Blockyard) so drift hits both alike; the table shows medians.
 Broker: ``--brokers`` or the launcher's ``kafka`` backend.
 
-    .venv/bin/python bench/kafka_bench.py [--messages 5000] [--concurrency 64] [--rounds 3]
+    .venv/bin/python bench/kafka_bench.py [--messages 5000] [--concurrency 64] [--rounds 3] [--json PATH]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import Any
 import aiokafka
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from bench_results import Results, add_json_option
 from envelope_cost import report as envelope_report
 
 from blockyard.pubsub import Message
@@ -209,7 +210,9 @@ async def main() -> None:
     ap.add_argument("--messages", type=int, default=5000)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3)
+    add_json_option(ap)
     args = ap.parse_args()
+    results = Results("kafka", "pubsub.kafka vs aiokafka (acks=all)", note=args.machine_note)
     brokers = args.brokers or find_brokers()
     n, conc = args.messages, args.concurrency
     by: dict[str, list[Result]] = {"publish": [], "e2e": []}
@@ -227,8 +230,14 @@ async def main() -> None:
         f"{'':29} {'raw msg/s':>9} {'by msg/s':>9} {'ratio':>5}  {'raw p50/p99 ms':>15} {'by p50/p99 ms':>15}"
         f"  {'raw/by CPU us/msg':>17}"
     )
-    for key, label in (("publish", "publish (acks=all)"), ("e2e", "publish -> handle (committed)")):
+    for key, label, target in (
+        ("publish", "publish (acks=all)", 0.95),
+        ("e2e", "publish -> handle (committed)", 0.90),
+    ):
         r, b = median(raw[key]), median(by[key])
+        results.measured(label, "msg/s", r[0], b[0], target, "aiokafka", cpu_us=(r[3], b[3]))
+        results.percentiles(label, "raw", r[1], r[2])
+        results.percentiles(label, "blockyard", b[1], b[2])
         print(
             f"{label:29} {r[0]:9.0f} {b[0]:9.0f} {b[0] / r[0]:5.2f}  "
             f"{r[1]:6.1f} /{r[2]:7.1f} {b[1]:6.1f} /{b[2]:7.1f}  {r[3]:8.0f} /{b[3]:7.0f}"
@@ -239,6 +248,7 @@ async def main() -> None:
         "throughput and latency wait on the broker; the client's CPU time per message (publish, and "
         "publish + consume for the second row) is the library's own cost"
     )
+    results.write(args.json)
 
 
 if __name__ == "__main__":

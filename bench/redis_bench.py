@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from typing import Any
 from bench_results import Results, add_json_option
 from envelope_cost import report as envelope_report
 from redis.asyncio import Redis
+from side_by_side import Comparison, Round, Stopwatch, compare, run_ops
 
 from blockyard.pubsub import Message
 from blockyard.state import SetRequest
@@ -45,8 +45,6 @@ from blockyard_redis import scripts
 from blockyard_redis.pool import FairConnectionPool
 from blockyard_redis.pubsub import RedisPubSub
 from blockyard_redis.state import RedisStateStore
-
-Op = Callable[[int], Awaitable[Any]]
 
 
 def start_server() -> tuple[ServerProcess, int]:
@@ -77,45 +75,11 @@ def raw_client(store_meta: Any) -> Redis:
     return Redis(connection_pool=FairConnectionPool(max_connections=size, timeout=wait, **store_meta.client_kwargs()))
 
 
-async def run_ops(op: Op, total: int, concurrency: int) -> float:
-    """Run ``total`` calls of ``op`` (a multiple of ``concurrency``) with ``concurrency`` callers; return ops/s."""
-    per = total // concurrency
-    assert per * concurrency == total, "total must be a multiple of concurrency"
-
-    async def caller(offset: int) -> None:
-        for i in range(per):
-            await op(offset * per + i)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(caller(c) for c in range(concurrency)))
-    return per * concurrency / (time.perf_counter() - t0)
-
-
-async def compare(
-    rounds: int, raw: Callable[[], Awaitable[float]], ours: Callable[[], Awaitable[float]]
-) -> tuple[float, float]:
-    """Alternate raw and Blockyard rounds (after one warm-up each); medians of rates."""
-    await raw()
-    await ours()
-    r, o = [], []
-    for _ in range(rounds):
-        r.append(await raw())
-        o.append(await ours())
-    return statistics.median(r), statistics.median(o)
-
-
-ROWS: list[tuple[str, str, str, str, str]] = []
 RESULTS = Results("redis", "state.redis and pubsub.redis vs redis-py asyncio")
 
 
-def row(name: str, raw: float, ours: float, unit: str, target: float | None) -> None:
-    ratio = ours / raw
-    verdict = "" if target is None else ("ok" if ratio >= target else f"BELOW {target:.2f}")
-    ROWS.append((name, f"{raw:,.0f} {unit}", f"{ours:,.0f} {unit}", f"{ratio:.2f}", verdict))
-    RESULTS.measured(name, unit, raw, ours, target, "redis-py")
-    print(
-        f"  {name:<44} raw {raw:>12,.0f}  blockyard {ours:>12,.0f} {unit:<6} ratio {ratio:5.2f} {verdict}", flush=True
-    )
+def row(name: str, result: Comparison, unit: str, target: float | None) -> None:
+    RESULTS.compared(name, result, unit, target, "redis-py")
 
 
 async def bench_state(host: str, port: int, rounds: int, scale: int) -> None:
@@ -146,17 +110,17 @@ async def bench_state(host: str, port: int, rounds: int, scale: int) -> None:
     print(f"state.redis (pool {store.meta.pool_limits()[0]} connections)")
     for conc, total in ((1, 3000 * scale), (64, 19968 * scale)):
         for what, raw_op, our_op in (("get", raw_get, our_get), ("set", raw_set, our_set)):
-            r, o = await compare(
+            result = await compare(
                 rounds,
                 lambda op=raw_op, t=total, c=conc: run_ops(op, t, c),  # type: ignore[misc]
                 lambda op=our_op, t=total, c=conc: run_ops(op, t, c),  # type: ignore[misc]
             )
-            row(f"{what}, concurrency {conc}", r, o, "ops/s", 0.90)
+            row(f"{what}, concurrency {conc}", result, "ops/s", 0.90)
 
-    async def timed(fn: Callable[[], Awaitable[Any]], n: int = 1000) -> float:
-        t0 = time.perf_counter()
+    async def timed(fn: Callable[[], Awaitable[Any]], n: int = 1000) -> Round:
+        watch = Stopwatch()
         await fn()
-        return n / (time.perf_counter() - t0)
+        return watch.round(n)
 
     requests = [SetRequest(k, value) for k in keys]
 
@@ -178,27 +142,41 @@ async def bench_state(host: str, port: int, rounds: int, scale: int) -> None:
             args += ("", "0", 0, value, "")
         return await bulk_set_script(keys=keys, args=args)
 
-    async def single_sets() -> Any:
+    async def single_sets() -> Round:
         return await run_ops(our_set, 1024, 64)
 
-    async def single_gets() -> Any:
+    async def single_gets() -> Round:
         return await run_ops(our_get, 1024, 64)
 
     print("bulk operations, 1,000 keys (keys/s)")
     our_bs = lambda: timed(lambda: store.bulk_set(requests))  # noqa: E731
     our_bg = lambda: timed(lambda: store.bulk_get(keys))  # noqa: E731
-    r, o = await compare(rounds, lambda: timed(raw_pipeline_set), our_bs)
-    row("bulk_set vs raw pipeline of 1,000 EVALSHA", r, o, "keys/s", 0.85)
-    r, o = await compare(rounds, lambda: timed(raw_pipeline_get), our_bg)
-    row("bulk_get vs raw pipeline of 1,000 HMGET", r, o, "keys/s", 0.85)
-    r, o = await compare(rounds, lambda: timed(raw_bulk_set_script), our_bs)
-    row("bulk_set vs the same bulk script, raw", r, o, "keys/s", 0.85)
-    r, o = await compare(rounds, lambda: timed(lambda: bulk_get_script(keys=keys)), our_bg)
-    row("bulk_get vs the same bulk script, raw", r, o, "keys/s", 0.85)
-    r, o = await compare(rounds, single_sets, our_bs)
-    row("bulk_set vs 1,000 single set() (64 at once)", r, o, "keys/s", None)
-    r, o = await compare(rounds, single_gets, our_bg)
-    row("bulk_get vs 1,000 single get() (64 at once)", r, o, "keys/s", None)
+    row(
+        "bulk_set vs raw pipeline of 1,000 EVALSHA",
+        await compare(rounds, lambda: timed(raw_pipeline_set), our_bs),
+        "keys/s",
+        0.85,
+    )
+    row(
+        "bulk_get vs raw pipeline of 1,000 HMGET",
+        await compare(rounds, lambda: timed(raw_pipeline_get), our_bg),
+        "keys/s",
+        0.85,
+    )
+    row(
+        "bulk_set vs the same bulk script, raw",
+        await compare(rounds, lambda: timed(raw_bulk_set_script), our_bs),
+        "keys/s",
+        0.85,
+    )
+    row(
+        "bulk_get vs the same bulk script, raw",
+        await compare(rounds, lambda: timed(lambda: bulk_get_script(keys=keys)), our_bg),
+        "keys/s",
+        0.85,
+    )
+    row("bulk_set vs 1,000 single set() (64 at once)", await compare(rounds, single_sets, our_bs), "keys/s", None)
+    row("bulk_get vs 1,000 single get() (64 at once)", await compare(rounds, single_gets, our_bg), "keys/s", None)
     await raw.delete(*keys)
     await raw.aclose()
     await store.close()
@@ -215,7 +193,7 @@ async def bench_pubsub(host: str, port: int, rounds: int, scale: int) -> None:
     async def publish_all(publish: Callable[[int], Awaitable[Any]]) -> None:
         await run_ops(publish, count, publishers)
 
-    async def ours() -> float:
+    async def ours() -> Round:
         topic = f"bench-{uuid.uuid4().hex[:8]}"
         done = asyncio.Event()
         seen = 0
@@ -227,15 +205,15 @@ async def bench_pubsub(host: str, port: int, rounds: int, scale: int) -> None:
                 done.set()
 
         sub = await broker.subscribe(topic, handle)
-        t0 = time.perf_counter()
+        watch = Stopwatch()
         await publish_all(lambda i: broker.publish(topic, payload))
         await done.wait()
-        rate = count / (time.perf_counter() - t0)
+        result = watch.round(count)
         await sub.cancel()
         await raw.delete(topic)
-        return rate
+        return result
 
-    async def raw_run() -> float:
+    async def raw_run() -> Round:
         topic = f"bench-{uuid.uuid4().hex[:8]}"
         await raw.xgroup_create(topic, "bench", id="0", mkstream=True)
         reader = Redis(single_connection_client=True, **{**broker.meta.client_kwargs(), "socket_timeout": 5})
@@ -253,19 +231,18 @@ async def bench_pubsub(host: str, port: int, rounds: int, scale: int) -> None:
                         await handle(fields)
                         await raw.xack(topic, "bench", msg_id)
 
-        t0 = time.perf_counter()
+        watch = Stopwatch()
         consumer = asyncio.create_task(consume())
         await publish_all(lambda i: raw.xadd(topic, {"data": payload}))
         await consumer
-        rate = count / (time.perf_counter() - t0)
+        result = watch.round(count)
         await reader.aclose()
         await raw.delete(topic)
-        return rate
+        return result
 
     print(f"pubsub.redis, {count:,} messages, {publishers} publishers (published -> handled)")
     envelope_report()  # included in the Blockyard figures below
-    r, o = await compare(rounds, raw_run, ours)
-    row("publish -> handle", r, o, "msg/s", 0.80)
+    row("publish -> handle", await compare(rounds, raw_run, ours), "msg/s", 0.80)
 
     # latency: one message in flight at a time
     topic = f"bench-{uuid.uuid4().hex[:8]}"
@@ -285,7 +262,6 @@ async def bench_pubsub(host: str, port: int, rounds: int, scale: int) -> None:
     await raw.delete(topic)
     p50, p99 = RESULTS.latency("publish -> handler, one in flight", "blockyard", latencies)
     print(f"  end-to-end latency (publish -> handler), one in flight: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
-    ROWS.append(("publish -> handler latency (one in flight)", "", f"p50 {p50:.2f} ms / p99 {p99:.2f} ms", "", ""))
     await raw.aclose()
     await broker.close()
 
@@ -315,9 +291,7 @@ async def main() -> None:
     finally:
         if proc is not None:
             proc.stop()
-    print("\n| scenario | raw redis-py | Blockyard | ratio | target |\n|---|---|---|---|---|")
-    for r in ROWS:
-        print("| " + " | ".join(r) + " |")
+    RESULTS.print_table()
     RESULTS.write(args.json)
 
 
