@@ -4,7 +4,8 @@ The documentation site plots these files (``bench/results/*.json``); nothing els
 page never shows a figure no run produced. One file per run::
 
     {"schema": 1, "benchmark": "redis", "title": "...", "date": "2026-12-02T01:30:00+00:00",
-     "machine": {"platform": "...", "python": "3.11.2", "cpus": 2, "note": "..."},
+     "machine": {"platform": "...", "python": "3.11.2", "cpus": 2, "note": "...",
+                 "load_average": {"start": 0.4, "end": 1.1}},
      "measurements": [{"scenario": "get, concurrency 1", "unit": "ops/s", "raw": 8058.0,
                        "blockyard": 7678.0, "ratio": 0.95, "target": 0.9, "raw_client": "redis-py"}],
      "latencies": [{"scenario": "publish -> handler", "side": "blockyard", "p50_ms": 0.4, "p99_ms": 1.2}]}
@@ -78,6 +79,8 @@ class Results:
     note: str = ""
     measurements: list[Measurement] = field(default_factory=list)
     latencies: list[Latency] = field(default_factory=list)
+    load_at_start: float = field(default_factory=lambda: os.getloadavg()[0])
+    """the machine's 1-minute load average when the run started (what else was running)"""
 
     def measured(
         self,
@@ -140,6 +143,7 @@ class Results:
                 "python": platform.python_version(),
                 "cpus": os.cpu_count(),
                 "note": self.note,
+                "load_average": {"start": round(self.load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
             },
             "measurements": [
                 {k: v for k, v in {**asdict(m), "ratio": round(m.ratio, 4)}.items() if v is not None or k == "target"}

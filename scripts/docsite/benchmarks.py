@@ -50,6 +50,12 @@ def load_results(folder: Path) -> list[BenchmarkResults]:
     return sorted(found, key=lambda r: r.name)
 
 
+def _load_text(load: dict[str, float]) -> str:
+    """The machine's load average during the run (start, and end when recorded)."""
+    when = [f"{load[k]} at the {k}" for k in ("start", "end") if k in load]
+    return f" Load average {', '.join(when)}." if when else ""
+
+
 def ratio(measurement: dict[str, Any]) -> float:
     """The run's ratio (paired rounds' median when it wrote one), else ``blockyard / raw``."""
     return float(measurement.get("ratio") or measurement["blockyard"] / measurement["raw"])
@@ -135,7 +141,10 @@ def benchmarks_page(results: list[BenchmarkResults], scripts: list[str]) -> tupl
         lines += [f"## {r.data['title']}", ""]
         lines += [
             f"Run {r.data.get('date', '?')} on {machine.get('platform', '?')}, {machine.get('cpus', '?')} CPUs, "
-            f"Python {machine.get('python', '?')}" + (f" ({machine['note']})" if machine.get("note") else "") + ".",
+            f"Python {machine.get('python', '?')}"
+            + (f" ({machine['note']})" if machine.get("note") else "")
+            + "."
+            + (_load_text(machine["load_average"]) if "load_average" in machine else ""),
             f"Source: `bench/{r.name}_bench.py`, results `{r.source.name}`.",
             "",
         ]

@@ -162,11 +162,13 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from blockyard import telemetry
 from blockyard_local.state_memory import InMemoryStateStore
 
 async def main():
     async with InMemoryStateStore(name="s") as store:
         await store.get("before")  # nothing configured yet: not recorded
+        print(telemetry.enabled(), telemetry.active)  # on, but calls take the switched-off path
         exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -197,4 +199,29 @@ def test_global_providers_set_after_start_are_picked_up() -> None:
         [sys.executable, "-c", GLOBAL_PROVIDERS_SCRIPT], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["['state.get', 'state.set']", "[('get', 1), ('set', 1)]"]
+    assert result.stdout.splitlines() == ["True None", "['state.get', 'state.set']", "[('get', 1), ('set', 1)]"]
+
+
+def test_without_the_api_guards_providers_are_looked_up_at_each_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the API keep its provider guards elsewhere, a provider set later is picked up by the
+    next component start (the instrumentation looks again instead of being told)."""
+
+    def missing(changed: object) -> None:
+        raise LookupError("not here")
+
+    placeholders = telemetry._placeholder_providers
+    monkeypatch.setattr(telemetry, "_watch_global_providers", missing)
+    monkeypatch.setattr(telemetry, "_armed", False)
+    try:
+        telemetry.configure()
+        telemetry.arm()  # a component starts: no provider yet
+        before = telemetry.active
+        monkeypatch.setattr(telemetry, "_placeholder_providers", lambda: ())  # a provider is set
+        after_set = telemetry.active
+        telemetry.arm()  # the next component starts
+        assert (before, after_set, telemetry.active is not None) == (None, None, True)
+    finally:
+        monkeypatch.undo()
+        assert telemetry._placeholder_providers is placeholders
+        telemetry.configure()
+    assert telemetry.active is None

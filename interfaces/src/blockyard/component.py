@@ -124,6 +124,7 @@ class Component(abc.ABC):
                 await self._init()
             except Exception as exc:
                 raise self._wrap(exc, "init", None)
+            telemetry.arm()
             self._lifecycle = _READY
 
     async def close(self) -> None:
@@ -248,7 +249,7 @@ class Component(abc.ABC):
         get the trace context in their metadata.
         """
         observer = telemetry.active
-        if observer is not None and observer.check():
+        if observer is not None:
             return await observer.run(self, operation, key, call, count, outgoing)
         try:
             return await call

@@ -417,7 +417,7 @@ class PubSub(SubscriptionOwner, abc.ABC):
             )
             return HandlerResult.RETRY
 
-        observer = telemetry.active
+        observer = telemetry.standing_by()
         if observer is not None:
             handler = observer.traced_handler(self, topic, handler)
         run = guard(handler, lambda _, result: coerce_result(result), failed)

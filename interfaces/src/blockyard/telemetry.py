@@ -20,8 +20,9 @@ provider, a meter provider) gets, for every public operation of every component:
 
 Instrumentation sits in one place, :meth:`blockyard.component.Component._call_hook`, where every
 public method calls its plugin hook; validation errors raised before the hook is called are not
-recorded. With no SDK configured nothing is recorded and the cost is one check per call
-(``bench/local_bench.py`` prints it). ``BLOCKYARD_TELEMETRY=0`` in the environment, or
+recorded. Global providers are picked up whenever they are set, before or after components start.
+With no SDK configured nothing is recorded and an operation pays one attribute read
+(``bench/local_bench.py`` prints the difference). ``BLOCKYARD_TELEMETRY=0`` in the environment, or
 ``configure(enabled=False)``, switches the instrumentation off altogether; :func:`configure` also
 takes providers other than the global ones::
 
@@ -43,7 +44,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, Histogram, MeterProvider
@@ -84,7 +85,12 @@ def message_carrier(message: Message) -> Mapping[str, str]:
 
 
 class Telemetry:
-    """The tracer, the instruments and the per-call recording; created once, set up on first use."""
+    """The tracer, the instruments and the per-call recording for one pair of providers.
+
+    :attr:`live` is true once either provider is a real one (not the API's proxy or no-op); only
+    then is it :data:`active`. It is re-read by :meth:`refresh`, which the module calls when the
+    instrumentation is armed and whenever the API sets a global provider.
+    """
 
     def __init__(
         self, tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None
@@ -98,9 +104,20 @@ class Telemetry:
         self._tracing = False
         self._metering = False
         self.live = False
-        """True once a real provider is in use (then it stays true: providers are set once per process)."""
-        self.check: Callable[[], bool] = self._first_check
-        """Whether anything is to be recorded now: called per operation (answers at once once live)."""
+        """True once a real tracer or meter provider is in use: only then is anything recorded."""
+
+    def refresh(self) -> bool:
+        """Look at the providers again; set up the instruments the first time one is real. Returns :attr:`live`."""
+        from opentelemetry import metrics, trace
+
+        tp = self._tracer_provider if self._tracer_provider is not None else trace.get_tracer_provider()
+        mp = self._meter_provider if self._meter_provider is not None else metrics.get_meter_provider()
+        off = _placeholder_providers()
+        self._tracing, self._metering = not isinstance(tp, off), not isinstance(mp, off)
+        if (self._tracing or self._metering) and self._tracer is None:
+            self._setup()
+        self.live = self._tracing or self._metering
+        return self.live
 
     def _setup(self) -> None:
         from opentelemetry import metrics, trace
@@ -118,45 +135,6 @@ class Telemetry:
         self._duration = meter.create_histogram(
             "blockyard.operation.duration", unit="s", description="Duration of component operations"
         )
-        probe, globals_of = _probe(self._tracer_provider, self._meter_provider)
-
-        def settle() -> bool:
-            found = probe()
-            if found is _NOTHING:
-                return False
-            self._tracing, self._metering = found
-            self.live = True
-            self.check = _yes
-            return True
-
-        if globals_of is None:
-            self.check = settle
-            return
-        trace_globals, meter_globals = globals_of
-
-        def check() -> bool:  # the per-operation cost while nothing is configured: two dict reads
-            if trace_globals["_TRACER_PROVIDER"] is None and meter_globals["_METER_PROVIDER"] is None:
-                return False
-            return settle()
-
-        self.check = check
-
-    def _first_check(self) -> bool:
-        self._setup()
-        return self.check()
-
-    def recording(self) -> bool:
-        """True when a real tracer or meter provider is in use: only then is anything recorded.
-
-        While none is, the check reads the API's two provider globals, which is what keeps the
-        unconfigured cost nil; once one is, the answer is cached in :attr:`live`.
-        """
-        return self.check()
-
-    def tracing(self) -> bool:
-        """True when a real tracer provider is in use."""
-        self.recording()
-        return self._tracing
 
     def attributes(self, component: Component) -> dict[str, str]:
         """The metric attributes naming ``component`` (cached on it)."""
@@ -180,7 +158,7 @@ class Telemetry:
         outgoing: Iterable[Outgoing],
     ) -> _T:
         """Await ``call`` (a plugin hook) in a span, recording the metrics; errors are wrapped as by
-        :meth:`Component._wrap` and re-raised. Call it only when :meth:`recording` is true."""
+        :meth:`Component._wrap` and re-raised. Call it only when :attr:`live`."""
         tracing = self._tracing
         assert self._operations is not None
         assert self._errors is not None
@@ -230,7 +208,7 @@ class Telemetry:
         """``handler`` run in a ``CONSUMER`` span whose parent is the trace context the message carries."""
 
         async def run(message: Message) -> _T:
-            if not self.tracing():
+            if not self._tracing:
                 return await handler(message)
             from opentelemetry import context, propagate, trace
 
@@ -262,45 +240,41 @@ class Telemetry:
         return run
 
 
-def _probe(
-    tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None
-) -> tuple[Callable[[], tuple[bool, bool]], tuple[dict[str, Any], dict[str, Any]] | None]:
-    """A function answering (tracing configured, metrics configured), and the globals to watch.
-
-    The globals are those of the API modules holding ``_TRACER_PROVIDER`` / ``_METER_PROVIDER``
-    (``None`` until a provider is set; the API's own proxies read them too): the public getters
-    look the environment up on every call while no provider is set, which would cost more than an
-    in-memory operation. They are ``None`` when explicit providers are given, or should a future API
-    rename them (then the probe is asked every time).
-    """
+def _placeholder_providers() -> tuple[type, ...]:
+    """The API's stand-in provider classes: in use, nothing is configured to record to."""
     from opentelemetry import metrics, trace
 
-    trace.get_tracer_provider()  # loads a provider named by OTEL_PYTHON_TRACER_PROVIDER, if any
-    metrics.get_meter_provider()
     internal = sys.modules.get("opentelemetry.metrics._internal")
     proxy_meter = getattr(internal, "_ProxyMeterProvider", None)
     off: tuple[type, ...] = (trace.ProxyTracerProvider, trace.NoOpTracerProvider, metrics.NoOpMeterProvider)
-    if isinstance(proxy_meter, type):
-        off = (*off, proxy_meter)
-
-    def probe() -> tuple[bool, bool]:
-        tp = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
-        mp = meter_provider if meter_provider is not None else metrics.get_meter_provider()
-        found = not isinstance(tp, off), not isinstance(mp, off)
-        return found if any(found) else _NOTHING
-
-    explicit = tracer_provider is not None or meter_provider is not None
-    trace_globals, meter_globals = vars(trace), vars(internal) if internal is not None else {}
-    if explicit or "_TRACER_PROVIDER" not in trace_globals or "_METER_PROVIDER" not in meter_globals:
-        return probe, None
-    return probe, (trace_globals, meter_globals)
+    return (*off, proxy_meter) if isinstance(proxy_meter, type) else off
 
 
-_NOTHING = (False, False)
+def _watch_global_providers(changed: Callable[[], None]) -> None:
+    """Call ``changed`` whenever the API sets a global tracer or meter provider.
 
+    The API sets each global provider once, through a ``Once`` guard (``set_tracer_provider``,
+    ``set_meter_provider`` and the ``OTEL_PYTHON_*_PROVIDER`` environment variables all go through
+    it) and offers no notification; the guards' ``do_once`` is wrapped to report a provider set.
 
-def _yes() -> bool:
-    return True
+    :raises LookupError: the guards are not where this API version keeps them.
+    """
+    from opentelemetry import trace
+
+    internal = sys.modules.get("opentelemetry.metrics._internal")
+    guards = [getattr(trace, "_TRACER_PROVIDER_SET_ONCE", None), getattr(internal, "_METER_PROVIDER_SET_ONCE", None)]
+    if not all(callable(getattr(g, "do_once", None)) for g in guards):
+        raise LookupError("the OpenTelemetry API's provider guards were not found")
+    for guard in guards:
+        do_once = guard.do_once  # type: ignore[union-attr]
+
+        def reporting(func: Callable[[], None], do_once: Callable[[Callable[[], None]], bool] = do_once) -> bool:
+            ran = do_once(func)
+            if ran:
+                changed()
+            return ran
+
+        guard.do_once = reporting  # type: ignore[union-attr]
 
 
 def inject(metadata: Mapping[str, str]) -> dict[str, str]:
@@ -316,8 +290,42 @@ def _from_env() -> bool:
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no")
 
 
-active: Telemetry | None = Telemetry() if _from_env() else None
-"""The instrumentation in use, or ``None`` when switched off; read by every component call."""
+active: Telemetry | None = None
+"""The instrumentation recording now, read by every component call: ``None`` while it is switched
+off or while no provider is configured, so that an unconfigured process pays one attribute read."""
+
+_standing_by: Telemetry | None = Telemetry() if _from_env() else None
+"""The instrumentation that is on, recording or not."""
+
+_armed = False
+_watching = False
+
+
+def arm() -> None:
+    """Make :data:`active` follow the providers: look at them now, and again whenever one is set.
+
+    Called when a component starts, so that importing Blockyard does not import OpenTelemetry;
+    cheap after the first call. Should the API's guards not be found (see
+    :func:`_watch_global_providers`), every call looks again: a provider set later is then picked up
+    by the components started after it.
+    """
+    global _armed, _watching
+    if not _armed:
+        _armed = True
+        try:
+            _watch_global_providers(_providers_changed)
+            _watching = True
+        except LookupError:
+            _watching = False
+    elif _watching:
+        return
+    _providers_changed()
+
+
+def _providers_changed() -> None:
+    global active
+    observer = _standing_by
+    active = observer if observer is not None and observer.refresh() else None
 
 
 def configure(
@@ -326,13 +334,21 @@ def configure(
     """Switch instrumentation on or off for the whole process, and choose its providers.
 
     By default it is on (unless ``BLOCKYARD_TELEMETRY=0``) and uses the global providers of
-    ``opentelemetry.trace`` / ``opentelemetry.metrics``; pass providers to use others. Subscriptions
-    started before the call keep the instrumentation they started with.
+    ``opentelemetry.trace`` / ``opentelemetry.metrics``, including ones set later; pass providers to
+    use others. Subscriptions started before the call keep the instrumentation they started with.
     """
-    global active
-    active = Telemetry(tracer_provider, meter_provider) if enabled else None
+    global active, _standing_by
+    _standing_by = Telemetry(tracer_provider, meter_provider) if enabled else None
+    active = None
+    if _armed or tracer_provider is not None or meter_provider is not None:
+        _providers_changed()
 
 
 def enabled() -> bool:
-    """True when instrumentation is on."""
-    return active is not None
+    """True when instrumentation is on (recording once a provider is configured)."""
+    return _standing_by is not None
+
+
+def standing_by() -> Telemetry | None:
+    """The instrumentation that is on, recording or not (for wrapping long-lived handlers)."""
+    return _standing_by
