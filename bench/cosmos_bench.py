@@ -87,7 +87,7 @@ async def main(args: argparse.Namespace) -> None:
         'SELECT * FROM c WHERE c.isBinary = false AND IS_OBJECT(c["value"]) AND IS_STRING(c["value"][@p0]) '
         'AND c["value"][@p0] = @p1 AND IS_OBJECT(c["value"]) AND IS_STRING(c["value"][@p2]) AND c["value"][@p2] = @p3'
     )
-    params = [
+    params: list[dict[str, object]] = [
         {"name": "@p0", "value": "run"},
         {"name": "@p1", "value": run},
         {"name": "@p2", "value": "tag"},
@@ -112,8 +112,8 @@ async def main(args: argparse.Namespace) -> None:
     ):
         result = await compare(
             args.rounds,
-            lambda r_op=r_op, total=total: run_ops(r_op, total, conc),
-            lambda o_op=o_op, total=total: run_ops(o_op, total, conc),
+            lambda r_op=r_op, total=total: run_ops(r_op, total, conc),  # type: ignore[misc]
+            lambda o_op=o_op, total=total: run_ops(o_op, total, conc),  # type: ignore[misc]
         )
         RESULTS.compared(name, result, "ops/s", 0.90, "azure-cosmos (aio)")
     for i in range(50):

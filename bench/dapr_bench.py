@@ -177,9 +177,13 @@ def main() -> None:
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, Redis at {host}, daprd {daprd.http_url}")
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"median over {rounds} rounds of {n} operations each, one in flight; load average {load}")
-        settings.DAPR_RUNTIME_HOST = "127.0.0.1"
-        settings.DAPR_HTTP_PORT = daprd.http_port
-        settings.DAPR_GRPC_PORT = daprd.grpc_port
+        sdk_settings = {
+            "DAPR_RUNTIME_HOST": "127.0.0.1",
+            "DAPR_HTTP_PORT": daprd.http_port,
+            "DAPR_GRPC_PORT": daprd.grpc_port,
+        }
+        for setting, given in sdk_settings.items():  # the SDK's settings resolve their names at run time
+            setattr(settings, setting, given)
         with DaprClient(address=f"127.0.0.1:{daprd.grpc_port}") as dapr:
             for side, name in STORES.items():
                 ops[side] = {

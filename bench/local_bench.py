@@ -113,10 +113,10 @@ async def telemetry_cost(ops: int, concurrency: int, rounds: int) -> None:
         finally:
             telemetry.configure()
     for op in ("get", "set"):
-        on, off = statistics.median(rates[op, True]), statistics.median(rates[op, False])
+        with_it, without = statistics.median(rates[op, True]), statistics.median(rates[op, False])
         print(
-            f"  state.in-memory {op}  instrumented {on:>10,.0f} ops/s  switched off {off:>10,.0f} ops/s  "
-            f"ratio {on / off:.3f} ({1e6 / on - 1e6 / off:+.2f} us/op)"
+            f"  state.in-memory {op}  instrumented {with_it:>10,.0f} ops/s  switched off {without:>10,.0f} ops/s  "
+            f"ratio {with_it / without:.3f} ({1e6 / with_it - 1e6 / without:+.2f} us/op)"
         )
 
 

@@ -26,7 +26,6 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pika
@@ -41,26 +40,11 @@ from blockyard_rabbitmq.pubsub import RabbitMQPubSub
 Publish = Callable[[bytes], Awaitable[None]]
 
 
-def _noop() -> None:
-    pass
+def find_broker() -> str:
+    """``BLOCKYARD_RABBITMQ_URL``, else the launcher's ``rabbitmq`` backend."""
+    from blockyard_conformance.backends.launcher import get_launcher
 
-
-def find_broker() -> tuple[str, Callable[[], None]]:
-    url = os.environ.get("BLOCKYARD_RABBITMQ_URL")
-    if url:
-        return url, _noop
-    try:
-        from blockyard_conformance.backends.launcher import get_launcher
-
-        return str(get_launcher().up("rabbitmq").url), _noop
-    except ImportError:
-        pass
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contrib" / "rabbitmq" / "tests"))
-    from rabbitmq_testing import OwnBroker
-
-    own = OwnBroker()
-    own.start()
-    return f"amqp://guest:guest@127.0.0.1:{own.port}/", own.close
+    return os.environ.get("BLOCKYARD_RABBITMQ_URL") or str(get_launcher().up("rabbitmq").url)
 
 
 # -- raw pika, asyncio adapter -------------------------------------------------------------
@@ -321,38 +305,33 @@ async def main() -> None:
     add_json_option(ap)
     args = ap.parse_args()
     results = Results("rabbitmq", "pubsub.rabbitmq vs pika", note=args.machine_note)
-    stop: Callable[[], None]
-    url, stop = (args.url, _noop) if args.url else find_broker()
+    url = args.url or find_broker()
     n, conc, prefetch = args.messages, args.concurrency, args.prefetch
-    try:
-        by: dict[str, list[tuple[float, list[float]]]] = {"publish": [], "e2e": []}
-        raw: dict[str, list[tuple[float, list[float]]]] = {"publish": [], "e2e": []}
-        await bench_raw(url, 500, conc, prefetch)  # warm-up
-        for _ in range(args.rounds):  # interleaved, so drift hits both sides alike
-            for key, value in (await bench_raw(url, n, conc, prefetch)).items():
-                raw[key].append(value)
-            for key, value in (await bench_blockyard(url, n, conc, prefetch)).items():
-                by[key].append(value)
-        print(f"pubsub.rabbitmq vs raw pika: {n} msgs x {args.rounds} rounds, {conc} in flight, prefetch {prefetch}")
-        envelope_report()  # included in the Blockyard figures below
-        print(f"{'':16} {'raw msg/s':>10} {'by msg/s':>10} {'ratio':>6}  {'raw p50/p99 ms':>15} {'by p50/p99 ms':>15}")
-        for key, label in (("publish", "publish (conf.)"), ("e2e", "publish->handle")):
-            r, b = best(raw[key]), best(by[key])
-            print(
-                f"{label:16} {r[0]:10.0f} {b[0]:10.0f} {b[0] / r[0]:6.2f}  "
-                f"{r[1]:7.2f}/{r[2]:7.2f} {b[1]:7.2f}/{b[2]:7.2f}"
-            )
-            results.measured(f"{label}, {conc} in flight", "msg/s", r[0], b[0], 0.8, "pika")
-            results.percentiles(label, "raw", r[1], r[2])
-            results.percentiles(label, "blockyard", b[1], b[2])
-        adapters = await bench_adapters(url, min(n, 2000), conc)
-        print(f"\nadapter choice, raw pika confirmed publish ({min(n, 2000)} msgs):")
-        for label, (rate, lat) in adapters.items():
-            print(f"  {label:32} {rate:8.0f} msg/s  p50 {pct(lat, 0.5):6.2f} ms  p99 {pct(lat, 0.99):6.2f} ms")
-        print(f"\nmedian of rounds; python {sys.version.split()[0]}, pika {pika.__version__}, {os.cpu_count()} cpus")
-        results.write(args.json)
-    finally:
-        stop()
+    by: dict[str, list[tuple[float, list[float]]]] = {"publish": [], "e2e": []}
+    raw: dict[str, list[tuple[float, list[float]]]] = {"publish": [], "e2e": []}
+    await bench_raw(url, 500, conc, prefetch)  # warm-up
+    for _ in range(args.rounds):  # interleaved, so drift hits both sides alike
+        for key, value in (await bench_raw(url, n, conc, prefetch)).items():
+            raw[key].append(value)
+        for key, value in (await bench_blockyard(url, n, conc, prefetch)).items():
+            by[key].append(value)
+    print(f"pubsub.rabbitmq vs raw pika: {n} msgs x {args.rounds} rounds, {conc} in flight, prefetch {prefetch}")
+    envelope_report()  # included in the Blockyard figures below
+    print(f"{'':16} {'raw msg/s':>10} {'by msg/s':>10} {'ratio':>6}  {'raw p50/p99 ms':>15} {'by p50/p99 ms':>15}")
+    for key, label in (("publish", "publish (conf.)"), ("e2e", "publish->handle")):
+        r, b = best(raw[key]), best(by[key])
+        print(
+            f"{label:16} {r[0]:10.0f} {b[0]:10.0f} {b[0] / r[0]:6.2f}  {r[1]:7.2f}/{r[2]:7.2f} {b[1]:7.2f}/{b[2]:7.2f}"
+        )
+        results.measured(f"{label}, {conc} in flight", "msg/s", r[0], b[0], 0.8, "pika")
+        results.percentiles(label, "raw", r[1], r[2])
+        results.percentiles(label, "blockyard", b[1], b[2])
+    adapters = await bench_adapters(url, min(n, 2000), conc)
+    print(f"\nadapter choice, raw pika confirmed publish ({min(n, 2000)} msgs):")
+    for label, (rate, lat) in adapters.items():
+        print(f"  {label:32} {rate:8.0f} msg/s  p50 {pct(lat, 0.5):6.2f} ms  p99 {pct(lat, 0.99):6.2f} ms")
+    print(f"\nmedian of rounds; python {sys.version.split()[0]}, pika {pika.__version__}, {os.cpu_count()} cpus")
+    results.write(args.json)
 
 
 if __name__ == "__main__":

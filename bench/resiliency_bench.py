@@ -19,7 +19,9 @@ import sys
 import uuid
 from typing import Any
 
-from redis_bench import raw_client, run_ops, start_server
+from bench_results import Results, add_json_option
+from redis_bench import raw_client, start_server
+from side_by_side import run_ops
 
 from blockyard.resiliency import apply_resiliency, parse_resiliency
 from blockyard.state import SetRequest
@@ -47,7 +49,9 @@ async def main() -> None:
     parser.add_argument("--ops", type=int, default=8_000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test, noisy figures)")
+    add_json_option(parser)
     args = parser.parse_args()
+    results = Results("resiliency", "state.redis get under resiliency policies", note=args.machine_note)
     proc = None
     host, port = args.host, args.port
     if host is None:
@@ -83,7 +87,7 @@ async def main() -> None:
             await run_ops(op, args.concurrency * 10, args.concurrency)
         for _ in range(rounds):
             for name, op in ops_by_name.items():
-                rates[name].append(await run_ops(op, ops, args.concurrency))
+                rates[name].append((await run_ops(op, ops, args.concurrency)).rate)
         med = {k: statistics.median(v) for k, v in rates.items()}
         breaker = applied.outbound.breaker
         assert breaker is not None
@@ -95,6 +99,13 @@ async def main() -> None:
             f"| state.redis, timeout + retry + breaker | {med['guarded']:,.0f} | {med['guarded'] / med['raw']:.2f} | "
             f"{med['guarded'] / med['plain']:.2f} |"
         )
+        scenario = f"get, concurrency {args.concurrency}"
+        results.measured(f"{scenario}, no policy", "ops/s", med["raw"], med["plain"], 0.9, "redis-py")
+        results.measured(f"{scenario}, timeout + retry + breaker", "ops/s", med["raw"], med["guarded"], 0.9, "redis-py")
+        results.measured(
+            f"{scenario}, policies vs none", "ops/s", med["plain"], med["guarded"], None, "state.redis, no policy"
+        )
+        results.write(args.json)
         await raw.aclose()
         for store in (plain, guarded):
             await store.close()
