@@ -121,6 +121,25 @@ STATE_DEFECTS: dict[str, Defect] = {
         """,
         "test_missing_required_field_is_named",
     ),
+    "close-forgets-a-connection": _state(
+        """
+        import socket
+        class Broken(RefStateStore):
+            async def _init(self):
+                await super()._init()
+                self.connection = socket.socketpair()
+        """,
+        "test_no_leaks_after_init_close_cycles",
+    ),
+    "close-forgets-a-background-task": _state(
+        """
+        class Broken(RefStateStore):
+            async def _init(self):
+                await super()._init()
+                self.heartbeat = asyncio.get_running_loop().create_task(asyncio.Event().wait())
+        """,
+        "test_no_leaks_after_init_close_cycles",
+    ),
     "secret-in-repr": _state(
         """
         class Broken(RefStateStore):
@@ -146,7 +165,71 @@ STATE_DEFECTS: dict[str, Defect] = {
                 op.key = op.key.replace("\\t", "\\\\t")
                 return super()._apply_set(op)
         """,
-        "test_unicode_and_punctuation_keys",
+        "test_hostile_keys_round_trip_or_are_refused_typed",
+    ),
+    "keys-whitespace-stripped": _state(
+        """
+        class Broken(RefStateStore):
+            def _live(self, key):
+                return super()._live(key.strip())
+            def _apply_set(self, op):
+                op.key = op.key.strip()
+                return super()._apply_set(op)
+            async def _delete(self, op):
+                op.key = op.key.strip()
+                return await super()._delete(op)
+        """,
+        "test_hostile_keys_round_trip_or_are_refused_typed",
+    ),
+    "long-keys-truncated": _state(
+        """
+        class Broken(RefStateStore):
+            def _live(self, key):
+                return super()._live(key[:1024])
+            def _apply_set(self, op):
+                op.key = op.key[:1024]
+                return super()._apply_set(op)
+            async def _delete(self, op):
+                op.key = op.key[:1024]
+                return await super()._delete(op)
+        """,
+        "test_hostile_keys_round_trip_or_are_refused_typed",
+    ),
+    "nul-key-generic-error": _state(
+        """
+        class Broken(RefStateStore):
+            async def _set(self, op):
+                if "\\x00" in op.key:
+                    raise RuntimeError("embedded null character")
+                return await super()._set(op)
+        """,
+        "test_hostile_keys_round_trip_or_are_refused_typed",
+    ),
+    "nul-key-refused-without-naming-it": Defect(
+        """
+        from blockyard.errors import InvalidRequestError
+        class Broken(RefStateStore):
+            async def _set(self, op):
+                if "\\x00" in op.key:
+                    raise InvalidRequestError("keys must not contain NUL", key="")
+                return await super()._set(op)
+        """,
+        "test_hostile_keys_round_trip_or_are_refused_typed",
+        STATE_SUITE + "    hostile_refused = ['nul', 'nul-twin']\n",
+    ),
+    "nul-key-silently-dropped": _state(
+        """
+        class Broken(RefStateStore):
+            def _live(self, key):
+                return super()._live(key.split("\\x00")[0])
+            def _apply_set(self, op):
+                op.key = op.key.split("\\x00")[0]
+                return super()._apply_set(op)
+            async def _delete(self, op):
+                op.key = op.key.split("\\x00")[0]
+                return await super()._delete(op)
+        """,
+        "test_hostile_keys_round_trip_or_are_refused_typed",
     ),
     "keys-normalised-to-nfc": _state(
         """
@@ -375,6 +458,16 @@ STATE_DEFECTS: dict[str, Defect] = {
         "test_concurrent_first_write_has_one_winner",
     ),
     # -- transactions ----------------------------------------------------------------------
+    "transaction-interleaved-with-readers": _state(
+        """
+        class Broken(RefStateStore):
+            async def _transact(self, ops, metadata):
+                for op in ops:
+                    await super()._transact([op], metadata)
+                    await asyncio.sleep(0)
+        """,
+        "test_transactions_are_isolated_from_concurrent_readers",
+    ),
     "transaction-skips-deletes": _state(
         """
         class Broken(RefStateStore):

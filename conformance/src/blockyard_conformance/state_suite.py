@@ -8,7 +8,8 @@ and the run notes when a store refused it as malformed),
 ``concurrent_inserts``, ``model_examples`` / ``model_steps`` / ``model_shrink`` (the hypothesis
 model test; ``model_clock()`` gives it a clock to move, for TTL), ``etag_writers`` /
 ``etag_increments`` (the lost-update scenario: 16 x 100 by default), ``durable_writes`` (acknowledged
-writes that must survive a SIGKILL of the backend, knob ``kill_backend``).
+writes that must survive a SIGKILL of the backend, knob ``kill_backend``); the reliability scenarios'
+knobs are in :mod:`blockyard_conformance.state_reliability`.
 
 Every test uses keys under a fresh prefix and deletes them afterwards.
 """
@@ -49,10 +50,11 @@ from blockyard.state import (
     StateStore,
     TransactionalStateStore,
 )
-from blockyard_conformance.base_suite import ComponentSuite, SuiteEnv
+from blockyard_conformance.base_suite import SuiteEnv
 from blockyard_conformance.marks import capability
 from blockyard_conformance.query_suite import QuerySuite
 from blockyard_conformance.state_model import ModelClock, run_state_model
+from blockyard_conformance.state_reliability import StateReliabilitySuite
 from blockyard_conformance.support import eventually, fresh_id
 
 __all__ = ["Keys", "StateStoreSuite"]
@@ -93,7 +95,7 @@ def _parse_rfc3339(text: str) -> datetime:
     return value
 
 
-class StateStoreSuite(QuerySuite, ComponentSuite):
+class StateStoreSuite(QuerySuite, StateReliabilitySuite):
     """Conformance tests of a :class:`~blockyard.state.StateStore`."""
 
     kind: ClassVar[str] = "state"
@@ -241,17 +243,6 @@ class StateStoreSuite(QuerySuite, ComponentSuite):
             await store.set(keys(name), value, metadata=md)
         for name, value in values.items():
             assert_value(await store.get(keys(name)), value)
-
-    @capability("core")
-    async def test_unicode_and_punctuation_keys(self, store: StateStore, keys: Keys) -> None:
-        """Keys with unicode and punctuation are stored and read back as given."""
-        suffixes = ["ключ-🔑-中文-é", "a:b/c?d#e&f=g h~!@$^*()[]{};'\",.<>\\|+", "tab\tnewline-less", "%_%-like"]
-        for i, s in enumerate(suffixes):
-            await store.set(keys(s), {"i": i})
-        for i, s in enumerate(suffixes):
-            assert_value(await store.get(keys(s)), {"i": i})
-        items = await store.bulk_get([keys(s) for s in suffixes])
-        assert [it.key for it in items] == [keys(s) for s in suffixes]
 
     @capability("core")
     async def test_keys_are_compared_exactly(self, store: StateStore, keys: Keys) -> None:

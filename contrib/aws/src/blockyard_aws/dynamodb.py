@@ -20,7 +20,8 @@ is set (the table's TTL should then be enabled on that attribute).
 - ``bulk_get`` is ``BatchGetItem`` (100 keys per call), ``bulk_set``/``bulk_delete`` are
   ``BatchWriteItem`` (25 per call) for unconditional items and single conditional writes for the
   others; unprocessed items are retried with backoff.
-- An item over DynamoDB's 400 KB limit is refused before it is sent, naming the key.
+- An item over DynamoDB's 400 KB limit, or a key over its 2,048-byte hash key limit, is refused
+  before it is sent with an :class:`~blockyard.errors.InvalidRequestError` naming the key.
 - ``consistency="strong"`` reads with ``ConsistentRead``.
 
 Example::
@@ -82,6 +83,8 @@ from blockyard_aws.client import AwsClientMixin, AwsMetadata, aws_error_code
 __all__ = ["MAX_ITEM_BYTES", "DynamoDBMetadata", "DynamoDBStateStore"]
 
 MAX_ITEM_BYTES = 400 * 1024
+MAX_HASH_KEY_BYTES = 2048
+"""DynamoDB's limit on a partition (hash) key's value, in UTF-8 bytes."""
 """DynamoDB's item size limit (names and values of every attribute)."""
 
 _MISMATCH = "the ETag does not match the stored item (or the item does not exist)"
@@ -160,6 +163,12 @@ class DynamoDBStateStore(AwsClientMixin, TransactionalStateStore):
     # -- item encoding -------------------------------------------------------------------------
 
     def _key(self, key: str) -> dict[str, Any]:
+        """The item's key attribute; a key over DynamoDB's hash key limit is refused before it is sent."""
+        size = len(key.encode("utf-8", "surrogatepass"))
+        if size > MAX_HASH_KEY_BYTES:
+            raise InvalidRequestError(
+                f"the key is {size} bytes; DynamoDB keys hold at most {MAX_HASH_KEY_BYTES} bytes", key=key
+            )
         return {self._pk: {"S": key}}
 
     def _item(self, op: SetOp, etag: str) -> dict[str, Any]:
@@ -167,7 +176,7 @@ class DynamoDBStateStore(AwsClientMixin, TransactionalStateStore):
             value: dict[str, Any] = {"S": op.value.decode("utf-8")}
         except UnicodeDecodeError:
             value = {"B": op.value}
-        item: dict[str, Any] = {self._pk: {"S": op.key}, "value": value, "etag": {"S": etag}}
+        item: dict[str, Any] = {**self._key(op.key), "value": value, "etag": {"S": etag}}
         if op.content_type:
             item["contentType"] = {"S": op.content_type}
         if op.ttl and self._ttl_attr:

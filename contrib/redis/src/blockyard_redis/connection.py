@@ -241,7 +241,7 @@ class RedisClientMixin:
         if kwargs.pop("ssl", False):
             kwargs["connection_class"] = SSLConnection
         pool = FairConnectionPool(max_connections=size, timeout=wait, **kwargs)
-        return Redis(connection_pool=pool)
+        return Redis.from_pool(pool)  # the client owns the pool: aclose() disconnects its connections
 
     def _make_dedicated_client(self, extra_timeout: float = 0.0) -> Any:
         """A client with one connection of its own (blocking reads), not taken from the pool."""

@@ -1,0 +1,69 @@
+"""What a closed component must have given back: this process's open file descriptors and asyncio tasks.
+
+The leak scenarios take a :func:`snapshot` before a component's life and compare one taken after
+``close()``. Closed components are kept referenced until the second snapshot, so the garbage
+collector cannot hide a socket or a task that ``close()`` forgot::
+
+    before = snapshot()
+    ...                                   # init, use and close components, keeping them referenced
+    after = await settled(before, within=5.0)
+    assert not after.exceeds(before)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["FD_DIR", "Resources", "settled", "snapshot"]
+
+FD_DIR = Path("/proc/self/fd")
+"""Where Linux lists this process's open file descriptors (the scenarios skip without it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """Counts of what a component may hold: open file descriptors and pending asyncio tasks."""
+
+    fds: int
+    tasks: int
+
+    def exceeds(self, baseline: Resources, *, fd_tolerance: int = 0) -> bool:
+        """More file descriptors (beyond ``fd_tolerance``) or more tasks than ``baseline``."""
+        return self.fds > baseline.fds + fd_tolerance or self.tasks > baseline.tasks
+
+    def describe(self, baseline: Resources) -> str:
+        """``"fds 12 -> 14 (+2), tasks 1 -> 3 (+2)"``."""
+        return ", ".join(
+            f"{name} {old} -> {new} ({new - old:+d})"
+            for name, old, new in (("fds", baseline.fds, self.fds), ("tasks", baseline.tasks, self.tasks))
+        )
+
+
+def snapshot() -> Resources:
+    """The counts now (after a garbage collection; the current task is not counted).
+
+    :raises RuntimeError: outside a running event loop.
+    """
+    gc.collect()
+    current = asyncio.current_task()
+    tasks = sum(1 for t in asyncio.all_tasks() if t is not current)
+    return Resources(len(os.listdir(FD_DIR)), tasks)
+
+
+async def settled(baseline: Resources, *, within: float, fd_tolerance: int = 0) -> Resources:
+    """The counts once they are back to ``baseline`` (give or take ``fd_tolerance`` descriptors), or
+    the last counts after ``within`` seconds (an SDK may close its sockets in its own thread just after
+    ``close()`` returned). Never raises for a leak: the caller asserts, naming what leaked."""
+    deadline = time.monotonic() + within
+    interval = 0.02
+    while True:
+        now = snapshot()
+        if not now.exceeds(baseline, fd_tolerance=fd_tolerance) or time.monotonic() >= deadline:
+            return now
+        await asyncio.sleep(interval)
+        interval = min(interval * 2, 0.25)
