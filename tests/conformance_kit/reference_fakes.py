@@ -93,6 +93,12 @@ class RefStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, KeysLik
             md[TTL_EXPIRE_TIME] = datetime.fromtimestamp(entry[2], UTC).isoformat().replace("+00:00", "Z")
         return StateItem(key, entry[0], entry[1], md)
 
+    async def _bulk_get(
+        self, keys: list[str], consistency: Consistency | None, metadata: Mapping[str, str]
+    ) -> list[StateItem]:
+        """Every key in one step (``_get`` never suspends): a snapshot, as transaction isolation needs."""
+        return [await self._get(k, consistency, metadata) for k in keys]
+
     def _check(self, key: str, etag: str | None, first_write: bool) -> None:
         entry = self._live(key)
         if etag is not None and (entry is None or entry[1] != etag):

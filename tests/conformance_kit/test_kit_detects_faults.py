@@ -17,6 +17,7 @@ BACKEND_FAULT_TESTS = {
     "test_latency_and_stalls_slow_operations_only",
     "test_acknowledged_writes_survive_a_backend_kill",
     "test_confirmed_messages_survive_a_backend_kill",
+    "test_no_leaks_after_failures_behind_a_network_cut",
 }
 """The suite tests whose planted defects need a backend; the coverage guard counts them."""
 
@@ -78,10 +79,10 @@ def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, suite: str,
 def test_store_with_timeouts_passes_the_network_scenarios(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A store whose calls time out after 1 s passes the cut and the latency scenarios."""
+    """A store whose calls time out after 1 s passes the cut, the latency and the leak scenarios."""
     suite = _store_suite(1.0, network_faults=True)
     result = _run(pytester, monkeypatch, suite, "network_cut or latency_and_stalls")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_hanging_store_fails_the_cut_scenario(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,6 +101,28 @@ def test_store_with_a_timeout_below_the_latency_fails_the_latency_scenario(
     result = _run(pytester, monkeypatch, _store_suite(0.3, network_faults=True), test)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*an operation failed under latency and stalls*"])
+
+
+def test_store_that_forgets_a_connection_fails_the_leak_scenario(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that opens a watch connection to its backend and never closes it still holds it after
+    close: the cut's leak scenario fails on it."""
+    body = (
+        HTTP_STORE
+        + """
+class Watching(HttpStore):
+    async def _init(self):
+        await super()._init()
+        url = httpx.URL(self.meta.url)
+        self.watch = await asyncio.open_connection(url.host, url.port)
+"""
+    )
+    suite = _store_suite(1.0, network_faults=True).replace("component_class = HttpStore", "component_class = Watching")
+    test = "test_no_leaks_after_failures_behind_a_network_cut"
+    result = run_with_own_backends(pytester, monkeypatch, body, suite, test)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*1 of the component's * connections to its backend are still open after close()*"])
 
 
 def test_store_that_forgets_on_a_kill_fails_the_durability_scenario(

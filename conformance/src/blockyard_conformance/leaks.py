@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FD_DIR", "Resources", "settled", "snapshot"]
+__all__ = ["FD_DIR", "Resources", "connections_closed", "connections_to", "settled", "snapshot"]
 
 FD_DIR = Path("/proc/self/fd")
 """Where Linux lists this process's open file descriptors (the scenarios skip without it)."""
@@ -65,5 +65,46 @@ async def settled(baseline: Resources, *, within: float, fd_tolerance: int = 0) 
         now = snapshot()
         if not now.exceeds(baseline, fd_tolerance=fd_tolerance) or time.monotonic() >= deadline:
             return now
+        await asyncio.sleep(interval)
+        interval = min(interval * 2, 0.25)
+
+
+def _socket_inodes() -> set[str]:
+    inodes = set()
+    for entry in FD_DIR.iterdir():
+        try:
+            target = os.readlink(entry)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def connections_to(port: int) -> int:
+    """This process's open TCP sockets whose remote end is ``port`` on loopback (IPv4 or IPv6)."""
+    ours = _socket_inodes()
+    count = 0
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and fields[9] in ours:
+                count += 1
+    return count
+
+
+async def connections_closed(port: int, *, within: float) -> int:
+    """The sockets of :func:`connections_to` ``port`` left once they are all closed, or after ``within`` s."""
+    deadline = time.monotonic() + within
+    interval = 0.02
+    while True:
+        left = connections_to(port)
+        if not left or time.monotonic() >= deadline:
+            return left
         await asyncio.sleep(interval)
         interval = min(interval * 2, 0.25)

@@ -29,7 +29,7 @@ from blockyard.errors import BlockyardError, InvalidRequestError
 from blockyard.state import KeysLikeStateStore, SetRequest, StateItem, StateStore, TransactionalStateStore
 from blockyard_conformance.accounting import reliability_size
 from blockyard_conformance.base_suite import ComponentSuite, SuiteEnv
-from blockyard_conformance.leaks import FD_DIR, Resources, settled, snapshot
+from blockyard_conformance.leaks import FD_DIR, Resources, connections_closed, connections_to, settled, snapshot
 from blockyard_conformance.marks import capability
 from blockyard_conformance.query_suite import query_all
 
@@ -75,7 +75,7 @@ def hostile_corpus(prefix: str) -> dict[str, str]:
         "dapr-delimiter": f"{p}||inner||",
         "punctuation": f"{p}-a:b/c?d#e&f=g h~!@$^*()[]{{}}<>|+,.",
         "large-value": f"{p}-large';--",
-        "empty-bytes": f"{p}-empty\"; --",
+        "empty-bytes": f'{p}-empty"; --',
         "empty-string": f"{p}-empty-string/**/",
     }
 
@@ -102,6 +102,29 @@ def _same(item: StateItem, expected: Any) -> bool:
 
 def _names_key(error: BlockyardError, key: str) -> bool:
     return error.key is not None and (error.key == key or error.key.endswith(key))
+
+
+def _judge_refusal(
+    name: str, key: str, error: BlockyardError | None, *, must_refuse: bool, operation: str
+) -> str | None:
+    """What is wrong with ``operation`` of hostile key ``name`` ending in ``error`` (None: it succeeded), or None."""
+    if error is None:
+        if must_refuse and operation == "set":
+            return f"hostile key {name} is listed in hostile_refused but set accepted it"
+        return None
+    if not isinstance(error, InvalidRequestError):
+        return (
+            f"hostile key {name} {_short(key)}: {operation} raised {type(error).__name__} ({error}); expected a round "
+            "trip or an InvalidRequestError naming the key"
+        )
+    if not must_refuse:
+        return (
+            f"hostile key {name} {_short(key)} was refused ({error}); list it in knob hostile_refused if the "
+            "backend documents the rule, else it must round-trip"
+        )
+    if not _names_key(error, key):
+        return f"the refusal of hostile key {name} by {operation} does not name the key: {error}"
+    return None
 
 
 def _short(key: str) -> str:
@@ -145,22 +168,15 @@ class StateReliabilitySuite(ComponentSuite):
         accepted: dict[str, str] = {}
         for name, key in corpus.items():
             md = {"contentType": "application/json"} if isinstance(values[name], dict) else None
+            error: BlockyardError | None = None
             try:
                 await store.set(key, values[name], metadata=md)
-            except InvalidRequestError as exc:
-                assert name in refused, (
-                    f"hostile key {name} {_short(key)} was refused ({exc}); list it in knob hostile_refused "
-                    "if the backend documents the rule, else it must round-trip"
-                )
-                assert _names_key(exc, key), f"the refusal of hostile key {name} does not name the key: {exc}"
-                continue
             except BlockyardError as exc:
-                raise AssertionError(
-                    f"hostile key {name} {_short(key)}: set raised {type(exc).__name__} ({exc}); expected a round "
-                    "trip or an InvalidRequestError naming the key"
-                ) from None
-            assert name not in refused, f"hostile key {name} is listed in hostile_refused but set accepted it"
-            accepted[name] = key
+                error = exc
+            problem = _judge_refusal(name, key, error, must_refuse=name in refused, operation="set")
+            assert problem is None, problem
+            if error is None:
+                accepted[name] = key
         for name, key in accepted.items():
             item = await store.get(key)
             assert item.key == key, f"get of hostile key {name} answered for another key {_short(item.key)}"
@@ -177,17 +193,16 @@ class StateReliabilitySuite(ComponentSuite):
     async def _still_refused(self, store: StateStore, name: str, key: str) -> None:
         """A refused key reads as no item or is refused again, typed; deleting it likewise."""
         for operation, call in (("get", store.get(key)), ("delete", store.delete(key))):
+            error: BlockyardError | None = None
+            result: Any = None
             try:
                 result = await call
-            except InvalidRequestError as exc:
-                assert _names_key(exc, key), f"{operation} of refused hostile key {name} does not name it: {exc}"
-                continue
             except BlockyardError as exc:
-                raise AssertionError(
-                    f"{operation} of refused hostile key {name} raised {type(exc).__name__} ({exc}), "
-                    "not an InvalidRequestError"
-                ) from None
-            if operation == "get":
+                error = exc
+            if error is not None:
+                problem = _judge_refusal(name, key, error, must_refuse=True, operation=operation)
+                assert problem is None, problem
+            elif operation == "get":
                 assert isinstance(result, StateItem)
                 assert not result.found, f"refused hostile key {name} reads as an item"
 
@@ -242,6 +257,7 @@ class StateReliabilitySuite(ComponentSuite):
         async def writer() -> None:
             for n in counter:
                 await store.transact([SetRequest(a, n), SetRequest(b, n)])
+                await asyncio.sleep(0)  # let the readers run between transactions
 
         async def reader() -> None:
             nonlocal reads, torn, during, first_torn
@@ -257,6 +273,7 @@ class StateReliabilitySuite(ComponentSuite):
                 if pair[0] != pair[1]:
                     torn += 1
                     first_torn = first_torn or (pair[0], pair[1])
+                await asyncio.sleep(0)  # let the writers run between reads, even on a store that never waits
 
         async def writers() -> None:
             nonlocal writing
@@ -297,11 +314,9 @@ class StateReliabilitySuite(ComponentSuite):
         self._leak_baseline()
         await self._one_cycle(suite_env)  # the first one may load modules and fill process-wide caches
         baseline = snapshot()
-        closed: list[Component] = []
         started = time.monotonic()
-        for _ in range(self.leak_cycles):
-            closed.append(await self._one_cycle(suite_env))
-        after = await self._assert_back_to(baseline, f"{self.leak_cycles} init/close cycles")
+        closed = [await self._one_cycle(suite_env) for _ in range(self.leak_cycles)]
+        after = await self._assert_back_to(baseline, f"{len(closed)} init/close cycles")
         self.record_reliability(
             "init/close cycles",
             {
@@ -324,8 +339,9 @@ class StateReliabilitySuite(ComponentSuite):
     @capability("fault")
     async def test_no_leaks_after_failures_behind_a_network_cut(self, suite_env: SuiteEnv) -> None:
         """``leak_failures`` operations fail (none hangs) behind a verified cut of the kit's proxy; the
-        component is closed during the cut; then open file descriptors and asyncio tasks are back to
-        what they were before (knob ``network_faults``)."""
+        component is closed during the cut, and then holds no connection to the proxy any more; once
+        the proxy is gone too, open file descriptors and asyncio tasks are back to what they were
+        before (knob ``network_faults``)."""
         self._leak_baseline()
         await self._one_cycle(suite_env)  # the first one may load modules and fill process-wide caches
         baseline = snapshot()
@@ -340,13 +356,20 @@ class StateReliabilitySuite(ComponentSuite):
             )
             succeeded = sum(1 for _, error in outcomes if error is None)
             assert not succeeded, f"{succeeded} operations succeeded through a verified network cut"
+            opened = connections_to(proxy.port)
             took, error = await self.timed_failure(comp.close())
             assert error is None, f"close() during a network cut raised {type(error).__name__}: {error}"
+            left = await connections_closed(proxy.port, within=self.leak_settle)
+            assert not left, (
+                f"{left} of the component's {opened} connections to its backend are still open after close() "
+                "during a network cut"
+            )
         after = await self._assert_back_to(baseline, f"{self.leak_failures} failed operations behind a cut")
         self.record_reliability(
             "failures behind a cut, then close",
             {
                 "failed_operations": len(outcomes),
+                "connections_at_close": opened,
                 "close_s": round(took, 2),
                 "fds_delta": after.fds - baseline.fds,
                 "tasks_delta": after.tasks - baseline.tasks,
