@@ -293,3 +293,32 @@ class TestPlain(StateStoreSuite):
     result = run_inner(pytester, body, suite, "test_features_both_ways or test_etag_sequence")
     result.assert_outcomes(passed=1, skipped=1)
     assert any("not declared: state.plain does not declare ETAG" in line for line in result.outlines)
+
+
+NUL_REFUSED = """
+from blockyard.errors import InvalidRequestError
+
+class NoNul(RefStateStore):
+    async def _set(self, op):
+        if "\\x00" in op.key:
+            raise InvalidRequestError("keys must not contain NUL")
+        return await super()._set(op)
+"""
+
+
+@pytest.mark.parametrize("listed", [True, False], ids=["listed", "not-listed"])
+def test_a_documented_key_refusal_passes_only_when_the_case_lists_it(pytester: pytest.Pytester, listed: bool) -> None:
+    """A store refusing NUL keys with an InvalidRequestError (naming the key) passes the hostile-key
+    scenario when its case lists the entries in ``hostile_refused``, and fails it otherwise."""
+    knob = "    hostile_refused = ['nul', 'nul-twin']\n" if listed else ""
+    suite = f"""
+class TestNoNul(StateStoreSuite):
+    component_class = NoNul
+    metadata = {{"namespace": "n"}}
+{knob}"""
+    result = run_inner(pytester, NUL_REFUSED, suite, "test_hostile_keys_round_trip_or_are_refused_typed")
+    if listed:
+        result.assert_outcomes(passed=1)
+    else:
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*hostile key nul * was refused *; list it in knob hostile_refused*"])

@@ -189,6 +189,10 @@ class StateReliabilitySuite(ComponentSuite):
             await self._still_refused(store, name, corpus[name])
         await self._listed_exactly(store, keys.prefix, accepted, values)
         await self._deleted_one_by_one(store, accepted)
+        self.record_reliability(
+            "hostile keys",
+            {"keys": len(corpus), "round_trip": len(accepted), "refused_typed": len(corpus) - len(accepted)},
+        )
 
     async def _still_refused(self, store: StateStore, name: str, key: str) -> None:
         """A refused key reads as no item or is refused again, typed; deleting it likewise."""
