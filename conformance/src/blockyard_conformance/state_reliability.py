@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
@@ -196,11 +197,15 @@ class StateReliabilitySuite(ComponentSuite):
 
     async def _still_refused(self, store: StateStore, name: str, key: str) -> None:
         """A refused key reads as no item or is refused again, typed; deleting it likewise."""
-        for operation, call in (("get", store.get(key)), ("delete", store.delete(key))):
+        calls: dict[str, Callable[[], Awaitable[Any]]] = {
+            "get": lambda: store.get(key),
+            "delete": lambda: store.delete(key),
+        }
+        for operation, call in calls.items():
             error: BlockyardError | None = None
             result: Any = None
             try:
-                result = await call
+                result = await call()
             except BlockyardError as exc:
                 error = exc
             if error is not None:
