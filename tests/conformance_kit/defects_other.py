@@ -14,6 +14,8 @@ class TestBroken(PubSubSuite):
     delivery_timeout = 3.0
     redelivery_message_count = 200
     reliability_messages = 300
+    max_concurrent_handlers = 1
+    poison_hold_limit = 3.0
 """
 
 SECRET_SUITE = """
@@ -125,7 +127,82 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
                     return None
                 return stop
         """,
-        "test_cancel_one_subscription",
+        "test_no_delivery_after_cancel_returns",
+    ),
+    "cancel-returns-before-the-loop-stops": _pubsub(
+        """
+        from reference_fakes import _Group
+        class Broken(RefPubSub):
+            async def _subscribe(self, req):
+                group = self.topics.setdefault(req.topic, {}).setdefault(req.consumer_group, _Group())
+                stopping = False
+                async def worker():
+                    while not stopping:  # noticed only after the next message
+                        item = await group.take()
+                        self.on_result(group, item, await req.deliver(item[0]))
+                asyncio.get_running_loop().create_task(worker())
+                async def stop():
+                    nonlocal stopping
+                    stopping = True
+                return stop
+        """,
+        "test_no_delivery_after_cancel_returns",
+    ),
+    "close-leaves-a-subscription-task": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _subscribe(self, req):
+                stop = await super()._subscribe(req)
+                async def keepalive():
+                    while True:
+                        await asyncio.sleep(0.05)
+                asyncio.get_running_loop().create_task(keepalive())  # never cancelled
+                return stop
+        """,
+        "test_no_delivery_after_close_returns",
+    ),
+    "unbounded-dispatch": _pubsub(
+        """
+        from reference_fakes import _Group
+        class Broken(RefPubSub):
+            async def _subscribe(self, req):
+                group = self.topics.setdefault(req.topic, {}).setdefault(req.consumer_group, _Group())
+                tasks = set()
+                async def one(item):
+                    self.on_result(group, item, await req.deliver(item[0]))
+                async def worker():
+                    while True:
+                        item = await group.take()
+                        task = asyncio.get_running_loop().create_task(one(item))  # a task per message
+                        tasks.add(task)
+                        task.add_done_callback(tasks.discard)
+                main = asyncio.get_running_loop().create_task(worker())
+                async def stop():
+                    for task in (main, *tasks):
+                        task.cancel()
+                    await asyncio.gather(main, *tasks, return_exceptions=True)
+                return stop
+        """,
+        "test_slow_handler_never_exceeds_the_in_flight_bound",
+    ),
+    "head-of-line-retry-forever": _pubsub(
+        """
+        from reference_fakes import _Group
+        class Broken(RefPubSub):
+            async def _subscribe(self, req):
+                group = self.topics.setdefault(req.topic, {}).setdefault(req.consumer_group, _Group())
+                async def worker():
+                    while True:
+                        item = await group.take()
+                        while await req.deliver(item[0]) is HandlerResult.RETRY:
+                            await asyncio.sleep(0.02)  # retried before the next message, with no limit
+                task = asyncio.get_running_loop().create_task(worker())
+                async def stop():
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+                return stop
+        """,
+        "test_poison_message_does_not_block_the_others",
     ),
     "cancel-stops-the-whole-topic": _pubsub(
         """

@@ -178,8 +178,8 @@ class RefPubSub(BulkPublisher, BulkSubscriber):
             group.put((Message(op.topic, op.data, dict(op.metadata), op.content_type, str(next(self._ids))), expires))
 
     def on_result(self, group: _Group, item: tuple[Message, float | None], result: HandlerResult) -> None:
-        if result is HandlerResult.RETRY:
-            group.put(item)
+        if result is HandlerResult.RETRY:  # behind the others, after a short backoff
+            asyncio.get_running_loop().call_later(0.01, group.put, item)
 
     async def _subscribe(self, req: SubscribeRequest) -> Stopper:
         group = self.topics.setdefault(req.topic, {}).setdefault(req.consumer_group, _Group())

@@ -235,6 +235,7 @@ class TestRefStateOnAClock(StateStoreSuite):
 
 class TestRefPubSub(PubSubSuite):
     component_class = RefPubSub
+    max_concurrent_handlers = 1
 
 class TestRefSecrets(SecretStoreSuite):
     component_class = RefSecretStore

@@ -9,7 +9,10 @@ Knobs: ``message_count``, ``redelivery_message_count`` (1,000), ``ordered_messag
 publishing, for brokers that attach asynchronously), ``quiet_period`` (how long to watch for
 messages that must *not* arrive), ``message_ttl_wait``, ``reliability_messages`` (the exact-accounting
 scenarios' size: ``BLOCKYARD_RELIABILITY_MESSAGES``, 10,000 in ``make reliability``), ``max_in_flight``
-(the duplicates a crash may cause: prefetch x consumers), ``large_payload_size``.
+(the duplicates a crash may cause: prefetch x consumers), ``large_payload_size``,
+``max_concurrent_handlers`` (the in-flight bound the case's configuration declares) with
+``slow_handler_seconds`` (backpressure), ``poison_hold_limit`` (how long a poison message may hold
+back the others).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from blockyard.subscription import HandlerResult, Subscription
 from blockyard_conformance.accounting import Ledger, reliability_size
 from blockyard_conformance.base_suite import ComponentSuite, SuiteEnv
 from blockyard_conformance.marks import capability
+from blockyard_conformance.steady import SteadyPublisher, assert_no_new_tasks
 from blockyard_conformance.support import Inbox, fresh_id
 
 __all__ = ["PubSubSuite", "Received"]
@@ -95,6 +99,14 @@ class PubSubSuite(ComponentSuite):
     max_in_flight: int = 100
     """Knob: the most deliveries a crash may duplicate (the in-flight window: prefetch x consumers)."""
     large_payload_size: int = 1024 * 1024
+    max_concurrent_handlers: int = 0
+    """Knob: the most handler calls of one subscription the case's configuration lets run at once
+    (prefetch, workers, batch size); 0: the case declares no bound and the backpressure test skips."""
+    slow_handler_seconds: float = 0.2
+    """Knob: how long the backpressure test's handler takes per message."""
+    poison_hold_limit: float = 10.0
+    """Knob: seconds a poison message may hold back the messages published after it (where the
+    broker orders a partition: its retries x backoff; elsewhere: none, plus delivery time)."""
 
     async def exercise(self, component: Component) -> None:
         assert isinstance(component, PubSub)
@@ -347,29 +359,63 @@ class PubSubSuite(ComponentSuite):
             assert calls[1] == 2, "the message answered RETRY was not delivered again"
 
     @capability("core")
-    async def test_cancel_one_subscription(self, pubsub: PubSub, run: str) -> None:
-        """Cancelling one subscription stops its handler and leaves the other running."""
+    async def test_no_delivery_after_cancel_returns(self, pubsub: PubSub, run: str) -> None:
+        """While messages keep being published, ``cancel()`` of one subscription returns only once its
+        delivery stopped: its handler is never called afterwards (watched for ``quiet_period`` after
+        more publishes), the other subscription keeps receiving, and no asyncio task the cancelled
+        subscription started is left running."""
         t1, t2 = self.topic("stop1"), self.topic("stop2")
         got1, got2 = Received(run), Received(run)
-        sub1 = await self.subscribe(pubsub, t1, got1.handler)
         sub2 = await self.subscribe(pubsub, t2, got2.handler)
+        sub1: Subscription | None = None
         try:
-            await pubsub.publish(t1, {"run": run, "seq": 1})
-            await pubsub.publish(t2, {"run": run, "seq": 2})
-            await got1.wait_for(lambda: got1.has({1}), within=self.delivery_timeout, what=f"a message on {t1}")
-            await got2.wait_for(lambda: got2.has({2}), within=self.delivery_timeout, what=f"a message on {t2}")
-            await sub1.cancel()
-            assert not sub1.active
-            assert sub2.active
-            before = len(got1.seqs)
-            await pubsub.publish(t1, {"run": run, "seq": 3})
-            await pubsub.publish(t2, {"run": run, "seq": 4})
-            await got2.wait_for(lambda: got2.has({4}), within=self.delivery_timeout, what=f"{t2} after the cancel")
+            await pubsub.publish(t1, {"run": "warm-up", "seq": -1})  # the publish path is set up before the count
+            await pubsub.publish(t2, {"run": run, "seq": 0})
+            await got2.wait_for(lambda: got2.has({0}), within=self.delivery_timeout, what=f"a message on {t2}")
+            before = asyncio.all_tasks()
+            sub1 = await self.subscribe(pubsub, t1, got1.handler)
+            async with SteadyPublisher(pubsub, t1, run, within=self.delivery_timeout) as publishing:
+                await got1.wait_for(lambda: len(got1.seqs) >= 3, within=self.delivery_timeout, what=f"messages on {t1}")
+                await sub1.cancel()
+                handled = len(got1.seqs)
+                assert not sub1.active
+                assert sub2.active, "cancelling one subscription stopped another"
+                await publishing.more(3)
+                await pubsub.publish(t2, {"run": run, "seq": 1})
+                await got2.wait_for(lambda: got2.has({1}), within=self.delivery_timeout, what=f"{t2} after the cancel")
             await asyncio.sleep(self.quiet_period)
-            assert len(got1.seqs) == before, "a cancelled subscription's handler was called"
+            late = len(got1.seqs) - handled
+            assert late == 0, f"the handler was called {late} time(s) after cancel() returned"
+            assert_no_new_tasks(before, "the cancelled subscription")
         finally:
-            await sub1.cancel()
+            if sub1 is not None:
+                await sub1.cancel()
             await sub2.cancel()
+
+    @capability("core")
+    async def test_no_delivery_after_close_returns(self, pubsub: PubSub, run: str, suite_env: SuiteEnv) -> None:
+        """``close()`` of a component whose subscription is receiving a steady stream returns once
+        delivery stopped: the handler is never called afterwards (while the stream goes on through
+        another instance, for ``quiet_period``), and none of the component's asyncio tasks is left."""
+        topic = self.topic("close")
+        got = Received(run)
+        before = asyncio.all_tasks()
+        subject = await self.create_component(suite_env)
+        await subject.init()
+        try:
+            assert isinstance(subject, PubSub)
+            await self.subscribe(subject, topic, got.handler)
+            async with SteadyPublisher(subject, topic, run, within=self.delivery_timeout, after_close=pubsub) as publishing:
+                await got.wait_for(lambda: len(got.seqs) >= 3, within=self.delivery_timeout, what=f"messages on {topic}")
+                await subject.close()
+                handled = len(got.seqs)
+                await publishing.more(3)
+            await asyncio.sleep(self.quiet_period)
+        finally:
+            await subject.close()
+        late = len(got.seqs) - handled
+        assert late == 0, f"the handler was called {late} time(s) after close() returned"
+        assert_no_new_tasks(before, "the closed component")
 
     @capability("core")
     async def test_features_both_ways(self, pubsub: PubSub, run: str) -> None:
@@ -466,6 +512,89 @@ class PubSubSuite(ComponentSuite):
                 what=f"all {count} messages (missing {len(want - set(got.seqs))}) after handler failures",
             )
         assert len(failed) == len(range(0, count, 10))
+
+    @capability("core")
+    async def test_slow_handler_never_exceeds_the_in_flight_bound(self, pubsub: PubSub, run: str) -> None:
+        """Backpressure: with a handler taking ``slow_handler_seconds`` per message, the handler calls
+        of one subscription running at once never exceed ``max_concurrent_handlers`` (the bound the
+        case's configuration declares: prefetch, workers, batch size), and every message is delivered.
+        Messages: twice the bound and two more, or ``reliability_messages`` / 50 if larger."""
+        bound = self.max_concurrent_handlers
+        if bound <= 0:
+            pytest.skip("the case declares no in-flight bound (knob 'max_concurrent_handlers')")
+        topic = self.topic("backpressure")
+        count = max(2 * bound + 2, self.reliability_messages // 50)
+        ledger, own = Ledger(), Received(run)
+        running = peak = 0
+
+        async def handler(message: Message) -> None:
+            nonlocal running, peak
+            seq = own.seq_of(message)
+            if seq is None:
+                return
+            running += 1
+            peak = max(peak, running)
+            try:
+                await asyncio.sleep(self.slow_handler_seconds)
+            finally:
+                running -= 1
+            ledger.delivered(seq)
+
+        async with await self.subscribe(pubsub, topic, handler, fresh_id("g-")):
+            unknown = await self.publish_counted(pubsub, topic, run, ledger, count)
+            await ledger.wait_for(
+                ledger.all_delivered,
+                within=self.delivery_timeout + count * self.slow_handler_seconds,
+                what=f"all {count} messages through the slow handler (missing {len(ledger.lost)})",
+            )
+        self.record_reliability("slow consumer", {**ledger.figures(), "bound": bound, "peak_in_flight": peak})
+        assert peak <= bound, f"{peak} handler calls ran at once, more than the declared bound of {bound}"
+        ledger.assert_exact(max_duplicates=unknown)
+
+    @capability("redelivery")
+    async def test_poison_message_does_not_block_the_others(self, pubsub: PubSub, run: str) -> None:
+        """Poison isolation: a message whose handler always fails (RETRY, or raising every other time)
+        holds back none of the messages published after it beyond ``poison_hold_limit`` seconds (on a
+        broker that orders a partition: its retries x backoff); with REDELIVERY it is delivered again
+        meanwhile. Messages: ``reliability_messages`` / 10, at least 10."""
+        topic = self.topic("poison")
+        count = max(10, self.reliability_messages // 10)
+        ledger, own = Ledger(), Received(run)
+        poison, poison_calls = count, 0
+
+        async def handler(message: Message) -> HandlerResult | None:
+            nonlocal poison_calls
+            seq = own.seq_of(message)
+            if seq is None:
+                return None
+            if seq == poison:
+                poison_calls += 1
+                ledger.notify()
+                if poison_calls % 2:
+                    return HandlerResult.RETRY
+                raise RuntimeError("simulated poison message")
+            ledger.delivered(seq)
+            return None
+
+        async with await self.subscribe(pubsub, topic, handler, fresh_id("g-")):
+            await pubsub.publish(topic, {"run": run, "seq": poison})
+            await self.publish_counted(pubsub, topic, run, ledger, count - 1)
+            published = time.monotonic()
+            await ledger.wait_for(
+                ledger.all_delivered,
+                within=self.poison_hold_limit,
+                what=f"the {count - 1} messages after a poison message (missing {len(ledger.lost)})",
+            )
+            held = time.monotonic() - published
+            if "REDELIVERY" in self.declared(pubsub):
+                await ledger.wait_for(
+                    lambda: poison_calls >= 2, within=self.delivery_timeout, what="the poison message's redelivery"
+                )
+        self.record_reliability(
+            "poison message", {**ledger.figures(), "poison_attempts": poison_calls, "others_done_after_s": round(held, 2)}
+        )
+        assert poison_calls >= 1, "the poison message was never delivered"
+        ledger.assert_exact()
 
     @capability("fault", "REDELIVERY")
     async def test_no_confirmed_message_lost_across_a_backend_restart(
