@@ -12,7 +12,7 @@ scenarios' size: ``BLOCKYARD_RELIABILITY_MESSAGES``, 10,000 in ``make reliabilit
 (the duplicates a crash may cause: prefetch x consumers), ``large_payload_size``,
 ``max_concurrent_handlers`` (the in-flight bound the case's configuration declares) with
 ``slow_handler_seconds`` (backpressure), ``poison_hold_limit`` (how long a poison message may hold
-back the others).
+back the others), ``task_settle`` (how long a task started around a cancel may take to end).
 """
 
 from __future__ import annotations
@@ -102,6 +102,9 @@ class PubSubSuite(ComponentSuite):
     max_concurrent_handlers: int = 0
     """Knob: the most handler calls of one subscription the case's configuration lets run at once
     (prefetch, workers, batch size); 0: the case declares no bound and the backpressure test skips."""
+    task_settle: float = 2.0
+    """Knob: seconds a task started while a subscription was cancelled may take to end before it
+    counts as left running (another subscription's short-lived fetch requests end by themselves)."""
     slow_handler_seconds: float = 0.2
     """Knob: how long the backpressure test's handler takes per message."""
     poison_hold_limit: float = 10.0
@@ -366,14 +369,15 @@ class PubSubSuite(ComponentSuite):
         subscription started is left running."""
         t1, t2 = self.topic("stop1"), self.topic("stop2")
         got1, got2 = Received(run), Received(run)
-        sub2 = await self.subscribe(pubsub, t2, got2.handler)
+        # Groups of their own: the second subscription must not rejoin (new tasks) when the first comes and goes.
+        sub2 = await self.subscribe(pubsub, t2, got2.handler, fresh_id("g-"))
         sub1: Subscription | None = None
         try:
             await pubsub.publish(t1, {"run": "warm-up", "seq": -1})  # the publish path is set up before the count
             await pubsub.publish(t2, {"run": run, "seq": 0})
             await got2.wait_for(lambda: got2.has({0}), within=self.delivery_timeout, what=f"a message on {t2}")
             before = asyncio.all_tasks()
-            sub1 = await self.subscribe(pubsub, t1, got1.handler)
+            sub1 = await self.subscribe(pubsub, t1, got1.handler, fresh_id("g-"))
             async with SteadyPublisher(pubsub, t1, run, within=self.delivery_timeout) as publishing:
                 await got1.wait_for(lambda: len(got1.seqs) >= 3, within=self.delivery_timeout, what=f"messages on {t1}")
                 await sub1.cancel()
@@ -386,7 +390,7 @@ class PubSubSuite(ComponentSuite):
             await asyncio.sleep(self.quiet_period)
             late = len(got1.seqs) - handled
             assert late == 0, f"the handler was called {late} time(s) after cancel() returned"
-            assert_no_new_tasks(before, "the cancelled subscription")
+            await assert_no_new_tasks(before, "the cancelled subscription", settle=self.task_settle)
         finally:
             if sub1 is not None:
                 await sub1.cancel()
@@ -399,6 +403,7 @@ class PubSubSuite(ComponentSuite):
         another instance, for ``quiet_period``), and none of the component's asyncio tasks is left."""
         topic = self.topic("close")
         got = Received(run)
+        await pubsub.publish(topic, {"run": "warm-up", "seq": -1})  # the other instance's publish path is set up
         before = asyncio.all_tasks()
         subject = await self.create_component(suite_env)
         await subject.init()
@@ -415,7 +420,7 @@ class PubSubSuite(ComponentSuite):
             await subject.close()
         late = len(got.seqs) - handled
         assert late == 0, f"the handler was called {late} time(s) after close() returned"
-        assert_no_new_tasks(before, "the closed component")
+        await assert_no_new_tasks(before, "the closed component", settle=self.task_settle)
 
     @capability("core")
     async def test_features_both_ways(self, pubsub: PubSub, run: str) -> None:

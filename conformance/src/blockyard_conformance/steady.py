@@ -4,7 +4,8 @@ check that nothing of a stopped subscription keeps running.
 :class:`SteadyPublisher` publishes ``{"run": run, "seq": n}`` (n = 0, 1, ...) every ``interval``
 seconds on a task of its own until its ``async with`` block ends; a publish the backend refuses
 for the moment is retried. :func:`assert_no_new_tasks` compares :func:`asyncio.all_tasks` with a
-snapshot taken before the subscription (or component) started.
+snapshot taken before the subscription (or component) started, once the tasks started since have
+had ``settle`` seconds to end.
 """
 
 from __future__ import annotations
@@ -83,11 +84,16 @@ def _describe(task: asyncio.Task[object]) -> str:
     return f"{task.get_name()} ({getattr(coro, '__qualname__', type(coro).__name__)})"
 
 
-def assert_no_new_tasks(before: set[asyncio.Task[object]], what: str) -> None:
-    """No task that was not in ``before`` is still running (the caller's own task aside).
+async def assert_no_new_tasks(before: set[asyncio.Task[object]], what: str, *, settle: float) -> None:
+    """No task that was not in ``before`` is still running ``settle`` seconds from now (the caller's
+    own task aside): short-lived tasks of what else runs (another subscription's fetch) may end
+    meanwhile; a task left behind never does.
 
     :raises AssertionError: naming ``what`` and each task left running.
     """
     current = asyncio.current_task()
-    left = [t for t in asyncio.all_tasks() - before if t is not current and not t.done()]
+    started = {t for t in asyncio.all_tasks() - before if t is not current and not t.done()}
+    if started:
+        await asyncio.wait(started, timeout=settle)
+    left = [t for t in started if not t.done()]
     assert not left, f"{what} left {len(left)} asyncio task(s) running: {', '.join(map(_describe, left[:5]))}"
