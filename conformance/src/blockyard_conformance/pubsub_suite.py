@@ -410,8 +410,12 @@ class PubSubSuite(ComponentSuite):
         try:
             assert isinstance(subject, PubSub)
             await self.subscribe(subject, topic, got.handler)
-            async with SteadyPublisher(subject, topic, run, within=self.delivery_timeout, after_close=pubsub) as publishing:
-                await got.wait_for(lambda: len(got.seqs) >= 3, within=self.delivery_timeout, what=f"messages on {topic}")
+            async with SteadyPublisher(
+                subject, topic, run, within=self.delivery_timeout, after_close=pubsub
+            ) as publishing:
+                await got.wait_for(
+                    lambda: len(got.seqs) >= 3, within=self.delivery_timeout, what=f"messages on {topic}"
+                )
                 await subject.close()
                 handled = len(got.seqs)
                 await publishing.more(3)
@@ -596,7 +600,8 @@ class PubSubSuite(ComponentSuite):
                     lambda: poison_calls >= 2, within=self.delivery_timeout, what="the poison message's redelivery"
                 )
         self.record_reliability(
-            "poison message", {**ledger.figures(), "poison_attempts": poison_calls, "others_done_after_s": round(held, 2)}
+            "poison message",
+            {**ledger.figures(), "poison_attempts": poison_calls, "others_done_after_s": round(held, 2)},
         )
         assert poison_calls >= 1, "the poison message was never delivered"
         ledger.assert_exact()
