@@ -211,3 +211,101 @@ def test_broker_that_forgets_on_a_kill_fails_the_delivery_scenario(
     result = run_with_own_backends(pytester, monkeypatch, FORGETFUL_BROKER, BROKER_SUITE, test)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*every confirmed message after the kill*"])
+
+
+CURSOR_BROKER = """
+import httpx
+from blockyard.errors import BackendUnavailableError
+from blockyard.metadata import ComponentMetadata, meta
+from blockyard.pubsub import Message, PubSub, PubSubFeature
+
+class CursorMetadata(ComponentMetadata):
+    url: str = meta(description="the http-echo server")
+
+class CursorBroker(PubSub):
+    '''Messages at /<topic>/<n>; each group's next message number at /<topic>/cursor-<group>.'''
+    type = "pubsub.http-echo-cursor"
+    Metadata = CursorMetadata
+    features = frozenset({PubSubFeature.REDELIVERY})
+    ack_on_receipt = False
+
+    async def _init(self):
+        self.http = httpx.AsyncClient(base_url=self.meta.url)
+        self.published = {}
+
+    async def _close(self):
+        await self.http.aclose()
+
+    def _translate_error(self, exc):
+        return BackendUnavailableError if isinstance(exc, httpx.TransportError) else None
+
+    async def _publish(self, op):
+        n = self.published.get(op.topic, 0)
+        self.published[op.topic] = n + 1
+        (await self.http.put(f"/{op.topic}/{n}", content=op.data)).raise_for_status()
+
+    async def _subscribe(self, req):
+        cursor = f"/{req.topic}/cursor-{req.consumer_group}"
+
+        async def poll():
+            while True:
+                resp = await self.http.get(cursor)
+                n = int(resp.content) if resp.status_code == 200 else 0
+                resp = await self.http.get(f"/{req.topic}/{n}")
+                if resp.status_code != 200:
+                    await asyncio.sleep(0.02)
+                    continue
+                if self.ack_on_receipt:
+                    await self.http.put(cursor, content=str(n + 1).encode())
+                if await req.deliver(Message(req.topic, resp.content, id=str(n))) is not HandlerResult.RETRY:
+                    await self.http.put(cursor, content=str(n + 1).encode())
+
+        task = asyncio.get_running_loop().create_task(poll())
+
+        async def stop():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        return stop
+
+class AckOnReceipt(CursorBroker):
+    ack_on_receipt = True  # the cursor moves on before the handler finished: a crash loses the message
+"""
+
+
+def _broker_suite(component: str) -> str:
+    return f"""
+class TestCursorBroker(PubSubSuite):
+    component_class = {component}
+    backend = "http-echo"
+    max_concurrent_handlers = 1
+    held_redelivery_within = 10.0
+
+    def component_metadata(self, env):
+        return {{"url": env.endpoint.url}}
+"""
+
+
+HELD_TEST = "test_messages_held_by_a_killed_subscriber_are_redelivered"
+BACKEND_FAULT_TESTS.add(HELD_TEST)
+
+
+def test_broker_acknowledging_after_handling_passes_the_subscriber_kill(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscriber process SIGKILLed while it holds a message: the group's cursor had not moved past
+    it, so the next subscriber gets it and everything after it."""
+    result = run_with_own_backends(pytester, monkeypatch, CURSOR_BROKER, _broker_suite("CursorBroker"), HELD_TEST)
+    result.assert_outcomes(passed=1)
+
+
+def test_broker_acknowledging_on_receipt_fails_the_subscriber_kill(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planted defect: the cursor moves on when a message is received, so the message the killed
+    subscriber held is never delivered again."""
+    result = run_with_own_backends(pytester, monkeypatch, CURSOR_BROKER, _broker_suite("AckOnReceipt"), HELD_TEST)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*every message after the subscriber holding [[]0[]] was killed (missing 1, e.g. [[]0[]])*"]
+    )

@@ -74,6 +74,19 @@ class Ledger(Inbox):
         """True once every confirmed message was delivered at least once."""
         return all(seq in self.counts for seq in self.sent_at)
 
+    async def wait_all_delivered(self, *, within: float, what: str) -> None:
+        """Return once every confirmed message was delivered at least once.
+
+        :raises AssertionError: naming ``what``, the messages still missing then and how many.
+        """
+        try:
+            await self.wait_for(self.all_delivered, within=within, what=what)
+        except AssertionError:
+            lost = self.lost
+            raise AssertionError(
+                f"timed out after {within:g}s waiting for {what} (missing {len(lost)}, e.g. {lost[:10]})"
+            ) from None
+
     @property
     def lost(self) -> list[int]:
         """Confirmed messages never delivered, sorted."""

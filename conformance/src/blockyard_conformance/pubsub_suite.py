@@ -33,6 +33,7 @@ from blockyard.pubsub import BulkPublishEntry, BulkPublisher, BulkSubscriber, Me
 from blockyard.subscription import HandlerResult, Subscription
 from blockyard_conformance.accounting import Ledger, reliability_size
 from blockyard_conformance.base_suite import ComponentSuite, SuiteEnv
+from blockyard_conformance.held_subscriber import HeldSubscriber
 from blockyard_conformance.marks import capability
 from blockyard_conformance.steady import SteadyPublisher, assert_no_new_tasks
 from blockyard_conformance.support import Inbox, fresh_id
@@ -105,6 +106,11 @@ class PubSubSuite(ComponentSuite):
     task_settle: float = 2.0
     """Knob: seconds a task started while a subscription was cancelled may take to end before it
     counts as left running (another subscription's short-lived fetch requests end by themselves)."""
+    held_redelivery_within: float = 30.0
+    """Knob: seconds within which messages held by a SIGKILLed subscriber reach a new one
+    (``processingTimeout``, visibility or session timeout, plus delivery); 0 skips the scenario."""
+    redelivery_marker: str = ""
+    """Knob: the message metadata that marks a redelivery (a flag ``true`` or a count above 1)."""
     slow_handler_seconds: float = 0.2
     """Knob: how long the backpressure test's handler takes per message."""
     poison_hold_limit: float = 10.0
@@ -551,10 +557,9 @@ class PubSubSuite(ComponentSuite):
 
         async with await self.subscribe(pubsub, topic, handler, fresh_id("g-")):
             unknown = await self.publish_counted(pubsub, topic, run, ledger, count)
-            await ledger.wait_for(
-                ledger.all_delivered,
+            await ledger.wait_all_delivered(
                 within=self.delivery_timeout + count * self.slow_handler_seconds,
-                what=f"all {count} messages through the slow handler (missing {len(ledger.lost)})",
+                what=f"all {count} messages through the slow handler",
             )
         self.record_reliability("slow consumer", {**ledger.figures(), "bound": bound, "peak_in_flight": peak})
         assert peak <= bound, f"{peak} handler calls ran at once, more than the declared bound of {bound}"
@@ -589,10 +594,9 @@ class PubSubSuite(ComponentSuite):
             await pubsub.publish(topic, {"run": run, "seq": poison})
             await self.publish_counted(pubsub, topic, run, ledger, count - 1)
             published = time.monotonic()
-            await ledger.wait_for(
-                ledger.all_delivered,
+            await ledger.wait_all_delivered(
                 within=self.poison_hold_limit,
-                what=f"the {count - 1} messages after a poison message (missing {len(ledger.lost)})",
+                what=f"the {count - 1} messages after a poison message",
             )
             held = time.monotonic() - published
             if "REDELIVERY" in self.declared(pubsub):
@@ -689,10 +693,9 @@ class PubSubSuite(ComponentSuite):
         ledger = Ledger()
         async with await self.subscribe(pubsub, topic, self.counting_handler(ledger, run), fresh_id("g-")):
             unknown = await self.publish_counted(pubsub, topic, run, ledger, self.reliability_messages)
-            await ledger.wait_for(
-                ledger.all_delivered,
+            await ledger.wait_all_delivered(
                 within=self.delivery_timeout + self.reliability_messages / 100,
-                what=f"all {self.reliability_messages} messages (missing {len(ledger.lost)})",
+                what=f"all {self.reliability_messages} messages",
             )
             await asyncio.sleep(self.quiet_period)
         self.record_reliability("no fault", {**ledger.figures(), "unknown_publishes": unknown})
@@ -721,10 +724,9 @@ class PubSubSuite(ComponentSuite):
                 asyncio.gather(self.publish_counted(pubsub, topic, run, ledger, count), killer()),
                 self.restart_timeout + count / 50,
             )
-            await ledger.wait_for(
-                ledger.all_delivered,
+            await ledger.wait_all_delivered(
                 within=self.restart_timeout + count / 100,
-                what=f"every confirmed message after the kill (missing {len(ledger.lost)})",
+                what="every confirmed message after the kill",
             )
             await asyncio.sleep(self.quiet_period)
         unknown = results[0]
@@ -816,6 +818,69 @@ class PubSubSuite(ComponentSuite):
                 lambda: got.has(want), within=self.delivery_timeout, what="the rest of the stream after a restart"
             )
         assert late_calls == 0, "the handler was called after its subscription was cancelled"
+
+    def subscriber_process_spec(self, env: SuiteEnv) -> dict[str, Any]:
+        """How another process builds this suite's component (see :mod:`.held_subscriber`)."""
+        if env.component_yaml is not None:
+            return {"yaml": env.component_yaml}
+        cls = self.component_class
+        assert cls is not None, f"{type(self).__name__}: no component_class and no Component YAML"
+        return {
+            "class": f"{cls.__module__}:{cls.__qualname__}",
+            "metadata": dict(self.component_metadata(env)),
+            "name": self.component_name,
+        }
+
+    @capability("redelivery", "REDELIVERY")
+    async def test_messages_held_by_a_killed_subscriber_are_redelivered(
+        self, pubsub: PubSub, run: str, suite_env: SuiteEnv
+    ) -> None:
+        """A subscriber process (the case's component) is SIGKILLed while its handler holds messages
+        unacknowledged (``max_concurrent_handlers`` of them, at least 1): a new subscriber of its group
+        gets every message published, the held ones again, within ``held_redelivery_within``; where the
+        case names the message metadata that marks a redelivery (knob ``redelivery_marker``), it is set."""
+        if suite_env.endpoint is None:
+            pytest.skip("an embedded broker dies with the subscriber's process")
+        if self.held_redelivery_within <= 0:
+            pytest.skip(
+                "the case does not let the kit wait for a dead subscriber's messages (knob 'held_redelivery_within')"
+            )
+        topic, group = self.topic("held"), fresh_id("g-")
+        hold = max(1, self.max_concurrent_handlers)
+        count = hold + 5
+        spec = suite_env.tmpdir / f"held-{fresh_id()}.json"
+        spec.write_bytes(orjson.dumps(self.subscriber_process_spec(suite_env), default=str))
+        ledger, own = Ledger(), Received(run)
+        markers: dict[int, str] = {}
+        async with HeldSubscriber(spec, topic, group, run, log=spec.with_suffix(".log")) as child:
+            await child.start(self.delivery_timeout)
+            await self.publish_counted(pubsub, topic, run, ledger, count)
+            await child.holding(hold, self.delivery_timeout)
+            await child.kill()
+        killed = time.monotonic()
+
+        async def handler(message: Message) -> None:
+            seq = own.seq_of(message)
+            if seq is not None:
+                markers.setdefault(
+                    seq, message.metadata.get(self.redelivery_marker, "") if self.redelivery_marker else ""
+                )
+                ledger.delivered(seq)
+
+        async with await self.subscribe(pubsub, topic, handler, group):
+            await ledger.wait_all_delivered(
+                within=self.held_redelivery_within,
+                what=f"every message after the subscriber holding {sorted(child.held)} was killed",
+            )
+        held = set(child.held)
+        self.record_reliability(
+            "subscriber SIGKILLed",
+            {**ledger.figures(), "held": len(held), "redelivered_within_s": round(time.monotonic() - killed, 2)},
+        )
+        ledger.assert_exact(max_duplicates=0)
+        if self.redelivery_marker:
+            unmarked = sorted(s for s in held if markers.get(s, "").lower() in ("", "false", "0", "1"))
+            assert not unmarked, f"redelivered messages {unmarked} lack the {self.redelivery_marker!r} mark"
 
     # -- order ---------------------------------------------------------------------------------
 
