@@ -12,7 +12,8 @@ scenarios' size: ``BLOCKYARD_RELIABILITY_MESSAGES``, 10,000 in ``make reliabilit
 (the duplicates a crash may cause: prefetch x consumers), ``large_payload_size``,
 ``max_concurrent_handlers`` (the in-flight bound the case's configuration declares) with
 ``slow_handler_seconds`` (backpressure), ``poison_hold_limit`` (how long a poison message may hold
-back the others), ``task_settle`` (how long a task started around a cancel may take to end).
+back the others), ``task_settle`` (how long a task started around a cancel may take to end),
+``held_redelivery_within`` and ``redelivery_marker`` (a SIGKILLed subscriber's messages).
 """
 
 from __future__ import annotations
