@@ -62,6 +62,7 @@ test: $(STAMP) $(DOCS_STAMP)
 ## case whose backend is available; reports/reliability/ has the reliability table. `make test` runs them small.
 MESSAGES ?= 10000
 RELIABILITY_TESTS := network_cut or latency_and_stalls or backend_kill or backend_restart or accounting or byte_exact or lose_no_update or hostile_keys or isolated_from_concurrent or no_leaks_after
+RELIABILITY_TESTS += or no_delivery_after or in_flight_bound or poison_message or killed_subscriber
 reliability: $(STAMP)
 	@if [ "$(PROVISION)" = 1 ]; then $(BIN)/blockyard backends install; else echo "$(NO_PROVISION_NOTE)"; fi
 	BLOCKYARD_RELIABILITY_MESSAGES=$(MESSAGES) PYTEST_ADDOPTS="--timeout=1800" BLOCKYARD_REQUIRE_BACKENDS=$(REQUIRE_BACKENDS) \
