@@ -8,6 +8,9 @@ collector cannot hide a socket or a task that ``close()`` forgot::
     ...                                   # init, use and close components, keeping them referenced
     after = await settled(before, within=5.0)
     assert not after.exceeds(before)
+
+:func:`assert_no_new_tasks` names the tasks left: those started since a set of
+:func:`asyncio.all_tasks` taken before a subscription (or component) started.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FD_DIR", "Resources", "connections_closed", "connections_to", "settled", "snapshot"]
+__all__ = ["FD_DIR", "Resources", "assert_no_new_tasks", "connections_closed", "connections_to", "settled", "snapshot"]
 
 FD_DIR = Path("/proc/self/fd")
 """Where Linux lists this process's open file descriptors (the scenarios skip without it)."""
@@ -108,3 +111,23 @@ async def connections_closed(port: int, *, within: float) -> int:
             return left
         await asyncio.sleep(interval)
         interval = min(interval * 2, 0.25)
+
+
+def _describe(task: asyncio.Task[object]) -> str:
+    coro = task.get_coro()
+    return f"{task.get_name()} ({getattr(coro, '__qualname__', type(coro).__name__)})"
+
+
+async def assert_no_new_tasks(before: set[asyncio.Task[object]], what: str, *, settle: float) -> None:
+    """No task that was not in ``before`` is still running ``settle`` seconds from now (the caller's
+    own task aside): short-lived tasks of what else runs (another subscription's fetch) may end
+    meanwhile; a task left behind never does.
+
+    :raises AssertionError: naming ``what`` and each task left running.
+    """
+    current = asyncio.current_task()
+    started = {t for t in asyncio.all_tasks() - before if t is not current and not t.done()}
+    if started:
+        await asyncio.wait(started, timeout=settle)
+    left = [t for t in started if not t.done()]
+    assert not left, f"{what} left {len(left)} asyncio task(s) running: {', '.join(map(_describe, left[:5]))}"

@@ -35,8 +35,9 @@ from blockyard.subscription import HandlerResult, Subscription
 from blockyard_conformance.accounting import Ledger, reliability_size
 from blockyard_conformance.base_suite import ComponentSuite, SuiteEnv
 from blockyard_conformance.held_subscriber import HeldSubscriber
+from blockyard_conformance.leaks import assert_no_new_tasks
 from blockyard_conformance.marks import capability
-from blockyard_conformance.steady import SteadyPublisher, assert_no_new_tasks
+from blockyard_conformance.steady import SteadyPublisher
 from blockyard_conformance.support import Inbox, fresh_id
 
 __all__ = ["PubSubSuite", "Received"]

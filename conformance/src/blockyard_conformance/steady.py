@@ -1,11 +1,8 @@
-"""A steady stream of publishes for the scenarios that stop a subscription under load, and the
-check that nothing of a stopped subscription keeps running.
+"""A steady stream of publishes, for the scenarios that stop a subscription under load.
 
 :class:`SteadyPublisher` publishes ``{"run": run, "seq": n}`` (n = 0, 1, ...) every ``interval``
 seconds on a task of its own until its ``async with`` block ends; a publish the backend refuses
-for the moment is retried. :func:`assert_no_new_tasks` compares :func:`asyncio.all_tasks` with a
-snapshot taken before the subscription (or component) started, once the tasks started since have
-had ``settle`` seconds to end.
+for the moment is retried.
 """
 
 from __future__ import annotations
@@ -19,7 +16,7 @@ from blockyard.errors import BackendUnavailableError, ComponentClosedError
 from blockyard.pubsub import PubSub
 from blockyard_conformance.support import Inbox
 
-__all__ = ["SteadyPublisher", "assert_no_new_tasks"]
+__all__ = ["SteadyPublisher"]
 
 
 class SteadyPublisher:
@@ -77,23 +74,3 @@ class SteadyPublisher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-
-def _describe(task: asyncio.Task[object]) -> str:
-    coro = task.get_coro()
-    return f"{task.get_name()} ({getattr(coro, '__qualname__', type(coro).__name__)})"
-
-
-async def assert_no_new_tasks(before: set[asyncio.Task[object]], what: str, *, settle: float) -> None:
-    """No task that was not in ``before`` is still running ``settle`` seconds from now (the caller's
-    own task aside): short-lived tasks of what else runs (another subscription's fetch) may end
-    meanwhile; a task left behind never does.
-
-    :raises AssertionError: naming ``what`` and each task left running.
-    """
-    current = asyncio.current_task()
-    started = {t for t in asyncio.all_tasks() - before if t is not current and not t.done()}
-    if started:
-        await asyncio.wait(started, timeout=settle)
-    left = [t for t in started if not t.done()]
-    assert not left, f"{what} left {len(left)} asyncio task(s) running: {', '.join(map(_describe, left[:5]))}"
