@@ -27,7 +27,7 @@ def test_the_case_is_the_socket_client_with_its_init_metadata(listening: Path) -
     case = sockets.socket_case(listening, "state", {"redisHost": "127.0.0.1:6379"}, name="orders")
     assert case.type == "state.dapr-socket"
     assert case.id == "state.dapr-socket@store"
-    assert case.knobs == {"set_returns_etag": False}
+    assert case.knobs == {"set_returns_etag": False, "leak_fd_tolerance": 4}
     doc = yaml.safe_load(case.component)
     assert doc["metadata"]["name"] == "orders"
     assert doc["spec"]["metadata"] == [

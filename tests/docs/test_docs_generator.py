@@ -201,7 +201,8 @@ def test_benchmark_plots_from_the_results(tmp_path: Path) -> None:
         assert r.data["date"] in page
         for m in r.data["measurements"]:
             assert f"| {m['scenario']} | {m['raw']:,.0f} {m['unit']} |" in page
-    assert "## Not plotted" in page
+    assert {f"{r.name}_bench.py" for r in results} == set(scripts), "every benchmark has checked-in results"
+    assert "## Not plotted" not in page
 
 
 def test_latency_percentiles_are_plotted(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ PROTOCOL_DIFFERENCES = {
     "test_confirmed_messages_survive_a_backend_kill",
     "test_fails_fast_during_a_network_cut_and_recovers",
     "test_latency_and_stalls_slow_operations_only",
+    "test_no_leaks_after_failures_behind_a_network_cut",
     # nor a broker apart from its own process: a subscriber process of the socket client would need
     # the server's socket, and the broker it talks to lives in the served process
     "test_messages_held_by_a_killed_subscriber_are_redelivered",
