@@ -3,7 +3,9 @@
 A benchmark writes one *round* per side (an async function returning a :class:`Round`), usually
 with :func:`run_ops`; :func:`compare` warms both up, alternates them so drift on the machine hits
 both alike, and returns the medians. The ratio is the median of the per-round ratios: each pairs
-two rounds run back to back, so load that changes during a run cancels out of it.
+two rounds run back to back, so load that changes during a run cancels out of it. Which side of a
+pair runs first alternates too: what one round leaves behind for the next (a backend flushing the
+writes it was just sent, a garbage collection) falls on each side equally often.
 """
 
 from __future__ import annotations
@@ -76,10 +78,10 @@ class Comparison:
 async def compare(
     rounds: int, raw: Callable[[], Awaitable[Round]], blockyard: Callable[[], Awaitable[Round]]
 ) -> Comparison:
-    """One warm-up round each, then ``rounds`` alternating pairs (raw first); their medians."""
+    """One warm-up round each, then ``rounds`` pairs, raw first in every other one; their medians."""
     await raw()
     await blockyard()
-    pairs = [(await raw(), await blockyard()) for _ in range(rounds)]
+    pairs = [await _pair(raw, blockyard, raw_first=n % 2 == 0) for n in range(rounds)]
     return Comparison(
         raw=statistics.median(r.rate for r, _ in pairs),
         blockyard=statistics.median(b.rate for _, b in pairs),
@@ -87,3 +89,12 @@ async def compare(
         raw_cpu=statistics.median(r.cpu_per_op for r, _ in pairs),
         blockyard_cpu=statistics.median(b.cpu_per_op for _, b in pairs),
     )
+
+
+async def _pair(
+    raw: Callable[[], Awaitable[Round]], blockyard: Callable[[], Awaitable[Round]], *, raw_first: bool
+) -> tuple[Round, Round]:
+    if raw_first:
+        return await raw(), await blockyard()
+    ours = await blockyard()
+    return await raw(), ours

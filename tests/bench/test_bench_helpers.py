@@ -40,7 +40,7 @@ async def test_run_ops_numbers_every_call_and_counts_them() -> None:
     assert sorted(seen) == [0, 0, 1, 1, 2, 2], "with own_key each caller passes its own number"
 
 
-async def test_compare_warms_up_then_pairs_alternating_rounds() -> None:
+async def test_compare_warms_up_then_pairs_rounds_alternating_which_side_goes_first() -> None:
     order: list[str] = []
     raw_rates = iter([1.0, 100.0, 100.0, 50.0])  # the first is the warm-up
     our_rates = iter([1.0, 90.0, 110.0, 60.0])
@@ -54,7 +54,7 @@ async def test_compare_warms_up_then_pairs_alternating_rounds() -> None:
         return Round(next(our_rates), 3e-6)
 
     result = await compare(3, raw, ours)
-    assert order == ["raw", "ours"] * 4
+    assert order == ["raw", "ours"] * 2 + ["ours", "raw"] + ["raw", "ours"], "warm-up, then raw first every other pair"
     assert (result.raw, result.blockyard) == (100.0, 90.0)
     assert result.ratio == pytest.approx(1.1), "the ratio is the median of the per-round ratios (0.9, 1.1, 1.2)"
     assert (result.raw_cpu, result.blockyard_cpu) == (2e-6, 3e-6)

@@ -88,32 +88,7 @@ def test_data_lost_in_a_backend_restart_fails_the_kit(
     suite's backend is someone else's (``BLOCKYARD_HTTP_ECHO_URL``): the test then restarts a private
     server of its own, which it stops afterwards, and the given server is left alone."""
     body = """
-    import httpx
-    from blockyard.metadata import ComponentMetadata, meta
-    from blockyard.state import StateStore
-
-    class ForgetfulMetadata(ComponentMetadata):
-        url: str = meta(description="the http-echo server")
-
-    class Forgetful(StateStore):
-        type = "state.forgetful"
-        Metadata = ForgetfulMetadata
-
-        async def _init(self):
-            self.http = httpx.AsyncClient(base_url=self.meta.url)
-
-        async def _close(self):
-            await self.http.aclose()
-
-        async def _get(self, key, consistency, metadata):
-            resp = await self.http.get("/" + key)
-            return StateItem(key, resp.content if resp.status_code == 200 else None)
-
-        async def _set(self, op):
-            (await self.http.put("/" + op.key, content=op.value)).raise_for_status()
-
-        async def _delete(self, op):
-            (await self.http.delete("/" + op.key)).raise_for_status()
+    from http_echo_fakes import HttpEchoStore as Forgetful
     """
     suite = """
 class TestForgetful(StateStoreSuite):
@@ -149,59 +124,10 @@ def test_messages_lost_in_a_backend_restart_fail_the_kit(
     """A broker that keeps its messages in the in-memory http-echo server loses the confirmed but not
     yet delivered ones when it restarts: the pub/sub fault test fails on the missing messages."""
     body = """
-    import httpx
-    from blockyard.errors import BackendUnavailableError
-    from blockyard.metadata import ComponentMetadata, meta
-    from blockyard.pubsub import Message, PubSub, PubSubFeature
+    from http_echo_fakes import HttpEchoBroker
 
-    class ForgetfulMetadata(ComponentMetadata):
-        url: str = meta(description="the http-echo server")
-
-    class Forgetful(PubSub):
-        type = "pubsub.forgetful"
-        Metadata = ForgetfulMetadata
-        features = frozenset({PubSubFeature.REDELIVERY})
-
-        async def _init(self):
-            self.http = httpx.AsyncClient(base_url=self.meta.url)
-            self.published = {}
-
-        async def _close(self):
-            await self.http.aclose()
-
-        def _translate_error(self, exc):
-            return BackendUnavailableError if isinstance(exc, httpx.TransportError) else None
-
-        async def _publish(self, op):
-            n = self.published.get(op.topic, 0)
-            (await self.http.put(f"/{op.topic}/{n}", content=op.data)).raise_for_status()
-            self.published[op.topic] = n + 1
-
-        async def _subscribe(self, req):
-            async def poll():
-                n = 0
-                while True:
-                    try:
-                        resp = await self.http.get(f"/{req.topic}/{n}")
-                    except httpx.TransportError:
-                        resp = None
-                    if resp is None or resp.status_code != 200:
-                        await asyncio.sleep(0.02)
-                        continue
-                    if await req.deliver(Message(req.topic, resp.content, id=str(n))) is not HandlerResult.RETRY:
-                        n += 1
-                    await asyncio.sleep(0.01)
-
-            task = asyncio.get_running_loop().create_task(poll())
-
-            async def stop():
-                task.cancel()
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
-
-            return stop
+    class Forgetful(HttpEchoBroker):
+        pause_between_messages = 0.01  # the publisher keeps ahead: confirmed messages wait undelivered
     """
     suite = """
 class TestForgetful(PubSubSuite):

@@ -22,39 +22,7 @@ BACKEND_FAULT_TESTS = {
 """The suite tests whose planted defects need a backend; the coverage guard counts them."""
 
 HTTP_STORE = """
-import httpx
-from blockyard.errors import BackendUnavailableError
-from blockyard.metadata import ComponentMetadata, meta
-from blockyard.state import StateStore
-
-class HttpMetadata(ComponentMetadata):
-    url: str = meta(description="the http-echo server")
-    timeout: float | None = meta(None, description="read timeout in seconds (connect: 5 s); None: wait forever")
-
-class HttpStore(StateStore):
-    type = "state.http-echo"
-    Metadata = HttpMetadata
-
-    async def _init(self):
-        read = self.meta.timeout
-        timeout = httpx.Timeout(5.0, read=read) if read is not None else httpx.Timeout(None)
-        self.http = httpx.AsyncClient(base_url=self.meta.url, timeout=timeout)
-
-    async def _close(self):
-        await self.http.aclose()
-
-    def _translate_error(self, exc):
-        return BackendUnavailableError if isinstance(exc, httpx.TransportError) else None
-
-    async def _get(self, key, consistency, metadata):
-        resp = await self.http.get("/" + key)
-        return StateItem(key, resp.content if resp.status_code == 200 else None)
-
-    async def _set(self, op):
-        (await self.http.put("/" + op.key, content=op.value)).raise_for_status()
-
-    async def _delete(self, op):
-        (await self.http.delete("/" + op.key)).raise_for_status()
+from http_echo_fakes import HttpEchoStore as HttpStore
 """
 
 
@@ -111,6 +79,8 @@ def test_store_that_forgets_a_connection_fails_the_leak_scenario(
     body = (
         HTTP_STORE
         + """
+import httpx
+
 class Watching(HttpStore):
     async def _init(self):
         await super()._init()
@@ -136,58 +106,7 @@ def test_store_that_forgets_on_a_kill_fails_the_durability_scenario(
 
 
 FORGETFUL_BROKER = """
-import httpx
-from blockyard.errors import BackendUnavailableError
-from blockyard.metadata import ComponentMetadata, meta
-from blockyard.pubsub import Message, PubSub, PubSubFeature
-
-class ForgetfulMetadata(ComponentMetadata):
-    url: str = meta(description="the http-echo server")
-
-class Forgetful(PubSub):
-    type = "pubsub.forgetful"
-    Metadata = ForgetfulMetadata
-    features = frozenset({PubSubFeature.REDELIVERY})
-
-    async def _init(self):
-        self.http = httpx.AsyncClient(base_url=self.meta.url, timeout=5.0)
-        self.published = {}
-
-    async def _close(self):
-        await self.http.aclose()
-
-    def _translate_error(self, exc):
-        return BackendUnavailableError if isinstance(exc, httpx.TransportError) else None
-
-    async def _publish(self, op):
-        n = self.published.get(op.topic, 0)
-        self.published[op.topic] = n + 1
-        (await self.http.put(f"/{op.topic}/{n}", content=op.data)).raise_for_status()
-
-    async def _subscribe(self, req):
-        async def poll():
-            n = 0
-            while True:
-                try:
-                    resp = await self.http.get(f"/{req.topic}/{n}")
-                except httpx.TransportError:
-                    resp = None
-                if resp is None or resp.status_code != 200:
-                    await asyncio.sleep(0.02)
-                    continue
-                if await req.deliver(Message(req.topic, resp.content, id=str(n))) is not HandlerResult.RETRY:
-                    n += 1
-
-        task = asyncio.get_running_loop().create_task(poll())
-
-        async def stop():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-
-        return stop
+from http_echo_fakes import HttpEchoBroker as Forgetful
 """
 
 BROKER_SUITE = """
@@ -214,59 +133,7 @@ def test_broker_that_forgets_on_a_kill_fails_the_delivery_scenario(
 
 
 CURSOR_BROKER = """
-import httpx
-from blockyard.errors import BackendUnavailableError
-from blockyard.metadata import ComponentMetadata, meta
-from blockyard.pubsub import Message, PubSub, PubSubFeature
-
-class CursorMetadata(ComponentMetadata):
-    url: str = meta(description="the http-echo server")
-
-class CursorBroker(PubSub):
-    '''Messages at /<topic>/<n>; each group's next message number at /<topic>/cursor-<group>.'''
-    type = "pubsub.http-echo-cursor"
-    Metadata = CursorMetadata
-    features = frozenset({PubSubFeature.REDELIVERY})
-    ack_on_receipt = False
-
-    async def _init(self):
-        self.http = httpx.AsyncClient(base_url=self.meta.url)
-        self.published = {}
-
-    async def _close(self):
-        await self.http.aclose()
-
-    def _translate_error(self, exc):
-        return BackendUnavailableError if isinstance(exc, httpx.TransportError) else None
-
-    async def _publish(self, op):
-        n = self.published.get(op.topic, 0)
-        self.published[op.topic] = n + 1
-        (await self.http.put(f"/{op.topic}/{n}", content=op.data)).raise_for_status()
-
-    async def _subscribe(self, req):
-        cursor = f"/{req.topic}/cursor-{req.consumer_group}"
-
-        async def poll():
-            while True:
-                resp = await self.http.get(cursor)
-                n = int(resp.content) if resp.status_code == 200 else 0
-                resp = await self.http.get(f"/{req.topic}/{n}")
-                if resp.status_code != 200:
-                    await asyncio.sleep(0.02)
-                    continue
-                if self.ack_on_receipt:
-                    await self.http.put(cursor, content=str(n + 1).encode())
-                if await req.deliver(Message(req.topic, resp.content, id=str(n))) is not HandlerResult.RETRY:
-                    await self.http.put(cursor, content=str(n + 1).encode())
-
-        task = asyncio.get_running_loop().create_task(poll())
-
-        async def stop():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-        return stop
+from http_echo_fakes import CursorBroker
 
 class AckOnReceipt(CursorBroker):
     ack_on_receipt = True  # the cursor moves on before the handler finished: a crash loses the message

@@ -3,7 +3,8 @@ the scenario that SIGKILLs a consumer holding unacknowledged messages.
 
 Run as ``python -m blockyard_conformance.held_subscriber SPEC TOPIC GROUP RUN``: it builds and
 initialises the component ``SPEC`` (a JSON file: ``{"yaml": <Component YAML>}``, or ``{"class":
-"module:Class", "metadata": {...}, "name": ...}`` for a suite that names its class) describes,
+"module:Class", "metadata": {...}, "name": ..., "sys_path": [...]}`` for a suite that names its
+class, imported with the suite's own import path) describes,
 subscribes to ``TOPIC`` in ``GROUP``, prints ``READY``, then for every message of run ``RUN`` prints
 ``HOLD <seq>`` and keeps its handler waiting for ever. :class:`HeldSubscriber` starts it and reads
 those lines.
@@ -111,6 +112,7 @@ async def _build(spec: dict[str, Any], source: str) -> Component:
     if "yaml" in spec:
         return await build_component(spec["yaml"], source=source)
     module, _, qualname = spec["class"].partition(":")
+    sys.path[:0] = [entry for entry in spec.get("sys_path", ()) if entry not in sys.path]
     cls: Any = importlib.import_module(module)
     for part in qualname.split("."):
         cls = getattr(cls, part)

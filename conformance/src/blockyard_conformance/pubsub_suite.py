@@ -19,6 +19,7 @@ back the others), ``task_settle`` (how long a task started around a cancel may t
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -822,7 +823,8 @@ class PubSubSuite(ComponentSuite):
         assert late_calls == 0, "the handler was called after its subscription was cancelled"
 
     def subscriber_process_spec(self, env: SuiteEnv) -> dict[str, Any]:
-        """How another process builds this suite's component (see :mod:`.held_subscriber`)."""
+        """How another process builds this suite's component (see :mod:`.held_subscriber`): from the
+        case's Component YAML, or by importing the suite's class as this process can."""
         if env.component_yaml is not None:
             return {"yaml": env.component_yaml}
         cls = self.component_class
@@ -831,6 +833,7 @@ class PubSubSuite(ComponentSuite):
             "class": f"{cls.__module__}:{cls.__qualname__}",
             "metadata": dict(self.component_metadata(env)),
             "name": self.component_name,
+            "sys_path": list(sys.path),
         }
 
     @capability("redelivery", "REDELIVERY")
