@@ -3,7 +3,8 @@
 One run, one Redis (a fresh ``redis-server`` on a free port), one daprd holding both stores and
 both pub/subs, one app using the official Dapr Python SDK (gRPC) for (b) and (c):
 
-- (a) Blockyard ``state.redis`` in-process (``RedisStateStore``), awaited directly;
+- (a) Blockyard ``state.redis`` in-process (``RedisStateStore``), awaited one at a time inside a
+  running event loop, as an asyncio application calls it;
 - (b) daprd's built-in ``state.redis`` (Go) through the Dapr Python SDK;
 - (c) daprd -> Blockyard ``state.redis`` served by ``blockyard serve`` over its Unix socket,
   through the same SDK and the same daprd;
@@ -33,7 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -120,11 +121,23 @@ def stats(latencies: list[float], elapsed: float) -> tuple[float, float, float]:
 
 
 def timed(op: Callable[[int], Any], n: int) -> tuple[float, float, float]:
+    """``n`` calls of a blocking ``op``, one at a time."""
     latencies = []
     t0 = time.perf_counter()
     for i in range(n):
         s = time.perf_counter()
         op(i)
+        latencies.append(time.perf_counter() - s)
+    return stats(latencies, time.perf_counter() - t0)
+
+
+async def timed_async(op: Callable[[int], Awaitable[Any]], n: int) -> tuple[float, float, float]:
+    """``n`` awaits of ``op``, one at a time, inside the running loop (as an asyncio app calls it)."""
+    latencies = []
+    t0 = time.perf_counter()
+    for i in range(n):
+        s = time.perf_counter()
+        await op(i)
         latencies.append(time.perf_counter() - s)
     return stats(latencies, time.perf_counter() - t0)
 
@@ -168,10 +181,15 @@ def main() -> None:
         loop.run_until_complete(store.init())
         value = json.dumps({"qty": 1, "note": "x" * 64})
         keys = [f"k{i % 100}" for i in range(n)]
-        ops: dict[str, dict[str, Callable[[int], Any]]] = {
+        in_process: dict[str, Callable[[int], Awaitable[Any]]] = {
+            "set": lambda i: store.set(keys[i], value),
+            "get": lambda i: store.get(keys[i]),
+        }
+        Timer = Callable[[int], tuple[float, float, float]]  # n operations -> p50, p99, ops/s
+        ops: dict[str, dict[str, Timer]] = {
             "a": {
-                "set": lambda i: loop.run_until_complete(store.set(keys[i], value)),
-                "get": lambda i: loop.run_until_complete(store.get(keys[i])),
+                name: lambda n, f=f: loop.run_until_complete(timed_async(f, n))  # type: ignore[misc]
+                for name, f in in_process.items()
             }
         }
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, Redis at {host}, daprd {daprd.http_url}")
@@ -187,20 +205,20 @@ def main() -> None:
         with DaprClient(address=f"127.0.0.1:{daprd.grpc_port}") as dapr:
             for side, name in STORES.items():
                 ops[side] = {
-                    "set": lambda i, s=name: dapr.save_state(s, keys[i], value),  # type: ignore[misc]
-                    "get": lambda i, s=name: dapr.get_state(s, keys[i]),  # type: ignore[misc]
+                    "set": lambda n, s=name: timed(lambda i: dapr.save_state(s, keys[i], value), n),  # type: ignore[misc]
+                    "get": lambda n, s=name: timed(lambda i: dapr.get_state(s, keys[i]), n),  # type: ignore[misc]
                 }
 
             results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
             for side in ("a", "b", "c"):  # warm-up
                 for op in ops[side].values():
-                    timed(op, min(n, 50))
+                    op(min(n, 50))
             for side in ("b", "c"):
                 pubsub_round(dapr, receiver, side, topic, 5)
             for _ in range(rounds):
                 for side in ("a", "b", "c"):
                     for name, op in ops[side].items():
-                        results.setdefault((side, name), []).append(timed(op, n))
+                        results.setdefault((side, name), []).append(op(n))
                 for side in ("b", "c"):
                     results.setdefault((side, "publish -> handle"), []).append(
                         pubsub_round(dapr, receiver, side, topic, max(20, n // 4))

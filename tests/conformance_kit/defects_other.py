@@ -131,19 +131,11 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
     ),
     "cancel-returns-before-the-loop-stops": _pubsub(
         """
-        from reference_fakes import _Group
         class Broken(RefPubSub):
-            async def _subscribe(self, req):
-                group = self.topics.setdefault(req.topic, {}).setdefault(req.consumer_group, _Group())
-                stopping = False
-                async def worker():
-                    while not stopping:  # noticed only after the next message
-                        item = await group.take()
-                        self.on_result(group, item, await req.deliver(item[0]))
-                asyncio.get_running_loop().create_task(worker())
-                async def stop():
-                    nonlocal stopping
-                    stopping = True
+            def running(self, work):
+                task = asyncio.get_running_loop().create_task(work)
+                async def stop():  # returns at once; the loop stops a moment later
+                    asyncio.get_running_loop().call_later(0.5, task.cancel)
                 return stop
         """,
         "test_no_delivery_after_cancel_returns",
@@ -163,44 +155,27 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
     ),
     "unbounded-dispatch": _pubsub(
         """
-        from reference_fakes import _Group
         class Broken(RefPubSub):
-            async def _subscribe(self, req):
-                group = self.topics.setdefault(req.topic, {}).setdefault(req.consumer_group, _Group())
+            async def worker(self, req, group):
                 tasks = set()
-                async def one(item):
-                    self.on_result(group, item, await req.deliver(item[0]))
-                async def worker():
+                try:
                     while True:
                         item = await group.take()
-                        task = asyncio.get_running_loop().create_task(one(item))  # a task per message
+                        task = asyncio.create_task(self.handle(req, group, item))  # a task per message
                         tasks.add(task)
                         task.add_done_callback(tasks.discard)
-                main = asyncio.get_running_loop().create_task(worker())
-                async def stop():
-                    for task in (main, *tasks):
+                finally:
+                    for task in tasks:
                         task.cancel()
-                    await asyncio.gather(main, *tasks, return_exceptions=True)
-                return stop
         """,
         "test_slow_handler_never_exceeds_the_in_flight_bound",
     ),
     "head-of-line-retry-forever": _pubsub(
         """
-        from reference_fakes import _Group
         class Broken(RefPubSub):
-            async def _subscribe(self, req):
-                group = self.topics.setdefault(req.topic, {}).setdefault(req.consumer_group, _Group())
-                async def worker():
-                    while True:
-                        item = await group.take()
-                        while await req.deliver(item[0]) is HandlerResult.RETRY:
-                            await asyncio.sleep(0.02)  # retried before the next message, with no limit
-                task = asyncio.get_running_loop().create_task(worker())
-                async def stop():
-                    task.cancel()
-                    await asyncio.gather(task, return_exceptions=True)
-                return stop
+            async def handle(self, req, group, item):
+                while await req.deliver(item[0]) is HandlerResult.RETRY:
+                    await asyncio.sleep(0.02)  # retried before the next message, with no limit
         """,
         "test_poison_message_does_not_block_the_others",
     ),
@@ -299,10 +274,9 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
     ),
     "bulk-batches-too-large": _pubsub(
         """
-        from reference_fakes import _Group
         class Broken(RefPubSub):
             async def _bulk_subscribe(self, req):
-                group = self.topics.setdefault(req.topic, {}).setdefault(req.consumer_group, _Group())
+                group = self.group(req.topic, req.consumer_group)
                 async def worker():
                     while True:
                         batch = [await group.take()]
@@ -310,10 +284,7 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
                         batch.extend(group.queue)  # everything queued, whatever max_messages says
                         group.queue.clear()
                         await req.deliver_batch([message for message, _ in batch])
-                task = asyncio.get_running_loop().create_task(worker())
-                async def stop():
-                    task.cancel()
-                return stop
+                return self.running(worker())
         """,
         "test_bulk_subscribe",
     ),

@@ -11,9 +11,9 @@ import collections
 import itertools
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from blockyard.bindings import BindingEvent, BindingResponse, DeliverEvent, InputBinding, InvokeRequest, OutputBinding
 from blockyard.errors import ETagMismatchError, SecretNotFoundError
@@ -181,29 +181,37 @@ class RefPubSub(BulkPublisher, BulkSubscriber):
         if result is HandlerResult.RETRY:  # behind the others, after a short backoff
             asyncio.get_running_loop().call_later(0.01, group.put, item)
 
+    def group(self, topic: str, consumer_group: str) -> _Group:
+        """The queue of ``consumer_group`` on ``topic`` (created on first use)."""
+        return self.topics.setdefault(topic, {}).setdefault(consumer_group, _Group())
+
     async def _subscribe(self, req: SubscribeRequest) -> Stopper:
-        group = self.topics.setdefault(req.topic, {}).setdefault(req.consumer_group, _Group())
+        return self.running(self.worker(req, self.group(req.topic, req.consumer_group)))
 
-        async def worker() -> None:
-            while True:
-                item = await group.take()
-                if item[1] is not None and item[1] <= time.monotonic():
-                    continue
-                try:
-                    result = await req.deliver(item[0])
-                except asyncio.CancelledError:
-                    group.put(item, front=True)
-                    raise
-                self.on_result(group, item, result)
+    async def worker(self, req: SubscribeRequest, group: _Group) -> None:
+        """Deliver the group's messages one at a time, skipping expired ones, until cancelled."""
+        while True:
+            item = await group.take()
+            if item[1] is not None and item[1] <= time.monotonic():
+                continue
+            await self.handle(req, group, item)
 
-        task = asyncio.get_running_loop().create_task(worker())
+    async def handle(self, req: SubscribeRequest, group: _Group, item: tuple[Message, float | None]) -> None:
+        """Deliver one message; a delivery cut short by cancellation puts it back at the front."""
+        try:
+            result = await req.deliver(item[0])
+        except asyncio.CancelledError:
+            group.put(item, front=True)
+            raise
+        self.on_result(group, item, result)
+
+    def running(self, work: Coroutine[Any, Any, None]) -> Stopper:
+        """Run ``work`` as a task; the stopper cancels it and returns once it has ended."""
+        task = asyncio.get_running_loop().create_task(work)
 
         async def stop() -> None:
             task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await asyncio.gather(task, return_exceptions=True)
 
         return stop
 
