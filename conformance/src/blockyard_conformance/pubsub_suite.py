@@ -12,7 +12,8 @@ scenarios' size: ``BLOCKYARD_RELIABILITY_MESSAGES``, 10,000 in ``make reliabilit
 (the duplicates a crash may cause: prefetch x consumers), ``large_payload_size``,
 ``max_concurrent_handlers`` (the in-flight bound the case's configuration declares) with
 ``slow_handler_seconds`` (backpressure), ``poison_hold_limit`` (how long a poison message may hold
-back the others), ``task_settle`` (how long a task started around a cancel may take to end),
+back the others), ``dead_letter_within`` (how long a poison message may take to reach the
+dead-letter topic), ``task_settle`` (how long a task started around a cancel may take to end),
 ``held_redelivery_within`` and ``redelivery_marker`` (a SIGKILLed subscriber's messages).
 """
 
@@ -119,6 +120,10 @@ class PubSubSuite(ComponentSuite):
     poison_hold_limit: float = 10.0
     """Knob: seconds a poison message may hold back the messages published after it (where the
     broker orders a partition: its retries x backoff; elsewhere: none, plus delivery time)."""
+    dead_letter_within: float = 30.0
+    """Knob: seconds within which a poison message reaches the dead-letter topic: two deliveries
+    plus what the component's own retries cost before it gives up (Kafka: ``backOffMaxRetries`` x
+    ``consumeRetryInterval``; elsewhere the first failure is final)."""
 
     async def exercise(self, component: Component) -> None:
         assert isinstance(component, PubSub)
@@ -612,6 +617,88 @@ class PubSubSuite(ComponentSuite):
         )
         assert poison_calls >= 1, "the poison message was never delivered"
         ledger.assert_exact()
+
+    async def test_poison_message_is_dead_lettered(self, pubsub: PubSub, run: str) -> None:
+        """Dead-letter topic: a message whose handler always fails (RETRY, or raising every other
+        time), published among others, reaches the subscription's ``dead_letter_topic`` exactly
+        once within ``dead_letter_within`` seconds -- the same event id, its data byte-exact --
+        and is not delivered again; the others are delivered exactly once and none of them is
+        dead-lettered. Messages: ``reliability_messages`` / 10, at least 10."""
+        topic, dead_letters = self.topic("dead-letter-source"), self.topic("dead-letters")
+        count = max(10, self.reliability_messages // 10)
+        ledger, own = Ledger(), Received(run)
+        poison, poison_id = b"\xff\x00poison " + run.encode(), fresh_id("poison-")
+        poison_calls, calls_when_dead_lettered = 0, -1
+        forwarded: list[Message] = []
+
+        async def handler(message: Message) -> HandlerResult | None:
+            nonlocal poison_calls
+            if message.data == poison:
+                poison_calls += 1
+                ledger.notify()
+                if poison_calls % 2:
+                    return HandlerResult.RETRY
+                raise RuntimeError("simulated poison message")
+            seq = own.seq_of(message)
+            if seq is not None:
+                ledger.delivered(seq)
+            return None
+
+        async def dead_letter_handler(message: Message) -> None:
+            nonlocal calls_when_dead_lettered
+            is_poison = message.data == poison or (message.event is not None and message.event.id == poison_id)
+            if is_poison or own.seq_of(message) is not None:
+                forwarded.append(message)
+                if calls_when_dead_lettered < 0:
+                    calls_when_dead_lettered = poison_calls
+                ledger.notify()
+
+        async with (
+            await self.subscribe(pubsub, dead_letters, dead_letter_handler, fresh_id("g-")),
+            await self.subscribe_dead_lettered(pubsub, topic, handler, fresh_id("g-"), dead_letters),
+        ):
+            started = time.monotonic()
+            await pubsub.publish(topic, poison, metadata={"cloudevent.id": poison_id})
+            await self.publish_counted(pubsub, topic, run, ledger, count - 1)
+            await ledger.wait_for(
+                lambda: bool(forwarded),
+                within=self.dead_letter_within,
+                what="the poison message on the dead-letter topic",
+            )
+            took = time.monotonic() - started
+            await ledger.wait_all_delivered(within=self.delivery_timeout, what=f"the {count - 1} other messages")
+            await asyncio.sleep(self.quiet_period)  # nothing more may arrive, on either topic
+        self.record_reliability(
+            "dead letter",
+            {
+                **ledger.figures(),
+                "dead_lettered": len(forwarded),
+                "poison_attempts": poison_calls,
+                "dead_lettered_after_s": round(took, 2),
+            },
+        )
+        others = [m for m in forwarded if own.seq_of(m) is not None]
+        assert not others, f"{len(others)} message(s) that succeeded were sent to the dead-letter topic"
+        assert len(forwarded) == 1, f"the poison message reached the dead-letter topic {len(forwarded)} times, not once"
+        (dead,) = forwarded
+        dead_id = dead.event.id if dead.event is not None else None
+        assert dead_id == poison_id, f"the dead-lettered event has id {dead_id!r}, not the published {poison_id!r}"
+        assert dead.data == poison, f"the dead-lettered data is {dead.data[:60]!r}, not the published {poison[:60]!r}"
+        assert poison_calls >= 1, "the poison message was never delivered"
+        assert poison_calls == calls_when_dead_lettered, (
+            f"the poison message was delivered {poison_calls - calls_when_dead_lettered} more time(s) "
+            "after it was dead-lettered"
+        )
+        ledger.assert_exact()
+
+    async def subscribe_dead_lettered(
+        self, pubsub: PubSub, topic: str, handler: Handler, group: str, dead_letter_topic: str
+    ) -> Subscription:
+        """:meth:`subscribe` with a dead-letter topic."""
+        sub = await pubsub.subscribe(topic, handler, consumer_group=group, dead_letter_topic=dead_letter_topic)
+        if self.subscribe_settle:
+            await asyncio.sleep(self.subscribe_settle)
+        return sub
 
     @capability("fault", "REDELIVERY")
     async def test_no_confirmed_message_lost_across_a_backend_restart(

@@ -14,13 +14,19 @@
 - Delivery is at-least-once where :attr:`PubSubFeature.REDELIVERY` is declared: a message is
   acknowledged only after its handler succeeded or dropped it; a retried or interrupted one comes
   back. Without it, a failed message may be lost (it is logged).
+- Dead-letter topic (``subscribe(..., dead_letter_topic=)``, Dapr's ``deadLetterTopic``): a message
+  whose final outcome is a failure is published, unchanged, to that topic on the same component and
+  then acknowledged; see :meth:`PubSub.subscribe` for exactly when.
 - Message TTL (``ttl=`` or metadata ``ttlInSeconds``) needs :attr:`PubSubFeature.MESSAGE_TTL`.
 - On the wire every message is a CloudEvents 1.0 envelope written as daprd writes it
   (:mod:`blockyard.envelope`); request metadata ``rawPayload: "true"`` sends / receives the bare
   payload. Handlers get the payload in ``Message.data`` and the attributes in ``Message.event``.
 
 A plugin implements ``_publish`` and ``_subscribe``; ``_subscribe`` calls ``req.deliver(message)``
-for each message, which runs the user's handler and returns the :class:`HandlerResult` to act on.
+for each message, which runs the user's handler (then the dead-letter hand-off) and returns the
+:class:`HandlerResult` to act on. A plugin that retries a failed message itself, up to a limit,
+calls ``req.attempt(message)`` for each try and ``req.give_up(message, result)`` once its retries
+are spent (see :class:`SubscribeRequest`).
 """
 
 from __future__ import annotations
@@ -166,17 +172,50 @@ Handler = Callable[[Message], Awaitable[HandlerResult | None]]
 BulkHandler = Callable[[list[Message]], Awaitable[Mapping[str, HandlerResult] | None]]
 """Gets a batch; returns results by ``Message.id`` (ids left out succeeded), or ``None``."""
 Deliver = Callable[[Message], Awaitable[HandlerResult]]
+GiveUp = Callable[[Message, HandlerResult], Awaitable[HandlerResult]]
+"""The dead-letter hand-off of a message's final outcome (see :class:`SubscribeRequest`)."""
+
+
+async def _keep(message: Message, result: HandlerResult) -> HandlerResult:
+    return result
+
+
+async def _unset(message: Message) -> HandlerResult:  # replaced by ``deliver`` in __post_init__
+    raise NotImplementedError
+
+
+async def _unset_batch(messages: list[Message]) -> dict[str, HandlerResult]:  # likewise
+    raise NotImplementedError
 
 
 @dataclass(slots=True)
 class SubscribeRequest:
-    """What a plugin's ``_subscribe`` receives."""
+    """What a plugin's ``_subscribe`` receives.
+
+    ``deliver`` is ``give_up(message, await attempt(message))``: a plugin calls it when the outcome
+    of a delivery is final (it redelivers a ``RETRY`` later as a new delivery). A plugin that
+    retries a failed message itself before moving on calls ``attempt`` for each try and
+    ``give_up`` with the last outcome once its retries are spent; with a ``dead_letter_topic``
+    and no limit of its own, it calls ``give_up`` after the first failed ``attempt``.
+    """
 
     topic: str
     consumer_group: str
     metadata: Mapping[str, str]
     deliver: Deliver
-    """Runs the user's handler; never raises; returns what to do with the message."""
+    """Runs the user's handler, then ``give_up``; never raises; returns what to do with the message."""
+    attempt: Deliver = _unset
+    """Runs the user's handler only (the inbound resiliency policy included); never raises."""
+    give_up: GiveUp = _keep
+    """Given a message (as the broker returned it) and its final outcome: with a dead-letter topic,
+    a ``RETRY`` or ``DROP`` is published there and becomes ``SUCCESS`` (``RETRY`` if that publish
+    failed); without one, or for ``SUCCESS``, the outcome is returned unchanged. Never raises."""
+    dead_letter_topic: str | None = None
+    """The subscription's dead-letter topic, if any."""
+
+    def __post_init__(self) -> None:
+        if self.attempt is _unset:
+            self.attempt = self.deliver
 
 
 @dataclass(slots=True)
@@ -189,7 +228,18 @@ class BulkSubscribeRequest:
     max_messages: int
     max_await: timedelta
     deliver_batch: Callable[[list[Message]], Awaitable[dict[str, HandlerResult]]]
-    """Runs the user's bulk handler; never raises; returns a result for every message id."""
+    """Runs the user's bulk handler, then ``give_up`` for each message; never raises; returns a
+    result for every message id."""
+    attempt_batch: Callable[[list[Message]], Awaitable[dict[str, HandlerResult]]] = _unset_batch
+    """Runs the user's bulk handler only; never raises (see :class:`SubscribeRequest`)."""
+    give_up: GiveUp = _keep
+    """As :attr:`SubscribeRequest.give_up`, for one message of a batch."""
+    dead_letter_topic: str | None = None
+    """The subscription's dead-letter topic, if any."""
+
+    def __post_init__(self) -> None:
+        if self.attempt_batch is _unset_batch:
+            self.attempt_batch = self.deliver_batch
 
 
 _EMPTY: Mapping[str, str] = {}
@@ -236,15 +286,39 @@ class PubSub(SubscriptionOwner, abc.ABC):
         *,
         consumer_group: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        dead_letter_topic: str | None = None,
     ) -> Subscription:
-        """Start delivering ``topic`` to ``handler``; return once the subscription is set up."""
+        """Start delivering ``topic`` to ``handler``; return once the subscription is set up.
+
+        Dead-lettering (``dead_letter_topic``, Dapr's ``deadLetterTopic``): a delivery's outcome is
+        final once the handler has run under the inbound resiliency policy, if any (its retries
+        spent), and -- for a component that retries a failed message itself up to a limit, such
+        as Kafka's ``backOffMaxRetries`` -- once those retries are spent too. A final ``RETRY``
+        (or exception) or a ``DROP`` (as in Dapr) is then published to ``dead_letter_topic`` on
+        this component: the same bytes as received (so a CloudEvent keeps its ``id``, attributes
+        and data byte-exact), with its content type and without the broker's metadata. Once the
+        broker has it, the message is acknowledged (``SUCCESS``); if that publish fails, it is not
+        (``RETRY``: delivered again later, nothing lost; Dapr acknowledges it anyway). Without a
+        dead-letter topic, a ``RETRY`` is redelivered and a ``DROP`` discarded as always.
+
+        :raises InvalidRequestError: empty topic, or ``dead_letter_topic`` empty or equal to ``topic``.
+        """
         self._check_ready("subscribe")
         self._check_topic(topic)
+        self._check_dead_letter_topic(topic, dead_letter_topic)
         group = consumer_group or self.default_consumer_group
-        deliver = self._deliverer(handler, topic, metadata or _EMPTY)
-        stopper = await self._call_hook(
-            "subscribe", topic, self._subscribe(SubscribeRequest(topic, group, metadata or _EMPTY, deliver))
-        )
+        md = metadata or _EMPTY
+        attempt = self._deliverer(handler, topic, md)
+        give_up = self._dead_letterer(topic, dead_letter_topic)
+        if dead_letter_topic is None:
+            deliver = attempt
+        else:
+
+            async def deliver(message: Message) -> HandlerResult:
+                return await give_up(message, await attempt(message))
+
+        req = SubscribeRequest(topic, group, md, deliver, attempt, give_up, dead_letter_topic)
+        stopper = await self._call_hook("subscribe", topic, self._subscribe(req))
         return self._track(Subscription(topic, group, stopper, self))
 
     async def bulk_publish(
@@ -295,24 +369,49 @@ class PubSub(SubscriptionOwner, abc.ABC):
         max_messages: int = 100,
         max_await: timedelta = timedelta(seconds=1),
         metadata: Mapping[str, str] | None = None,
+        dead_letter_topic: str | None = None,
     ) -> Subscription:
-        """Deliver batches of messages (needs :attr:`PubSubFeature.BULK_SUBSCRIBE`)."""
+        """Deliver batches of messages (needs :attr:`PubSubFeature.BULK_SUBSCRIBE`).
+
+        ``dead_letter_topic``: each message of a batch whose final outcome is ``RETRY`` or ``DROP``
+        is dead-lettered on its own, as in :meth:`subscribe`.
+
+        :raises InvalidRequestError: as :meth:`subscribe`; ``max_messages`` below 1.
+        """
         self._check_ready("bulk_subscribe")
         if PubSubFeature.BULK_SUBSCRIBE not in self.features:
             raise self._unsupported(PubSubFeature.BULK_SUBSCRIBE, "bulk_subscribe")
         self._check_topic(topic)
+        self._check_dead_letter_topic(topic, dead_letter_topic)
         if max_messages < 1:
             raise InvalidRequestError("max_messages must be at least 1", component=self.name, key=topic)
         group = consumer_group or self.default_consumer_group
         md = metadata or _EMPTY
-        req = BulkSubscribeRequest(topic, group, md, max_messages, max_await, self._batch_deliverer(handler, topic, md))
+        attempt = self._batch_deliverer(handler, topic, md)
+        give_up = self._dead_letterer(topic, dead_letter_topic)
+        if dead_letter_topic is None:
+            deliver = attempt
+        else:
+
+            async def deliver(messages: list[Message]) -> dict[str, HandlerResult]:
+                results = await attempt(messages)
+                for i, m in enumerate(messages):
+                    key = m.id or str(i)
+                    results[key] = await give_up(m, results[key])
+                return results
+
+        req = BulkSubscribeRequest(
+            topic, group, md, max_messages, max_await, deliver, attempt, give_up, dead_letter_topic
+        )
         stopper = await self._call_hook("bulk_subscribe", topic, self._bulk_subscribe(req))
         return self._track(Subscription(topic, group, stopper, self))
 
     async def _bulk_subscribe(self, req: BulkSubscribeRequest) -> Stopper:
         """Deliver batches; the default batches what ``_subscribe`` delivers (see :class:`BulkSubscriber`)."""
         batcher = _Batcher(req)
-        stop = await self._subscribe(SubscribeRequest(req.topic, req.consumer_group, req.metadata, batcher.deliver))
+        stop = await self._subscribe(
+            SubscribeRequest(req.topic, req.consumer_group, req.metadata, batcher.deliver, dead_letter_topic=None)
+        )
 
         async def stopper() -> None:
             await stop()
@@ -358,6 +457,49 @@ class PubSub(SubscriptionOwner, abc.ABC):
     def _check_topic(self, topic: Any) -> None:
         if not isinstance(topic, str) or not topic:
             raise InvalidRequestError(f"topic must be a non-empty string, got {topic!r}", component=self.name)
+
+    def _check_dead_letter_topic(self, topic: str, dead_letter_topic: Any) -> None:
+        if dead_letter_topic is None:
+            return
+        if not isinstance(dead_letter_topic, str) or not dead_letter_topic:
+            raise InvalidRequestError(
+                f"dead_letter_topic must be a non-empty string, got {dead_letter_topic!r}",
+                component=self.name,
+                key=topic,
+            )
+        if dead_letter_topic == topic:
+            raise InvalidRequestError(
+                "dead_letter_topic must differ from the subscribed topic", component=self.name, key=topic
+            )
+
+    def _dead_letterer(self, topic: str, dead_letter_topic: str | None) -> GiveUp:
+        """The ``give_up`` of a subscription to ``topic`` (see :class:`SubscribeRequest`)."""
+        if dead_letter_topic is None:
+            return _keep
+        log, name = self.log, self.name
+
+        async def give_up(message: Message, result: HandlerResult) -> HandlerResult:
+            if result is HandlerResult.SUCCESS:
+                return result
+            op = PublishOp(dead_letter_topic, message.data, _EMPTY, message.content_type, None)
+            try:
+                await self._call_hook("publish", dead_letter_topic, self._publish(op))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "component %r: message %s of topic %r could not be sent to dead-letter topic %r (%s); "
+                    "asking for redelivery",
+                    name, message.id, topic, dead_letter_topic, type(exc).__name__,
+                )  # fmt: skip
+                return HandlerResult.RETRY
+            log.info(
+                "component %r: message %s of topic %r (%s) sent to dead-letter topic %r",
+                name, message.id, topic, result.value, dead_letter_topic,
+            )  # fmt: skip
+            return HandlerResult.SUCCESS
+
+        return give_up
 
     def _publish_op(
         self, topic: str, data: Any, metadata: Mapping[str, str] | None, content_type: str | None, ttl: int | None
