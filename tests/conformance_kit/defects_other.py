@@ -16,6 +16,7 @@ class TestBroken(PubSubSuite):
     reliability_messages = 300
     max_concurrent_handlers = 1
     poison_hold_limit = 3.0
+    dead_letter_within = 3.0
 """
 
 SECRET_SUITE = """
@@ -178,6 +179,52 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
                     await asyncio.sleep(0.02)  # retried before the next message, with no limit
         """,
         "test_poison_message_does_not_block_the_others",
+    ),
+    "dead-letter-acked-without-forwarding": _pubsub(
+        """
+        class Broken(RefPubSub):
+            def _dead_letterer(self, topic, dead_letter_topic):
+                async def give_up(message, result):
+                    return HandlerResult.SUCCESS  # acknowledged, never published
+                return give_up
+        """,
+        "test_poison_message_is_dead_lettered",
+    ),
+    "dead-lettered-twice": _pubsub(
+        """
+        class Broken(RefPubSub):
+            def _dead_letterer(self, topic, dead_letter_topic):
+                forward = super()._dead_letterer(topic, dead_letter_topic)
+                async def give_up(message, result):
+                    if result is not HandlerResult.SUCCESS:
+                        await forward(message, result)
+                    return await forward(message, result)
+                return give_up
+        """,
+        "test_poison_message_is_dead_lettered",
+    ),
+    "dead-lettered-on-success": _pubsub(
+        """
+        class Broken(RefPubSub):
+            def _dead_letterer(self, topic, dead_letter_topic):
+                forward = super()._dead_letterer(topic, dead_letter_topic)
+                async def give_up(message, result):
+                    return await forward(message, HandlerResult.RETRY)  # whatever the outcome
+                return give_up
+        """,
+        "test_poison_message_is_dead_lettered",
+    ),
+    "dead-lettered-and-redelivered": _pubsub(
+        """
+        class Broken(RefPubSub):
+            def _dead_letterer(self, topic, dead_letter_topic):
+                forward = super()._dead_letterer(topic, dead_letter_topic)
+                async def give_up(message, result):
+                    await forward(message, result)
+                    return result  # forwarded, yet not acknowledged
+                return give_up
+        """,
+        "test_poison_message_is_dead_lettered",
     ),
     "cancel-stops-the-whole-topic": _pubsub(
         """

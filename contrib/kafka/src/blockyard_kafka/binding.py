@@ -8,7 +8,8 @@
   the headers as metadata plus ``topic``, ``__key``, ``__partition`` and ``__offset``. Delivery
   is at-least-once with the same rules as ``pubsub.kafka``: an offset is committed after its
   handler succeeded (or returned ``DROP``), per partition in order; a failed event is retried
-  after ``consumeRetryInterval`` (doubling up to 10x) unless ``consumeRetryEnabled`` is false.
+  after ``consumeRetryInterval`` (doubling up to 10x) unless ``consumeRetryEnabled`` is false,
+  at most ``backOffMaxRetries`` times (-1, the default: no limit), then logged and skipped.
 - Missing topics are created (``partitions``, ``replicationFactor``) unless ``createTopics`` is
   false, when they are an error at ``init()`` (``publishTopic``) or ``read()`` (``topics``).
 
@@ -105,7 +106,7 @@ class KafkaBinding(KafkaClientMixin, InputBinding, OutputBinding):
             event_id = f"{record.topic}/{record.partition}/{record.offset}"
             return await deliver(BindingEvent(record.value, metadata, content_type, event_id))
 
-        retry = RetryPolicy(m.consume_retry_enabled, m.consume_retry_interval.total_seconds())
+        retry = RetryPolicy(m.consume_retry_enabled, m.consume_retry_interval.total_seconds(), m.back_off_max_retries)
         member = GroupMember(
             topics=m.topics,
             group=m.consumer_group or self.name,

@@ -8,9 +8,12 @@
   dropped it. Partitions are handled concurrently. Commits run in the background after each
   fetched batch (one in flight, the next batch is handled meanwhile); a rebalance or ``stop()``
   waits for them.
-- **Retry before moving on.** A failed record (``RETRY`` or an exception) is delivered again after
-  ``consumeRetryInterval``, doubling up to 10x, until it succeeds -- or, with
-  ``consumeRetryEnabled: false``, it is logged and skipped.
+- **Retry before moving on, up to a limit.** A failed record (``RETRY`` or an exception) is
+  delivered again after ``consumeRetryInterval``, doubling up to 10x, until it succeeds or
+  ``backOffMaxRetries`` retries are spent (-1: no limit; ``consumeRetryEnabled: false``: none).
+  Then its final outcome goes to the subscription's dead-letter hand-off, if any (a ``DROP`` too),
+  which is retried with the same backoff until the dead-letter topic has it; without one, the
+  record is logged (topic, partition, offset; never the payload) and skipped.
 - **Rebalances hand over the rest.** When partitions are revoked, their handling stops after the
   record in hand, what is done is committed, and the new owner starts from there.
 - **A stable start.** When a partition is assigned with no committed offset, its start position
@@ -41,6 +44,7 @@ __all__ = ["BatchDispatch", "Dispatch", "GroupMember", "RetryPolicy", "SingleDis
 Batch = list[ConsumerRecord[bytes, bytes]]
 Records = dict[TopicPartition, Batch]
 Deliver = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[HandlerResult]]
+GiveUp = Callable[[ConsumerRecord[bytes, bytes], HandlerResult], Awaitable[HandlerResult]]
 DeliverBatch = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[dict[int, HandlerResult]]]
 
 _ERROR_PAUSE = 0.5
@@ -51,13 +55,24 @@ class _Revoked(Exception):
 
 
 class RetryPolicy:
-    """Backoff of failed records: ``interval`` doubling up to ``10 * interval``; ``enabled`` off skips."""
+    """Backoff of failed records: ``interval`` doubling up to ``10 * interval``, at most
+    ``max_retries`` times (-1: no limit); ``enabled`` off: no retry."""
 
-    __slots__ = ("enabled", "interval")
+    __slots__ = ("enabled", "interval", "max_retries")
 
-    def __init__(self, enabled: bool, interval: float) -> None:
+    def __init__(self, enabled: bool, interval: float, max_retries: int = -1) -> None:
         self.enabled = enabled
         self.interval = interval
+        self.max_retries = max_retries
+
+    def spent(self, retries: int) -> bool:
+        """True when a record retried ``retries`` times is not to be retried again."""
+        return not self.enabled or 0 <= self.max_retries <= retries
+
+    def limited(self) -> RetryPolicy:
+        """This policy with a limit: no limit becomes no retry (a dead-letter topic takes the record
+        at its first failure, as in Dapr)."""
+        return self if self.max_retries >= 0 else RetryPolicy(self.enabled, self.interval, 0)
 
     def delays(self) -> Any:
         delay = self.interval
@@ -67,12 +82,17 @@ class RetryPolicy:
 
 
 class Dispatch(abc.ABC):
-    """How fetched records reach the handler; returns the next offset to commit per partition."""
+    """How fetched records reach the handler; returns the next offset to commit per partition.
 
-    def __init__(self, retry: RetryPolicy, log: logging.Logger, name: str) -> None:
+    ``give_up`` is the dead-letter hand-off of a record's final outcome (``None``: none); a
+    ``RETRY`` it returns (the dead-letter topic did not take it) is handed off again after a backoff.
+    """
+
+    def __init__(self, retry: RetryPolicy, log: logging.Logger, name: str, give_up: GiveUp | None = None) -> None:
         self.retry = retry
         self.log = log
         self.name = name
+        self.give_up = give_up
 
     @abc.abstractmethod
     async def handle(self, records: Records, member: GroupMember) -> None:
@@ -84,12 +104,38 @@ class Dispatch(abc.ABC):
         if any(member.revoked(tp) for tp in tps):
             raise _Revoked
 
+    async def finish(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        result: HandlerResult,
+        retries: int,
+        delays: Any,
+        member: GroupMember,
+    ) -> None:
+        """Hand a record's final ``result`` (after ``retries`` retries) to the dead-letter topic, again
+        after each backoff until it takes it; without one, log a failed record as skipped."""
+        if result is HandlerResult.SUCCESS:
+            return
+        if self.give_up is None:
+            if result is HandlerResult.RETRY:
+                self.log.warning(
+                    "component %r: message %s/%s of %r failed after %d retries and is skipped "
+                    "(backOffMaxRetries, consumeRetryEnabled)",
+                    self.name, record.partition, record.offset, record.topic, retries,
+                )  # fmt: skip
+            return
+        tp = TopicPartition(record.topic, record.partition)
+        while await self.give_up(record, result) is HandlerResult.RETRY:
+            await self.backoff(next(delays), (tp,), member)
+
 
 class SingleDispatch(Dispatch):
     """One record at a time per partition; partitions concurrently."""
 
-    def __init__(self, deliver: Deliver, retry: RetryPolicy, log: logging.Logger, name: str) -> None:
-        super().__init__(retry, log, name)
+    def __init__(
+        self, deliver: Deliver, retry: RetryPolicy, log: logging.Logger, name: str, give_up: GiveUp | None = None
+    ) -> None:
+        super().__init__(retry, log, name, give_up)
         self.deliver = deliver
 
     async def handle(self, records: Records, member: GroupMember) -> None:
@@ -105,65 +151,70 @@ class SingleDispatch(Dispatch):
             if member.revoked(tp):
                 return
             result = await deliver(record)
-            if result is HandlerResult.RETRY:
+            if result is not HandlerResult.SUCCESS:
                 try:
-                    await self._retry(tp, record, member)
+                    await self._retry(tp, record, result, member)
                 except _Revoked:
                     return
             member.done(tp, record.offset + 1)
 
-    async def _retry(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], member: GroupMember) -> None:
-        if not self.retry.enabled:
-            self.log.warning(
-                "component %r: message %s/%s of %r failed and is skipped (consumeRetryEnabled is false)",
-                self.name, record.partition, record.offset, record.topic,
-            )  # fmt: skip
-            return
-        for delay in self.retry.delays():
-            await self.backoff(delay, (tp,), member)
-            if await self.deliver(record) is not HandlerResult.RETRY:
-                return
+    async def _retry(
+        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], result: HandlerResult, member: GroupMember
+    ) -> None:
+        retries, delays = 0, self.retry.delays()
+        while result is HandlerResult.RETRY and not self.retry.spent(retries):
+            await self.backoff(next(delays), (tp,), member)
+            retries += 1
+            result = await self.deliver(record)
+        await self.finish(record, result, retries, delays, member)
 
 
 class BatchDispatch(Dispatch):
-    """The whole fetch as one batch; failed records are retried together until none fails."""
+    """The whole fetch as one batch; failed records are retried together, up to the retry limit."""
 
-    def __init__(self, deliver: DeliverBatch, retry: RetryPolicy, log: logging.Logger, name: str) -> None:
-        super().__init__(retry, log, name)
+    def __init__(
+        self, deliver: DeliverBatch, retry: RetryPolicy, log: logging.Logger, name: str, give_up: GiveUp | None = None
+    ) -> None:
+        super().__init__(retry, log, name, give_up)
         self.deliver = deliver
 
     async def handle(self, records: Records, member: GroupMember) -> None:
         batch = [r for recs in records.values() for r in recs]
         results = await self.deliver(batch)
-        failed = [r for i, r in enumerate(batch) if results.get(i) is HandlerResult.RETRY]
-        if failed and not self.retry.enabled:
-            self.log.warning(
-                "component %r: %d message(s) of a batch failed and are skipped (consumeRetryEnabled is false)",
-                self.name, len(failed),
-            )  # fmt: skip
-            failed = []
-        if failed:
-            tps = list(records)
-            try:
-                for delay in self.retry.delays():
-                    await self.backoff(delay, tps, member)
-                    results = await self.deliver(failed)
-                    failed = [r for i, r in enumerate(failed) if results.get(i) is HandlerResult.RETRY]
-                    if not failed:
-                        break
-            except _Revoked:
-                first_failed: dict[TopicPartition, int] = {}
-                for r in failed:
-                    tp = TopicPartition(r.topic, r.partition)
-                    first_failed[tp] = min(first_failed.get(tp, r.offset), r.offset)
-                for tp, recs in records.items():
-                    stop = first_failed.get(tp)
-                    done = [r.offset for r in recs if stop is None or r.offset < stop]
-                    if done:
-                        member.done(tp, done[-1] + 1)
-                return
+        final: dict[int, HandlerResult] = {i: res for i, res in results.items() if res is HandlerResult.DROP}
+        failed = [i for i in range(len(batch)) if results.get(i) is HandlerResult.RETRY]
+        retries, delays = 0, self.retry.delays()
+        try:
+            while failed and not self.retry.spent(retries):
+                await self.backoff(next(delays), list(records), member)
+                retries += 1
+                results = await self.deliver([batch[i] for i in failed])
+                final.update(
+                    {i: HandlerResult.DROP for n, i in enumerate(failed) if results.get(n) is HandlerResult.DROP}
+                )
+                failed = [i for n, i in enumerate(failed) if results.get(n) is HandlerResult.RETRY]
+            final.update(dict.fromkeys(failed, HandlerResult.RETRY))
+            for i in sorted(final):
+                await self.finish(batch[i], final[i], retries, delays, member)
+                del final[i]
+        except _Revoked:
+            self._done_before(records, [batch[i] for i in final], member)
+            return
         for tp, recs in records.items():
             member.done(tp, recs[-1].offset + 1)
+
+    @staticmethod
+    def _done_before(records: Records, unfinished: Sequence[ConsumerRecord[bytes, bytes]], member: GroupMember) -> None:
+        """Commit each partition up to its first record not finished (a revoked batch)."""
+        first: dict[TopicPartition, int] = {}
+        for r in unfinished:
+            tp = TopicPartition(r.topic, r.partition)
+            first[tp] = min(first.get(tp, r.offset), r.offset)
+        for tp, recs in records.items():
+            stop = first.get(tp)
+            done = [r.offset for r in recs if stop is None or r.offset < stop]
+            if done:
+                member.done(tp, done[-1] + 1)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -235,6 +235,15 @@ class _Consumer(KafkaMetadata):
         description="First wait before a retry; it doubles per attempt up to 10x.",
         example="100ms",
     )
+    back_off_max_retries: Annotated[int, Field(ge=-1)] = meta(
+        -1,
+        description=(
+            "Retries of a failed message before it is given up: sent to the subscription's dead-letter topic, "
+            "else logged and skipped, and its partition moves on. -1 (Dapr's default): no limit -- with a "
+            "dead-letter topic, the first failure sends it there, as in Dapr."
+        ),
+        example="3",
+    )
     heartbeat_interval: PositiveDuration = meta(
         timedelta(seconds=3), description="Consumer group heartbeat interval.", example="3s"
     )

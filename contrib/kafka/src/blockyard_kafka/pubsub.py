@@ -22,9 +22,16 @@ Guarantees:
 - At-least-once (``REDELIVERY``): an offset is committed only after its handler succeeded or
   returned ``DROP``, per partition in order. A failed message (``RETRY`` or an exception) is
   delivered again after ``consumeRetryInterval`` (doubling up to 10x) before its partition moves
-  on; ``consumeRetryEnabled: false`` logs and skips it instead (no ``REDELIVERY`` then). A
+  on, at most ``backOffMaxRetries`` times (Dapr's name; -1, the default, is no limit);
+  ``consumeRetryEnabled: false`` retries none (no ``REDELIVERY`` then). A
   rebalance commits what is done and hands the rest over; a cancelled subscription's message in
   hand is not committed and comes back.
+- Giving up: once its retries are spent, a failed message goes to the subscription's dead-letter
+  topic (``subscribe(..., dead_letter_topic=)``; a ``DROP`` too), retried with the same backoff
+  until that topic has it; without one it is logged at WARNING (topic, partition, offset; never
+  the payload) and skipped. With a dead-letter topic and no limit, the first failure is final
+  (as in Dapr): it is not retried before the hand-off. A poison message so holds its partition
+  back ``backOffMaxRetries`` x the backoff at most.
 - Order (``ORDERED``): one partition's messages are handled one at a time, in offset order, retries
   included. A topic the component creates has ``partitions`` partitions (default 1, so the
   whole topic is in order); with more, order holds per key (``partitionKey``). The instance
@@ -72,6 +79,7 @@ Component YAML::
       metadata:
         - {name: brokers, value: "localhost:9092"}
         - {name: consumerGroup, value: billing}
+        - {name: backOffMaxRetries, value: "3"}  # then a failed message is given up
         - {name: authType, value: password}
         - {name: saslUsername, value: billing}
         - {name: saslPassword, secretKeyRef: {name: kafka, key: password}}
@@ -176,7 +184,9 @@ class KafkaPubSub(KafkaClientMixin, BulkPublisher, BulkSubscriber):
             dropped.add(PubSubFeature.ORDERED)  # order holds per partition (key), not per topic
         if dropped:
             self._narrow_features(type(self).features - dropped)
-        self._retry = RetryPolicy(m.consume_retry_enabled, m.consume_retry_interval.total_seconds())
+        self._retry = RetryPolicy(
+            m.consume_retry_enabled, m.consume_retry_interval.total_seconds(), m.back_off_max_retries
+        )
 
     @property
     def default_consumer_group(self) -> str:
@@ -222,30 +232,44 @@ class KafkaPubSub(KafkaClientMixin, BulkPublisher, BulkSubscriber):
         await member.start()
         return member.stop
 
+    def _retry_for(self, dead_letter_topic: str | None) -> RetryPolicy:
+        """The retry policy of a subscription: with a dead-letter topic, no limit means no retry."""
+        return self._retry if dead_letter_topic is None else self._retry.limited()
+
     async def _subscribe(self, req: SubscribeRequest) -> Stopper:
-        deliver, topic = req.deliver, req.topic
+        attempt, give_up, topic = req.attempt, req.give_up, req.topic
+
+        def message(record: ConsumerRecord[bytes, bytes]) -> Message:
+            metadata, content_type = message_metadata(record)
+            return Message(topic, record.value or b"", metadata, content_type, f"{record.partition}/{record.offset}")
 
         async def deliver_record(record: ConsumerRecord[bytes, bytes]) -> HandlerResult:
-            metadata, content_type = message_metadata(record)
-            message = Message(topic, record.value or b"", metadata, content_type, f"{record.partition}/{record.offset}")
-            return await deliver(message)
+            return await attempt(message(record))
 
-        dispatch = SingleDispatch(deliver_record, self._retry, self.log, self.name)
+        async def give_up_record(record: ConsumerRecord[bytes, bytes], result: HandlerResult) -> HandlerResult:
+            return await give_up(message(record), result)
+
+        hand_off = give_up_record if req.dead_letter_topic else None
+        dispatch = SingleDispatch(deliver_record, self._retry_for(req.dead_letter_topic), self.log, self.name, hand_off)
         return await self._member(topic, req.consumer_group, dispatch, None, _POLL_TIMEOUT)
 
     async def _bulk_subscribe(self, req: BulkSubscribeRequest) -> Stopper:
-        deliver_batch, topic = req.deliver_batch, req.topic
+        attempt_batch, give_up, topic = req.attempt_batch, req.give_up, req.topic
+
+        def message(record: ConsumerRecord[bytes, bytes]) -> Message:
+            metadata, content_type = message_metadata(record)
+            return Message(topic, record.value or b"", metadata, content_type, f"{record.partition}/{record.offset}")
 
         async def deliver_records(records: list[ConsumerRecord[bytes, bytes]]) -> dict[int, HandlerResult]:
-            messages = []
-            for record in records:
-                metadata, content_type = message_metadata(record)
-                messages.append(
-                    Message(topic, record.value or b"", metadata, content_type, f"{record.partition}/{record.offset}")
-                )
-            results = await deliver_batch(messages)
+            messages = [message(record) for record in records]
+            results = await attempt_batch(messages)
             return {i: results.get(m.id or "", HandlerResult.SUCCESS) for i, m in enumerate(messages)}
 
-        dispatch = BatchDispatch(deliver_records, self._retry, self.log, self.name)
+        async def give_up_record(record: ConsumerRecord[bytes, bytes], result: HandlerResult) -> HandlerResult:
+            return await give_up(message(record), result)
+
+        hand_off = give_up_record if req.dead_letter_topic else None
+        retry = self._retry_for(req.dead_letter_topic)
+        dispatch = BatchDispatch(deliver_records, retry, self.log, self.name, hand_off)
         poll = max(req.max_await.total_seconds(), 0.001)
         return await self._member(topic, req.consumer_group, dispatch, req.max_messages, poll)
