@@ -106,6 +106,24 @@ def test_errors_are_the_same_classes(yard: blockyard.sync.SyncYard) -> None:
         yard.state("pubsub")
 
 
+def test_a_sync_subscription_dead_letters_a_failed_message(yard: blockyard.sync.SyncYard) -> None:
+    bus = yard.pubsub("pubsub")
+    forwarded: list[Message] = []
+    done = threading.Event()
+
+    def dead_letters(message: Message) -> None:
+        forwarded.append(message)
+        done.set()
+
+    def poison(message: Message) -> HandlerResult:
+        raise RuntimeError("poison")
+
+    with bus.subscribe("dead", dead_letters), bus.subscribe("orders", poison, dead_letter_topic="dead"):
+        bus.publish("orders", {"id": "p"})
+        assert done.wait(30)
+    assert [m.json() for m in forwarded] == [{"id": "p"}]
+
+
 def test_sync_handlers_run_off_the_loop_and_may_call_the_facade(yard: blockyard.sync.SyncYard) -> None:
     bus, store = yard.pubsub("pubsub"), yard.state("statestore")
     loop_thread = yard._runner.thread

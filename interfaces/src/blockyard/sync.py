@@ -345,14 +345,20 @@ class SyncPubSub(_SyncComponent[PubSub]):
         *,
         consumer_group: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        dead_letter_topic: str | None = None,
     ) -> SyncSubscription:
-        """Deliver ``topic`` to ``handler`` (called on a handler thread); return once set up."""
+        """Deliver ``topic`` to ``handler`` (called on a handler thread); return once set up.
+        ``dead_letter_topic``: as in :meth:`blockyard.pubsub.PubSub.subscribe`."""
         runner = self._runner
 
         async def run(message: Message) -> HandlerResult | None:
             return await runner.run_handler(handler, message)
 
-        sub = runner.call(self.component.subscribe(topic, run, consumer_group=consumer_group, metadata=metadata))
+        sub = runner.call(
+            self.component.subscribe(
+                topic, run, consumer_group=consumer_group, metadata=metadata, dead_letter_topic=dead_letter_topic
+            )
+        )
         return SyncSubscription(sub, runner)
 
     def bulk_subscribe(
@@ -364,8 +370,10 @@ class SyncPubSub(_SyncComponent[PubSub]):
         max_messages: int = 100,
         max_await: timedelta = timedelta(seconds=1),
         metadata: Mapping[str, str] | None = None,
+        dead_letter_topic: str | None = None,
     ) -> SyncSubscription:
-        """Deliver batches to ``handler`` (called on a handler thread)."""
+        """Deliver batches to ``handler`` (called on a handler thread); ``dead_letter_topic`` as in
+        :meth:`blockyard.pubsub.PubSub.bulk_subscribe`."""
         runner = self._runner
 
         async def run(messages: list[Message]) -> Mapping[str, HandlerResult] | None:
@@ -379,6 +387,7 @@ class SyncPubSub(_SyncComponent[PubSub]):
                 max_messages=max_messages,
                 max_await=max_await,
                 metadata=metadata,
+                dead_letter_topic=dead_letter_topic,
             )
         )
         return SyncSubscription(sub, runner)
