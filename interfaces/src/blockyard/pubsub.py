@@ -409,9 +409,7 @@ class PubSub(SubscriptionOwner, abc.ABC):
     async def _bulk_subscribe(self, req: BulkSubscribeRequest) -> Stopper:
         """Deliver batches; the default batches what ``_subscribe`` delivers (see :class:`BulkSubscriber`)."""
         batcher = _Batcher(req)
-        stop = await self._subscribe(
-            SubscribeRequest(req.topic, req.consumer_group, req.metadata, batcher.deliver, dead_letter_topic=None)
-        )
+        stop = await self._subscribe(SubscribeRequest(req.topic, req.consumer_group, req.metadata, batcher.deliver))
 
         async def stopper() -> None:
             await stop()
