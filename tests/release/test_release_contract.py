@@ -45,9 +45,10 @@ def _plugin_dist(root: Path, name: str, declaration: str) -> None:
 @pytest.fixture
 def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     cases = {
-        "same": 'BLOCKYARD_CONTRACT = "1.0"',
+        "same": 'BLOCKYARD_CONTRACT = "1.1"',
+        "olderminor": 'BLOCKYARD_CONTRACT = "1.0"',
         "silent": "",
-        "newerminor": 'BLOCKYARD_CONTRACT = "1.1"',
+        "newerminor": 'BLOCKYARD_CONTRACT = "1.2"',
         "newermajor": 'BLOCKYARD_CONTRACT = "2.0"',
         "oldermajor": 'BLOCKYARD_CONTRACT = "0.9"',
         "malformed": "BLOCKYARD_CONTRACT = 1.0",
@@ -61,25 +62,25 @@ def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         sys.modules.pop(f"by_{name}_plugin", None)
 
 
-def test_the_core_provides_contract_1_0() -> None:
-    assert CONTRACT_VERSION == "1.0"
+def test_the_core_provides_contract_1_1() -> None:
+    assert CONTRACT_VERSION == "1.1"
 
 
 def test_an_incompatible_plugin_is_a_clear_error_at_load_and_the_others_work(plugins: Path) -> None:
     registry = Registry()
     types = {s.type for s in registry.specs()}
-    assert {"state.same", "state.silent"} <= types  # same contract, or none declared (1.0)
+    assert {"state.same", "state.olderminor", "state.silent"} <= types  # same contract, an older minor, or none (1.0)
     assert not {"state.newerminor", "state.newermajor", "state.oldermajor", "state.malformed"} & types
     failures = {
         f.distribution: f.error for f in registry.failures if f.distribution and f.distribution.startswith("by-")
     }
     assert failures["by-newermajor"] == (
         "IncompatiblePluginError: by-newermajor implements Blockyard contract 2.0, but the installed blockyard "
-        f"{version('blockyard')} provides contract 1.0; upgrade the core: pip install --upgrade blockyard by-newermajor"
+        f"{version('blockyard')} provides contract 1.1; upgrade the core: pip install --upgrade blockyard by-newermajor"
     )
-    assert "implements Blockyard contract 1.1" in failures["by-newerminor"]
+    assert "implements Blockyard contract 1.2" in failures["by-newerminor"]
     assert failures["by-oldermajor"].endswith(
-        "provides contract 1.0; install a release of by-oldermajor built for contract 1.x: "
+        "provides contract 1.1; install a release of by-oldermajor built for contract 1.x: "
         "pip install --upgrade by-oldermajor"
     )
     assert failures["by-malformed"] == (

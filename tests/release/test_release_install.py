@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from release_kit import CORE, Builder, distributions
 
+from blockyard.contract import CONTRACT_VERSION
+
 pytestmark = pytest.mark.slow
 
 
@@ -68,4 +70,7 @@ def test_pip_install_blockyard_redis_from_dist_then_blockyard_list(builder: Buil
     assert {c["type"] for c in listing["components"]} == {"state.redis", "pubsub.redis", "bindings.redis"}
     assert listing["failures"] == []
     version = run(env_dir / "bin" / "blockyard", "--version").splitlines()
-    assert version == [f"blockyard {dists[CORE].version} (contract 1.0)", f"  blockyard-redis {dists[CORE].version}"]
+    assert version == [
+        f"blockyard {dists[CORE].version} (contract {CONTRACT_VERSION})",
+        f"  blockyard-redis {dists[CORE].version}",
+    ]

@@ -12,6 +12,10 @@ minor may use additions this core lacks). Otherwise loading it records a failure
 list`` shows it, and using one of its components raises
 :class:`~blockyard.errors.ComponentNotFoundError` with this message); the other plugins keep working.
 A module that declares nothing is taken to implement ``1.0``, the first contract.
+
+Contract history: ``1.0`` (blockyard 0.1.0); ``1.1`` adds the dead-letter hand-off a plugin that
+retries a message itself calls (``SubscribeRequest.attempt`` / ``give_up`` / ``dead_letter_topic``
+and their bulk twins).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ __all__ = [
 ]
 
 #: The contract this core provides.
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.1"
 
 
 class IncompatiblePluginError(BlockyardError):

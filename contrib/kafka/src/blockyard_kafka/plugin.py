@@ -10,7 +10,7 @@ from blockyard.registry import ComponentSpec
 __all__ = ["BLOCKYARD_CONTRACT", "SPECS", "blockyard_components", "blockyard_conformance_cases"]
 
 #: The Blockyard plugin contract this plugin implements (see :mod:`blockyard.contract`).
-BLOCKYARD_CONTRACT = "1.0"
+BLOCKYARD_CONTRACT = "1.1"
 
 SPECS: tuple[ComponentSpec, ...] = (
     ComponentSpec(
