@@ -1,5 +1,6 @@
 """Test helpers: the RabbitMQ broker of the test-suite: the launcher's, or one started here when the launcher
-package is not installed (Debian's rabbitmq-server with a private epmd, both stopped by pid)."""
+package is not installed (Debian's rabbitmq-server with a private epmd, both stopped by pid); a blocking
+admin client and per-test names for the tests' own checks on the broker."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import glob
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pika
+import pika.exceptions
 import pytest
 
 from blockyard_conformance.testing import ServerProcess, free_port, port_open
@@ -151,3 +156,77 @@ async def wait_until(cond: Callable[[], bool], within: float = 10.0, what: str =
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {within} s waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+class Admin:
+    """A blocking pika client for assertions on the broker's side."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.conn: Any = None
+        self.ch: Any = None
+
+    def _channel(self) -> Any:
+        if self.conn is None or not self.conn.is_open:
+            self.conn = pika.BlockingConnection(pika.URLParameters(self.url))
+            self.ch = None
+        if self.ch is None or not self.ch.is_open:
+            self.ch = self.conn.channel()
+        return self.ch
+
+    def count(self, queue: str) -> int:
+        """Ready messages in ``queue`` (-1 when it does not exist)."""
+        try:
+            return int(self._channel().queue_declare(queue, passive=True).method.message_count)
+        except pika.exceptions.ChannelClosedByBroker:
+            return -1
+
+    def exchange_exists(self, exchange: str) -> bool:
+        try:
+            self._channel().exchange_declare(exchange, passive=True)
+            return True
+        except pika.exceptions.ChannelClosedByBroker:
+            return False
+
+    def get(self, queue: str) -> bytes | None:
+        _method, _props, body = self._channel().basic_get(queue, auto_ack=True)
+        return body  # type: ignore[no-any-return]
+
+    def delete(self, queues: list[str], exchanges: list[str]) -> None:
+        for q in queues:
+            try:
+                self._channel().queue_delete(q)
+            except pika.exceptions.AMQPError:
+                pass
+        for e in exchanges:
+            try:
+                self._channel().exchange_delete(e)
+            except pika.exceptions.AMQPError:
+                pass
+
+    def close(self) -> None:
+        if self.conn is not None and self.conn.is_open:
+            self.conn.close()
+
+
+class Namespace:
+    """Unique names for one test; everything named through it is deleted at teardown."""
+
+    def __init__(self) -> None:
+        self.prefix = f"t{uuid.uuid4().hex[:10]}"
+        self.exchanges: list[str] = []
+        self.queues: list[str] = []
+
+    def topic(self, name: str = "topic") -> str:
+        full = f"{self.prefix}-{name}"
+        self.exchanges.append(full)
+        return full
+
+    def group(self, name: str = "g") -> str:
+        return f"{self.prefix}{name}"
+
+    def queue(self, name: str) -> str:
+        """Register a queue (and its dead-letter pair) for deletion; returns ``name``."""
+        self.queues += [name, f"dlq-{name}"]
+        self.exchanges.append(f"dlx-{name}")
+        return name

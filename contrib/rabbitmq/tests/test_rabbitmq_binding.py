@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Admin, Namespace
-from rabbitmq_testing import Broker, wait_until
+from rabbitmq_testing import Admin, Broker, Namespace, wait_until
 
 from blockyard.bindings import BindingEvent
 from blockyard.errors import ComponentConfigError, InvalidRequestError, NotSupportedError

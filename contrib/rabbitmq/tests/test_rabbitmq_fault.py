@@ -11,8 +11,7 @@ import asyncio
 import time
 
 import pytest
-from conftest import Namespace
-from rabbitmq_testing import Broker, wait_until
+from rabbitmq_testing import Broker, Namespace, wait_until
 
 from blockyard.errors import BackendError, BackendUnavailableError
 from blockyard.pubsub import Message

@@ -11,8 +11,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from conftest import Admin, Namespace
-from rabbitmq_testing import Broker, wait_until
+from rabbitmq_testing import Admin, Broker, Namespace, wait_until
 
 from blockyard.errors import BulkError, ComponentConfigError, NotSupportedError
 from blockyard.pubsub import BulkPublishEntry, HandlerResult, Message, PubSubFeature
