@@ -24,7 +24,7 @@ from blockyard.errors import (
 from blockyard.metadata import ComponentMetadata, SecretStr, meta
 from blockyard.pubsub import BulkPublishEntry, Message, PubSubFeature
 from blockyard.secretstores import SecretStore
-from blockyard.state import DeleteRequest, SetOp, SetRequest, StateFeature, StateItem, StateStore
+from blockyard.state import Consistency, DeleteRequest, SetOp, SetRequest, StateFeature, StateItem, StateStore
 from blockyard.subscription import HandlerResult
 
 
@@ -313,8 +313,8 @@ async def test_message_ttl_needs_the_feature() -> None:
     async with NoTtl(name="bus") as bus:
         with pytest.raises(NotSupportedError, match="publish with a TTL needs feature MESSAGE_TTL"):
             await bus.publish("t", 1, metadata={"ttlInSeconds": "5"})
-    async with MemPubSub(name="bus", metadata={"failInit": "false"}) as bus:
-        assert bus.default_consumer_group == "bus"
+    async with MemPubSub(name="bus", metadata={"failInit": "false"}) as plain:
+        assert plain.default_consumer_group == "bus"
 
 
 # -- bindings ------------------------------------------------------------------------------
@@ -387,13 +387,13 @@ async def test_component_metadata_model_instance_is_accepted() -> None:
     assert s.meta is model
 
 
-async def test_many_concurrent_bulk_gets_respect_parallelism(store: MemState) -> None:
+async def test_many_concurrent_bulk_gets_respect_parallelism(store: MemState, monkeypatch: pytest.MonkeyPatch) -> None:
     store.bulk_parallelism = 4  # type: ignore[misc]
     running = 0
     peak = 0
     original = store._get
 
-    async def slow(key: str, c: Any, md: Mapping[str, str]) -> Any:
+    async def slow(key: str, c: Consistency | None, md: Mapping[str, str]) -> StateItem:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
@@ -401,7 +401,7 @@ async def test_many_concurrent_bulk_gets_respect_parallelism(store: MemState) ->
         running -= 1
         return await original(key, c, md)
 
-    store._get = slow  # type: ignore[method-assign]
+    monkeypatch.setattr(store, "_get", slow)
     items = await store.bulk_get([f"k{i}" for i in range(20)])
     assert len(items) == 20
     assert peak <= 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime
+from typing import Any
 
 import orjson
 import pytest
@@ -16,7 +17,9 @@ from blockyard_conformance.support import Inbox
 from blockyard_local.pubsub_memory import InMemoryPubSub
 
 
-def _wrap(payload: bytes, *, ct: str | None = None, is_json: bool = True, md: dict[str, str] | None = None) -> dict:
+def _wrap(
+    payload: bytes, *, ct: str | None = None, is_json: bool = True, md: dict[str, str] | None = None
+) -> dict[str, Any]:
     raw = wrap(payload, topic="t", pubsubname="ps", source="app", content_type=ct, is_json=is_json, metadata=md or {})
     event = orjson.loads(raw)
     assert isinstance(event, dict)
