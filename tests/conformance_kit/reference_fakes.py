@@ -256,7 +256,7 @@ class RefBinding(InputBinding, OutputBinding):
         if req.operation == "create":
             self.BLOBS[key] = req.data or b""
             for deliver in list(self.READERS):
-                asyncio.get_running_loop().create_task(deliver(_event(req.data)))
+                asyncio.get_running_loop().create_task(_deliver(deliver, _event(req.data)))
             return BindingResponse()
         if req.operation == "get":
             return BindingResponse(self.BLOBS.get(key))
@@ -276,3 +276,7 @@ class RefBinding(InputBinding, OutputBinding):
 
 def _event(data: bytes | None) -> BindingEvent:
     return BindingEvent(data)
+
+
+async def _deliver(deliver: DeliverEvent, event: BindingEvent) -> None:
+    await deliver(event)

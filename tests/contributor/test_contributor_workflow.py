@@ -28,6 +28,7 @@ def load(path: Path) -> dict[Any, Any]:
 def declared_inputs() -> dict[str, Any]:
     data = load(REUSABLE)
     on = data.get("on", data.get(True))  # YAML 1.1 reads the key `on` as true
+    assert isinstance(on, dict), f"{REUSABLE} has no `on:` section"
     return dict(on["workflow_call"]["inputs"])
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import yaml
@@ -17,7 +17,7 @@ from blockyard.metadata import ComponentMetadata, meta
 from blockyard.registry import ComponentSpec, PluginFailure, Registry
 from blockyard_conformance.reports import write_reports
 from blockyard_conformance.results import CaseResult, TestOutcome
-from blockyard_local.state_memory import InMemoryStateStore
+from blockyard_local.state_memory import InMemoryStateMetadata, InMemoryStateStore
 from docsite import benchmarks, components, conformance, pages
 from docsite.rst import roles_in_html, rst_to_markdown
 from docsite.site import generate_site
@@ -118,11 +118,11 @@ def test_redis_page_in_detail(site: Any) -> None:
 def test_a_stale_page_is_caught() -> None:
     """Self-test: a page generated before its model gained a field, or changed a default, is stale."""
 
-    class Grown(InMemoryStateStore.Metadata):  # type: ignore[name-defined,misc]
+    class Grown(InMemoryStateMetadata):
         brand_new: int = meta(5, description="a field added after the page was written")
 
     class GrownStore(InMemoryStateStore):
-        Metadata: ClassVar[Any] = Grown
+        Metadata = Grown
 
     registry = Registry(autoload=False)
     registry.register(ComponentSpec("state", "in-memory", "blockyard_local.state_memory:InMemoryStateStore"))

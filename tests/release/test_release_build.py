@@ -38,10 +38,10 @@ def test_sdist_and_wheel_are_complete_and_the_sdist_builds_the_same_wheel(builde
     assert meta["Requires-Python"] == ">=3.11"
     assert meta["Description-Content-Type"] == "text/markdown"
     assert meta.get_payload() == (dist.path / "README.md").read_text()
-    classifiers = meta.get_all("Classifier")
+    classifiers = meta.get_all("Classifier") or []
     assert "Typing :: Typed" in classifiers
     assert {f"Programming Language :: Python :: {v}" for v in PYTHONS} <= set(classifiers)
-    assert {u.split(",")[0] for u in meta.get_all("Project-URL")} >= set(URL_KEYS)
+    assert {u.split(",")[0] for u in meta.get_all("Project-URL") or []} >= set(URL_KEYS)
     names = set(archive.namelist())
     assert f"{dist.package}/py.typed" in names
     assert f"{dist.name.replace('-', '_')}-{dist.version}.dist-info/licenses/LICENSE" in names

@@ -29,8 +29,8 @@ def _third_party_requirements(wheels: list[Path]) -> list[str]:
             [name] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
             meta = message_from_string(archive.read(name).decode())
         for req in meta.get_all("Requires-Dist") or []:
-            name = re.match(r"[A-Za-z0-9._-]+", req)
-            if "extra ==" not in req and name and not name.group().lower().startswith(CORE):
+            project = re.match(r"[A-Za-z0-9._-]+", req)
+            if "extra ==" not in req and project and not project.group().lower().startswith(CORE):
                 found.append(req)
     return found
 
