@@ -4,6 +4,7 @@ oversized items, throttling, and secrets kept out of errors and logs."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 from aws_servers import Aws, MotoProcess, free_port
@@ -25,7 +26,7 @@ SECRET_KEY = "blockyard-Secret-Key-0123456789abcdefgh"
 
 
 @pytest.fixture
-def authenticating_moto(own_moto: MotoProcess) -> MotoProcess:
+def authenticating_moto(own_moto: MotoProcess) -> Iterator[MotoProcess]:
     """Our own moto with IAM authentication on (moto's ``reset-auth``), turned off afterwards."""
     own_moto.post("/moto-api/reset-auth", b"0")
     yield own_moto

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from blockyard.bindings import OutputBinding
 from blockyard.errors import ComponentConfigError
 from blockyard.registry import get_registry
 from blockyard_aws.client import AwsMetadata
@@ -24,6 +25,7 @@ def test_every_spec_resolves_to_a_class_with_its_features() -> None:
         cls = get_registry().resolve(spec.type)
         assert set(spec.features) == {str(f) for f in cls.features}, spec.type
         if spec.operations:
+            assert issubclass(cls, OutputBinding), spec.type
             assert set(spec.operations) == set(cls.operations), spec.type
 
 

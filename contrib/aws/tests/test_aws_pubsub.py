@@ -48,7 +48,8 @@ async def test_message_over_receive_limit_moves_to_the_dead_letter_queue(aws: Aw
         url = sqs.get_queue_url(QueueName=dlq)["QueueUrl"]
 
         def dead_lettered() -> list[Any]:
-            return sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+            messages: list[Any] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+            return messages
 
         moved = await _wait_for(dead_lettered)
     event = json.loads(moved[0]["Body"])  # the CloudEvent as published, moved unchanged

@@ -7,10 +7,11 @@ import time
 import uuid
 
 import pytest
-from cassandra_servers import KEYSPACE, Node, free_port
+from cassandra_servers import KEYSPACE, Node
 
 from blockyard.errors import AuthenticationError, BackendUnavailableError, ComponentConfigError
 from blockyard_cassandra.state import CassandraStateStore
+from blockyard_conformance.testing import free_port
 
 SECRET = "s3cr3t-" + uuid.uuid4().hex
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from kafka_servers import Broker, eventually, fresh
@@ -20,7 +21,7 @@ JOIN_AT, LEAVE_AT = 200, 400
 
 
 async def test_member_joins_and_leaves_mid_stream(
-    kafka: Broker, record_property: pytest.RecordProperty, capsys: pytest.CaptureFixture[str]
+    kafka: Broker, record_property: Callable[[str, object], None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     topic, group = fresh("rebalance"), fresh("g")
     md = kafka.metadata(partitions="4", consumerGroupRebalanceStrategy="roundrobin")

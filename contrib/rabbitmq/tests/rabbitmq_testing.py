@@ -31,7 +31,7 @@ class Broker:
 
     url: str
     port: int
-    restart: Callable[[], None] | None
+    restart: Callable[[], object] | None
     stop: Callable[[], None] = lambda: None
 
 
