@@ -30,7 +30,7 @@ def record(event: str, **details: Any) -> None:
         f.write(json.dumps({"event": event, "pid": os.getpid(), **details}) + "\n")
 
 
-@runtime.workflow(name="order")
+@runtime.workflow(name="order")  # type: ignore[untyped-decorator]  # unannotated in the Dapr SDK
 def order(ctx: wf.DaprWorkflowContext, item: str) -> Any:
     reserved = yield ctx.call_activity(reserve, input=item)
     yield ctx.create_timer(fire_at=ctx.current_utc_datetime + TIMER)
@@ -38,13 +38,13 @@ def order(ctx: wf.DaprWorkflowContext, item: str) -> Any:
     return shipped
 
 
-@runtime.activity(name="reserve")
+@runtime.activity(name="reserve")  # type: ignore[untyped-decorator]  # unannotated in the Dapr SDK
 def reserve(ctx: wf.WorkflowActivityContext, item: str) -> str:
     record("reserve", instance=ctx.workflow_id, item=item)
     return f"reserved:{item}"
 
 
-@runtime.activity(name="ship")
+@runtime.activity(name="ship")  # type: ignore[untyped-decorator]  # unannotated in the Dapr SDK
 def ship(ctx: wf.WorkflowActivityContext, reserved: str) -> str:
     record("ship", instance=ctx.workflow_id, item=reserved)
     return f"shipped:{reserved}"
@@ -59,11 +59,11 @@ def main() -> None:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    runtime.start()
+    runtime.start()  # type: ignore[no-untyped-call]  # unannotated in the Dapr SDK
     try:
         uvicorn.run(app, host="127.0.0.1", port=parser.parse_args().port, log_level="warning")
     finally:
-        runtime.shutdown()
+        runtime.shutdown()  # type: ignore[no-untyped-call]  # unannotated in the Dapr SDK
 
 
 if __name__ == "__main__":
