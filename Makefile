@@ -72,8 +72,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## mypy --strict over the sources and every test module in one run (scripts/typecheck.py: each conftest.py by a name of its own).
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/python scripts/typecheck.py
 
 ## Mutation testing of the reference components (contrib/local) with only the kit as tests; not part of CI.
 ## MODULES=state_memory limits it; prints the kill rate and the survivors, writes reports/mutation.json.
