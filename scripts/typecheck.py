@@ -1,12 +1,13 @@
 """``make typecheck``: one ``mypy`` run over every file the root pyproject's ``[tool.mypy]`` names.
 
 pytest puts each test folder on ``sys.path`` and imports the modules there by their bare names, so
-the mypy configuration maps them the same way (``contrib/redis/tests/redis_servers.py`` is module
-``redis_servers``). Only ``conftest.py`` is the same name in every folder, and mypy refuses
-a run holding two modules of one name ("Duplicate module named 'conftest'"). Nothing imports a
-conftest, so this runs mypy with its own command line and configuration, and gives each conftest a
-name of its own made from its folder (``contrib/redis/tests/conftest.py`` is checked as
-``conftest__contrib__redis__tests``). Diagnostics name the files, as mypy's do.
+mypy maps them the same way (``contrib/redis/tests/redis_servers.py`` is module ``redis_servers``).
+Only ``conftest.py`` is the same name in every folder, and mypy refuses a run holding two modules of
+one name (``Duplicate module named "conftest"``). This runs mypy as the ``mypy`` command does (its
+own ``process_options`` and ``run_build``: same arguments, configuration, output and exit status),
+except that each conftest is checked under a name of its own made from its folder
+(``contrib/redis/tests/conftest.py`` is ``conftest__contrib__redis__tests``). Nothing may import a
+conftest: a module that does is reported (the file is "found twice under different module names").
 
     python scripts/typecheck.py            # the configured files; the exit status is mypy's
     python scripts/typecheck.py tests/core # other arguments go to mypy unchanged

@@ -50,3 +50,11 @@ def test_every_conftest_is_checked_under_a_name_of_its_own(project: Path) -> Non
         'variable has type "str")  [assignment]',
         "Found 1 error in 1 file (checked 6 source files)",
     ]
+
+
+def test_a_module_importing_a_conftest_is_reported(project: Path) -> None:
+    (project / "one/tests/test_0.py").write_text("from conftest import DOUBLED\n\nassert DOUBLED\n")
+    result = _mypy(project, sys.executable, str(TYPECHECK))
+    assert result.returncode == 2, result
+    # which folder's conftest the import finds depends on the search path: the name is ambiguous
+    assert "conftest.py: error: Source file found twice under different module names" in result.stdout
