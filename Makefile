@@ -72,9 +72,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## mypy --strict over the sources and every test module in one run (scripts/typecheck.py: each conftest.py by a name of its own).
+## mypy --strict over the sources and the tests, then each test folder's conftest.py on its own (they share a module name).
+CONFTESTS = $(sort $(wildcard tests/conftest.py tests/*/conftest.py contrib/*/tests/conftest.py))
 typecheck: $(STAMP)
-	$(BIN)/python scripts/typecheck.py
+	$(BIN)/mypy
+	for conftest in $(CONFTESTS); do $(BIN)/mypy $$conftest || exit 1; done
 
 ## Mutation testing of the reference components (contrib/local) with only the kit as tests; not part of CI.
 ## MODULES=state_memory limits it; prints the kill rate and the survivors, writes reports/mutation.json.
