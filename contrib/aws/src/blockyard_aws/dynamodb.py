@@ -20,8 +20,9 @@ is set (the table's TTL should then be enabled on that attribute).
 - ``bulk_get`` is ``BatchGetItem`` (100 keys per call), ``bulk_set``/``bulk_delete`` are
   ``BatchWriteItem`` (25 per call) for unconditional items and single conditional writes for the
   others; unprocessed items are retried with backoff.
-- An item over DynamoDB's 400 KB limit, or a key over its 2,048-byte hash key limit, is refused
-  before it is sent with an :class:`~blockyard.errors.InvalidRequestError` naming the key.
+- An item over DynamoDB's 400 KB limit (names and values counted in UTF-8 bytes), or a key over
+  its 2,048-byte hash key limit, is refused before it is sent with an
+  :class:`~blockyard.errors.InvalidRequestError` naming the key.
 - ``consistency="strong"`` reads with ``ConsistentRead``.
 
 Example::
