@@ -4,8 +4,8 @@
 client with the same configuration (standard retries, same connection pool), each call on a
 thread pool of the same size (boto3 blocks; an asyncio program has to do that too):
 
-- DynamoDB get: ``GetItem``; set: an unconditional ``PutItem`` of the same item (value + etag);
-  at concurrency 1 and 16;
+- DynamoDB get: ``GetItem``; set: an unconditional ``PutItem`` of the same item (value + a fresh
+  etag), the request bodies checked equal before the rounds; at concurrency 1 and 16;
 - SNS/SQS publish -> handle: ``Publish`` by 16 concurrent publishers to a topic whose SQS queue
   (raw delivery) a consumer long-polls on a thread of its own (``ReceiveMessage`` 10 at a time,
   1 s wait, message attributes and receive count), handles and empties with
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -97,6 +98,7 @@ async def bench_dynamodb(md: dict[str, Any], rounds: int, scale: int) -> None:
         async def our_set(i: int) -> Any:
             return await store.set(keys[i % 100], value.encode())
 
+        await same_put_item(raw, store, raw_set, our_set)
         print("state.aws.dynamodb")
         for conc, total in ((1, 40 * scale), (16, 160 * scale)):
             for what, raw_op, our_op in (("get", raw_get, our_get), ("set", raw_set, our_set)):
@@ -110,6 +112,28 @@ async def bench_dynamodb(md: dict[str, Any], rounds: int, scale: int) -> None:
         await store.close()
         raw.delete_table(TableName=table)
         pool.shutdown()
+
+
+async def same_put_item(raw: Any, store: DynamoDBStateStore, raw_set: Any, our_set: Any) -> None:
+    """Check that both sides send the same PutItem request (JSON body; the fresh etag aside)."""
+    bodies: list[dict[str, Any]] = []
+
+    def record(request: Any, **_: Any) -> None:
+        body = json.loads(request.body)
+        body["Item"].pop("etag")
+        bodies.append(body)
+
+    clients = (raw, store._clients["dynamodb"])
+    for client in clients:
+        client.meta.events.register("before-send.dynamodb.PutItem", record)
+    try:
+        await raw_set(0)
+        await our_set(0)
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-send.dynamodb.PutItem", record)
+    if bodies[0] != bodies[1]:
+        raise SystemExit(f"the two sides send different PutItem requests: {bodies}")
 
 
 async def bench_snssqs(md: dict[str, Any], rounds: int, scale: int) -> None:

@@ -479,9 +479,15 @@ class PubSubSuite(ComponentSuite):
         topic = self.topic("groups")
         a1, a2, b = Received(run), Received(run), Received(run)
         ga, gb = fresh_id("ga-"), fresh_id("gb-")
+
+        async def a2_handler(message: Message) -> HandlerResult | None:
+            result = await a2.handler(message)
+            a1.notify()  # the wait for the first group below watches a1: wake it for a2's messages too
+            return result
+
         subs = [
             await self.subscribe(pubsub, topic, a1.handler, ga),
-            await self.subscribe(pubsub, topic, a2.handler, ga),
+            await self.subscribe(pubsub, topic, a2_handler, ga),
             await self.subscribe(pubsub, topic, b.handler, gb),
         ]
         try:

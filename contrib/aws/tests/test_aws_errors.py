@@ -121,6 +121,16 @@ async def test_item_over_400_kb_is_refused_before_sending(aws: Aws, table: str) 
         assert (await store.get("fits")).value == b"x" * (390 * 1024)
 
 
+async def test_item_size_counts_utf8_bytes_not_characters(aws: Aws, table: str) -> None:
+    """DynamoDB counts a string's UTF-8 bytes: 150,000 three-byte characters (450 KB) are over the limit."""
+    text = "\u20ac" * 150_000
+    async with DynamoDBStateStore(aws.metadata(table=table), name="statestore") as store:
+        with pytest.raises(InvalidRequestError) as raised:
+            await store.set("wide", text.encode())
+        assert "400 KB" in str(raised.value)
+        assert "450" in str(raised.value), "the size named is the item's size in bytes"
+
+
 def _own_table(own_moto: MotoProcess, name: str) -> None:
     own_moto.aws().client("dynamodb").create_table(
         TableName=name,

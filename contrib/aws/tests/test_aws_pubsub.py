@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from aws_servers import Aws
+from aws_servers import Aws, MotoProcess
 
 from blockyard.errors import ComponentConfigError, InvalidRequestError
 from blockyard.pubsub import HandlerResult, Message
@@ -105,6 +105,32 @@ async def test_topology_is_one_raw_delivery_queue_per_group_and_topic(aws: Aws, 
     attrs = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])["Attributes"]
     assert attrs["RawMessageDelivery"] == "true"
     sqs.get_queue_url(QueueName=f"billing-{ns}")
+
+
+async def test_a_retried_fifo_receive_repeats_its_attempt_id(own_moto: MotoProcess, ns: str) -> None:
+    """Each FIFO poll has a ReceiveRequestAttemptId of its own; botocore's retry of a throttled poll
+    sends the same one (so SQS would answer it with the messages the first attempt received)."""
+    attempts: list[str] = []
+
+    def record(request: Any, **_: Any) -> None:
+        attempts.append(json.loads(request.body).get("ReceiveRequestAttemptId", ""))
+
+    handled = asyncio.Event()
+
+    async def handle(message: Message) -> None:
+        handled.set()
+
+    md = own_moto.aws().metadata(consumerID=ns, fifo="true")
+    async with SnsSqsPubSub(md, name="pubsub") as broker:
+        broker._clients["sqs"].meta.events.register("before-send.sqs.ReceiveMessage", record)
+        own_moto.inject("AmazonSQS.ReceiveMessage", 1)
+        async with await broker.subscribe(ns, handle):
+            await broker.publish(ns, {"x": 1})
+            await asyncio.wait_for(handled.wait(), 60)
+    assert own_moto.faults()["served"] == 1, "the first poll was throttled"
+    assert attempts[0], "a FIFO poll carries a ReceiveRequestAttemptId"
+    assert attempts[1] == attempts[0], "the retried poll repeats it"
+    assert len(set(attempts)) == len(attempts) - 1, "every later poll has its own"
 
 
 def test_sanitize_name_keeps_names_valid_and_distinct() -> None:

@@ -20,8 +20,9 @@ is set (the table's TTL should then be enabled on that attribute).
 - ``bulk_get`` is ``BatchGetItem`` (100 keys per call), ``bulk_set``/``bulk_delete`` are
   ``BatchWriteItem`` (25 per call) for unconditional items and single conditional writes for the
   others; unprocessed items are retried with backoff.
-- An item over DynamoDB's 400 KB limit, or a key over its 2,048-byte hash key limit, is refused
-  before it is sent with an :class:`~blockyard.errors.InvalidRequestError` naming the key.
+- An item over DynamoDB's 400 KB limit (names and values counted in UTF-8 bytes), or a key over
+  its 2,048-byte hash key limit, is refused before it is sent with an
+  :class:`~blockyard.errors.InvalidRequestError` naming the key.
 - ``consistency="strong"`` reads with ``ConsistentRead``.
 
 Example::
@@ -135,6 +136,7 @@ class DynamoDBStateStore(AwsClientMixin, TransactionalStateStore):
         md: DynamoDBMetadata = self.meta
         self._table = md.table
         self._pk = md.partition_key
+        self._names_bytes = len(self._pk.encode()) + len("value") + len("etag")  # of every item's attributes
         self._ttl_attr = md.ttl_attribute_name
         if not self._ttl_attr:
             self._narrow_features(type(self).features - {StateFeature.TTL, StateFeature.TTL_EXPIRE_TIME})
@@ -164,24 +166,35 @@ class DynamoDBStateStore(AwsClientMixin, TransactionalStateStore):
 
     def _key(self, key: str) -> dict[str, Any]:
         """The item's key attribute; a key over DynamoDB's hash key limit is refused before it is sent."""
+        self._key_bytes(key)
+        return {self._pk: {"S": key}}
+
+    def _key_bytes(self, key: str) -> int:
+        """The key's size in bytes; :class:`InvalidRequestError` above DynamoDB's hash key limit."""
         size = len(key.encode("utf-8", "surrogatepass"))
         if size > MAX_HASH_KEY_BYTES:
             raise InvalidRequestError(
                 f"the key is {size} bytes; DynamoDB keys hold at most {MAX_HASH_KEY_BYTES} bytes", key=key
             )
-        return {self._pk: {"S": key}}
+        return size
 
     def _item(self, op: SetOp, etag: str) -> dict[str, Any]:
+        """The item of ``op``; one over 400 KB (attribute names and values in UTF-8 bytes, as DynamoDB
+        counts) is refused before it is sent."""
         try:
             value: dict[str, Any] = {"S": op.value.decode("utf-8")}
         except UnicodeDecodeError:
             value = {"B": op.value}
-        item: dict[str, Any] = {**self._key(op.key), "value": value, "etag": {"S": etag}}
+        # op.value is the value's UTF-8 (or binary) form: its length is what DynamoDB counts.
+        size = self._names_bytes + self._key_bytes(op.key) + len(op.value) + len(etag)
+        item: dict[str, Any] = {self._pk: {"S": op.key}, "value": value, "etag": {"S": etag}}
         if op.content_type:
             item["contentType"] = {"S": op.content_type}
+            size += len("contentType") + len(op.content_type.encode("utf-8", "surrogatepass"))
         if op.ttl and self._ttl_attr:
-            item[self._ttl_attr] = {"N": str(math.ceil(_now() + op.ttl))}
-        size = sum(len(k.encode()) + len(next(iter(v.values()))) for k, v in item.items())
+            expires = str(math.ceil(_now() + op.ttl))
+            item[self._ttl_attr] = {"N": expires}
+            size += len(self._ttl_attr.encode()) + len(expires)
         if size > MAX_ITEM_BYTES:
             raise InvalidRequestError(
                 f"the item is {size} bytes; DynamoDB stores at most {MAX_ITEM_BYTES} bytes (400 KB) per item",

@@ -11,6 +11,9 @@ to ``deliver`` (concurrently, or one after another when ``ordered``), then:
   makes the others visible again at once; a process that dies leaves them to reappear after the
   queue's visibility timeout.
 
+A poll of a FIFO queue carries a ``ReceiveRequestAttemptId`` of its own, which botocore's retries
+of that call repeat: SQS then answers a retried receive with the same messages.
+
 Errors of the background loop are logged (without payloads) and retried with backoff. When the
 queue itself is gone (deleted, or an emulator restarted empty) and the owner can recreate it
 (``recreate``), the poller asks for it again and carries on with the new queue.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -36,6 +40,13 @@ _BACKOFF_CAP = 5.0
 Deliver = Callable[[Mapping[str, Any]], Awaitable[HandlerResult]]
 Recreate = Callable[[], Awaitable[str]]
 _MISSING_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+
+
+def _attempt_id(url: str) -> dict[str, str]:
+    """A fresh ``ReceiveRequestAttemptId`` for a FIFO queue's poll. botocore resends it when it
+    retries the call, so SQS answers a retry with the messages the lost answer held instead of
+    hiding them (and holding their group back) for the visibility timeout."""
+    return {"ReceiveRequestAttemptId": uuid.uuid4().hex} if url.endswith(".fifo") else {}
 
 
 class QueuePoller:
@@ -104,6 +115,7 @@ class QueuePoller:
                     WaitTimeSeconds=self._wait,
                     MessageAttributeNames=["All"],
                     AttributeNames=["ApproximateReceiveCount"],
+                    **_attempt_id(self._url),
                 )
                 self._receiving = asyncio.get_running_loop().run_in_executor(self._thread, receive)
                 resp = await asyncio.shield(self._receiving)
