@@ -158,3 +158,21 @@ async def test_compression_without_its_codec_is_a_config_error(codec: str) -> No
         await KafkaPubSub(md, name="codec").init()
     assert "compression" in str(raised.value)
     assert codec in str(raised.value)
+
+
+async def test_the_launchers_probe_is_quiet_where_a_component_warns(
+    kafka_sasl: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiokafka warns that SASL PLAIN without TLS sends the password in the clear: a component's
+    user sees it; the launcher's readiness probe of its own loopback broker does not print it."""
+    from blockyard_conformance.backends.native._kafka_common import kafka_metadata_ok
+
+    clear = "Sending username and password in the clear"
+    caplog.set_level(logging.WARNING, logger="aiokafka")
+    security = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN"}
+    credentials = {"sasl_plain_username": kafka_sasl.username, "sasl_plain_password": kafka_sasl.password}
+    assert await kafka_metadata_ok(kafka_sasl.brokers, 30.0, **security, **credentials)
+    assert clear not in caplog.text
+    async with KafkaPubSub(kafka_sasl.metadata(saslMechanism="PLAINTEXT"), name="sasl"):
+        pass
+    assert clear in caplog.text
