@@ -84,6 +84,32 @@ def test_unwrap_reverses_wrap_and_refuses_non_events() -> None:
         assert unwrap(other, "t", "ps", {}) is None
 
 
+def test_unwrap_reads_attributes_extensions_and_edge_cases_as_daprd_writes_them() -> None:
+    def opened(event: dict, metadata: dict[str, str] | None = None) -> tuple[bytes, CloudEvent]:
+        found = unwrap(orjson.dumps(event), "t", "ps", metadata or {})
+        assert found is not None
+        return found
+
+    data, event = opened(
+        {"specversion": "1.0", "id": 7, "source": "", "time": None, "data": "x", "traceid": "00-t", "ext": [1]},
+        {"traceparent": "00-md", "tracestate": "md=1"},
+    )
+    assert data == b"x"
+    assert (event.id, event.source, event.type, event.time) == ("7", "Dapr", "com.dapr.event.sent", None)
+    assert (event.topic, event.pubsubname, event.datacontenttype) == ("t", "ps", None)
+    assert (event.traceparent, event.tracestate) == ("00-t", "md=1")  # traceid before the metadata's
+    assert event.extensions == {"traceid": "00-t", "ext": [1]}  # every attribute not named above
+    assert opened({"specversion": "1.0"}, {"traceparent": "00-md"})[1].traceparent == "00-md"
+    assert opened({"specversion": "1.0", "traceparent": "00-e", "traceid": "00-t"})[1].traceparent == "00-e"
+    assert opened({"specversion": "1.0", "datacontenttype": "application/json", "data": "s"})[0] == b'"s"'
+    assert opened({"specversion": "1.0", "data": {"k": 1}})[0] == b'{"k":1}'
+    assert opened({"specversion": "1.0", "data": None})[0] == b""
+    both = {"specversion": "1.0", "data_base64": "AAE=", "data": "ignored"}
+    assert opened(both) == (b"\x00\x01", opened({"specversion": "1.0", "data_base64": "AAE="})[1])
+    for bad in ("%%%", "AAE", 12, "AA\u00e9="):
+        assert unwrap(orjson.dumps({"specversion": "1.0", "data_base64": bad}), "t", "ps", {}) is None
+
+
 def test_raw_payload_must_be_a_boolean() -> None:
     assert is_raw_payload({"RAWPAYLOAD": "True"})
     assert not is_raw_payload({"rawPayload": "false"})

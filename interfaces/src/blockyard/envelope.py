@@ -65,23 +65,6 @@ BINARY_CONTENT_TYPE = "application/octet-stream"
 RAW_PAYLOAD = "rawPayload"
 
 _OVERRIDES = ("id", "source", "type", "subject", "traceid", "traceparent", "tracestate")
-_KNOWN = frozenset(
-    {
-        "id",
-        "source",
-        "type",
-        "specversion",
-        "datacontenttype",
-        "topic",
-        "pubsubname",
-        "time",
-        "subject",
-        "traceparent",
-        "tracestate",
-        "data",
-        "data_base64",
-    }
-)
 
 
 @dataclass(slots=True)
@@ -281,9 +264,31 @@ def raw_event(topic: str, pubsubname: str, metadata: Mapping[str, str]) -> Cloud
 
 
 def _text(value: Any) -> str | None:
+    """An attribute as text: strings as they are, other JSON values as ``str()``, empty as ``None``."""
+    if value.__class__ is str:
+        return value or None
     if value is None or value == "":
         return None
-    return value if isinstance(value, str) else str(value)
+    return str(value)
+
+
+def _payload(event: dict[str, Any], ct: str | None) -> bytes | None:
+    """Take the payload out of the decoded ``event``: ``data_base64`` decoded, else ``data`` as bytes
+    (a string as UTF-8 unless the content type is JSON, any other value as JSON); ``None`` when
+    ``data_base64`` is not valid base64."""
+    if "data_base64" in event:
+        encoded = event.pop("data_base64")
+        event.pop("data", None)
+        try:
+            return binascii.a2b_base64(encoded or "", strict_mode=True)
+        except (binascii.Error, TypeError, ValueError):
+            return None
+    value = event.pop("data", None)
+    if value is None:
+        return b""
+    if value.__class__ is str and not (ct and _is_json(ct)):
+        return value.encode()
+    return orjson.dumps(value)
 
 
 def unwrap(raw: bytes, topic: str, pubsubname: str, metadata: Mapping[str, str]) -> tuple[bytes, CloudEvent] | None:
@@ -296,31 +301,26 @@ def unwrap(raw: bytes, topic: str, pubsubname: str, metadata: Mapping[str, str])
         return None
     if not isinstance(event, dict) or "specversion" not in event:
         return None
-    ct = _text(event.get("datacontenttype"))
-    if "data_base64" in event:
-        try:
-            data = base64.b64decode(event["data_base64"] or "", validate=True)
-        except (binascii.Error, TypeError, ValueError):
-            return None
-    elif "data" not in event or event["data"] is None:
-        data = b""
-    else:
-        value = event["data"]
-        as_text = isinstance(value, str) and not (ct and _is_json(ct))
-        data = value.encode() if as_text else orjson.dumps(value)
-    ext = {k: v for k, v in event.items() if k not in _KNOWN}
+    pop = event.pop
+    ct = _text(pop("datacontenttype", None))
+    data = _payload(event, ct)
+    if data is None:
+        return None
+    # the known attributes are taken out of ``event``; what is left are the extensions
     attrs = CloudEvent(
-        id=_text(event.get("id")) or "",
-        source=_text(event.get("source")) or DEFAULT_SOURCE,
-        type=_text(event.get("type")) or EVENT_TYPE,
-        specversion=_text(event.get("specversion")) or SPEC_VERSION,
-        datacontenttype=ct,
-        topic=_text(event.get("topic")) or topic,
-        pubsubname=_text(event.get("pubsubname")) or pubsubname,
-        time=_text(event.get("time")),
-        subject=_text(event.get("subject")),
-        traceparent=_text(event.get("traceparent")) or _text(ext.get("traceid")) or metadata.get("traceparent"),
-        tracestate=_text(event.get("tracestate")) or metadata.get("tracestate"),
-        extensions=ext,
+        _text(pop("id", None)) or "",
+        _text(pop("source", None)) or DEFAULT_SOURCE,
+        _text(pop("type", None)) or EVENT_TYPE,
+        _text(pop("specversion", None)) or SPEC_VERSION,
+        ct,
+        _text(pop("topic", None)) or topic,
+        _text(pop("pubsubname", None)) or pubsubname,
+        _text(pop("time", None)),
+        _text(pop("subject", None)),
+        _text(pop("traceparent", None)),
+        _text(pop("tracestate", None)) or metadata.get("tracestate"),
+        event,
     )
+    if attrs.traceparent is None:
+        attrs.traceparent = _text(event.get("traceid")) or metadata.get("traceparent")
     return data, attrs
