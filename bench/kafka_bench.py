@@ -16,6 +16,10 @@ Blockyard publishes CloudEvents 1.0 (as daprd does), about 300 bytes around this
 bare payloads, and publishing the same CloudEvents (built with orjson per message, as an
 application exchanging messages with Dapr apps must; its consumer decodes them) — the library's own
 cost is the difference to the second; the first also shows what the envelope costs on the wire.
+"The same" means the same attributes, formatted alike (daprd's ``traceid``/``traceparent``/
+``tracestate``, RFC 3339 ``time`` in seconds, the app id as ``source``), so both sides' records are
+the same size: with one partition, how many records fit a producer batch sets the throughput. The
+sizes are checked before the rounds.
 
 Rounds are interleaved (raw, raw with CloudEvents, then Blockyard) so drift hits all alike; the
 table shows medians. Broker: ``--brokers`` or the launcher's ``kafka`` backend.
@@ -44,6 +48,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from bench_results import Results, add_json_option
 from envelope_cost import report as envelope_report
 
+from blockyard.envelope import wrap
 from blockyard.pubsub import Message
 from blockyard_kafka.pubsub import KafkaPubSub
 
@@ -162,26 +167,56 @@ async def raw_consume(brokers: str, topic: str, group: str, handler: Handler) ->
 CLOUDEVENT_HEADERS = [("content-type", b"application/cloudevents+json")]
 
 
+APP_ID = "bench"
+
+
 def cloudevent(topic: str, body: bytes) -> bytes:
     """The CloudEvent daprd (and Blockyard) publishes for ``body``, built the way an application would."""
     return orjson.dumps(
         {
             "specversion": "1.0",
             "id": str(uuid.uuid4()),
-            "source": "bench",
+            "source": APP_ID,
             "type": "com.dapr.event.sent",
             "datacontenttype": "application/octet-stream",
             "topic": topic,
             "pubsubname": "bench",
-            "time": dt.datetime.now(dt.UTC).isoformat(),
+            "traceid": "",
+            "traceparent": "",
+            "tracestate": "",
+            "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "data_base64": base64.b64encode(body).decode(),
         }
     )
 
 
+def raw_topic(run: str) -> str:
+    return f"bench-raw-{run}"
+
+
+def blockyard_topic(run: str) -> str:
+    return f"bench-lib-{run}"  # as long as the raw side's, so the events are too
+
+
+def envelope_sizes() -> tuple[int, int]:
+    """Bytes of one record value on each side: the raw CloudEvent, and Blockyard's (``publish``
+    writes it with :func:`blockyard.envelope.wrap`)."""
+    body, run = struct.pack("!dI", time.perf_counter(), 0), "x" * 8
+    ours = wrap(
+        body,
+        topic=blockyard_topic(run),
+        pubsubname="bench",
+        source=APP_ID,
+        content_type=None,
+        is_json=False,
+        metadata={},
+    )
+    return len(cloudevent(raw_topic(run), body)), len(ours)
+
+
 async def bench_raw(brokers: str, n: int, conc: int, *, cloudevents: bool = False) -> dict[str, Result]:
     run = uuid.uuid4().hex[:8]
-    topic = f"bench-raw-{run}"
+    topic = raw_topic(run)
     await create_topics(brokers, topic)
     producer = AIOKafkaProducer(bootstrap_servers=brokers, acks="all", max_request_size=1024 * 1024 + 64 * 1024)
     await producer.start()
@@ -214,10 +249,12 @@ async def bench_raw(brokers: str, n: int, conc: int, *, cloudevents: bool = Fals
 
 async def bench_blockyard(brokers: str, n: int, conc: int) -> dict[str, Result]:
     run = uuid.uuid4().hex[:8]
-    topic = f"bench-by-{run}"
+    topic = blockyard_topic(run)
     await create_topics(brokers, topic)
     meta = {"brokers": brokers, "authType": "none", "heartbeatInterval": "500ms", "sessionTimeout": "6s"}
-    async with KafkaPubSub(meta, name="bench") as ps:
+    component = KafkaPubSub(meta, name="bench")
+    component.app_id = APP_ID  # the events' source, as on the raw side
+    async with component as ps:
 
         async def publish(body: bytes) -> None:
             await ps.publish(topic, body)
@@ -256,6 +293,9 @@ async def main() -> None:
     by: dict[str, list[Result]] = {"publish": [], "e2e": []}
     raw: dict[str, list[Result]] = {"publish": [], "e2e": []}
     raw_ce: dict[str, list[Result]] = {"publish": [], "e2e": []}
+    raw_size, by_size = envelope_sizes()
+    if raw_size != by_size:
+        sys.exit(f"the two sides' CloudEvents differ in size ({raw_size} vs {by_size} bytes): not the same work")
     await bench_raw(brokers, 500, conc)  # warm-up (connections, JIT on the broker side)
     await bench_raw(brokers, 500, conc, cloudevents=True)
     await bench_blockyard(brokers, 500, conc)
@@ -267,6 +307,7 @@ async def main() -> None:
         for key, value in (await bench_blockyard(brokers, n, conc)).items():
             by[key].append(value)
     print(f"pubsub.kafka vs raw aiokafka: {n} msgs x {args.rounds} rounds, {conc} in flight, acks=all")
+    print(f"  record value: {by_size} bytes of CloudEvent JSON on both sides, plus a content-type header")
     envelope_report()  # included in the Blockyard figures below
     print(
         f"{'':62} {'raw msg/s':>9} {'by msg/s':>9} {'ratio':>5}  {'raw p50/p99 ms':>15} {'by p50/p99 ms':>15}"
