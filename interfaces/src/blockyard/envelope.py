@@ -141,7 +141,7 @@ def new_event_id() -> str:
     unique, not unpredictable, and ``uuid.uuid4()`` reads the OS's random source on every call,
     which is the dearest step of an envelope.
     """
-    h = f"{random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    h = (random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16, "big").hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

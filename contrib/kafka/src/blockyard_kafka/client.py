@@ -158,8 +158,8 @@ def _size(value: bytes, key: bytes | None, headers: Headers | None) -> int:
     size = len(value)
     if key is not None:
         size += len(key)
-    if headers:
-        size += sum(len(k) + len(v) for k, v in headers)
+    for name, header in headers or ():
+        size += len(name) + len(header)
     return size
 
 
