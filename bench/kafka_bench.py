@@ -1,6 +1,7 @@
 """pubsub.kafka vs raw aiokafka, side by side in one run.
 
-Measures, with the same settings on both sides (one ``AIOKafkaProducer`` with ``acks=all``, a
+Measures, with the same settings on both sides (one ``AIOKafkaProducer`` with ``acks=all``,
+``linger_ms`` 0, 16 KiB batches, no compression, ``max_request_size`` 1 MiB + 64 KiB, a
 1-partition topic created beforehand; one ``AIOKafkaConsumer`` per subscription with auto-commit
 off, ``getmany``, an async handler per record, one partition's records one after the other, a
 commit after each fetched batch):
@@ -21,8 +22,9 @@ cost is the difference to the second; the first also shows what the envelope cos
 the same size: with one partition, how many records fit a producer batch sets the throughput. The
 sizes are checked before the rounds.
 
-Rounds are interleaved (raw, raw with CloudEvents, then Blockyard) so drift hits all alike; the
-table shows medians. Broker: ``--brokers`` or the launcher's ``kafka`` backend.
+Rounds are interleaved (raw, raw with CloudEvents, Blockyard; the reverse order every other
+round) so drift hits all alike; the table shows medians. Broker: ``--brokers`` or the launcher's
+``kafka`` backend.
 
     .venv/bin/python bench/kafka_bench.py [--messages 5000] [--concurrency 64] [--rounds 3] [--json PATH]
 """
@@ -299,13 +301,15 @@ async def main() -> None:
     await bench_raw(brokers, 500, conc)  # warm-up (connections, JIT on the broker side)
     await bench_raw(brokers, 500, conc, cloudevents=True)
     await bench_blockyard(brokers, 500, conc)
-    for _ in range(args.rounds):
-        for key, value in (await bench_raw(brokers, n, conc)).items():
-            raw[key].append(value)
-        for key, value in (await bench_raw(brokers, n, conc, cloudevents=True)).items():
-            raw_ce[key].append(value)
-        for key, value in (await bench_blockyard(brokers, n, conc)).items():
-            by[key].append(value)
+    sides: list[tuple[dict[str, list[Result]], Callable[[], Awaitable[dict[str, Result]]]]] = [
+        (raw, lambda: bench_raw(brokers, n, conc)),
+        (raw_ce, lambda: bench_raw(brokers, n, conc, cloudevents=True)),
+        (by, lambda: bench_blockyard(brokers, n, conc)),
+    ]
+    for number in range(args.rounds):
+        for results_of, run in sides if number % 2 == 0 else sides[::-1]:  # each side first as often
+            for key, value in (await run()).items():
+                results_of[key].append(value)
     print(f"pubsub.kafka vs raw aiokafka: {n} msgs x {args.rounds} rounds, {conc} in flight, acks=all")
     print(f"  record value: {by_size} bytes of CloudEvent JSON on both sides, plus a content-type header")
     envelope_report()  # included in the Blockyard figures below
