@@ -28,7 +28,9 @@ def _wrap(
 
 def test_a_json_value_is_wrapped_with_daprd_s_fields() -> None:
     event = _wrap(b'{"a":1}', md={"traceparent": "00-tp", "tracestate": "s=1"})
-    assert uuid.UUID(event.pop("id"))
+    event_id = event.pop("id")
+    assert uuid.UUID(event_id).version == 4
+    assert str(uuid.UUID(event_id)) == event_id  # the canonical form, as daprd writes it
     assert datetime.fromisoformat(event.pop("time")).tzinfo is not None
     assert event == {
         "specversion": "1.0",

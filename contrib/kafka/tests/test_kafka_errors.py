@@ -128,6 +128,8 @@ async def test_oversized_message_is_refused_before_sending(kafka: Broker, admin:
         size = re.search(r"message of (\d+) bytes", str(raised.value))
         assert size is not None
         assert int(size.group(1)) >= 2000  # the record as sent: value, key and headers
+        with pytest.raises(InvalidRequestError, match="message of 1045 bytes"):  # 1000 + headers 14 + 31
+            await pubsub.publish(topic, b"x" * 1000, metadata={**bare, "h": "y" * 30})
         await pubsub.publish(topic, b"y", metadata=bare)
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
