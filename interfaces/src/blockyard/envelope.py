@@ -308,18 +308,18 @@ def unwrap(raw: bytes, topic: str, pubsubname: str, metadata: Mapping[str, str])
         return None
     # the known attributes are taken out of ``event``; what is left are the extensions
     attrs = CloudEvent(
-        _text(pop("id", None)) or "",
-        _text(pop("source", None)) or DEFAULT_SOURCE,
-        _text(pop("type", None)) or EVENT_TYPE,
-        _text(pop("specversion", None)) or SPEC_VERSION,
-        ct,
-        _text(pop("topic", None)) or topic,
-        _text(pop("pubsubname", None)) or pubsubname,
-        _text(pop("time", None)),
-        _text(pop("subject", None)),
-        _text(pop("traceparent", None)),
-        _text(pop("tracestate", None)) or metadata.get("tracestate"),
-        event,
+        id=_text(pop("id", None)) or "",
+        source=_text(pop("source", None)) or DEFAULT_SOURCE,
+        type=_text(pop("type", None)) or EVENT_TYPE,
+        specversion=_text(pop("specversion", None)) or SPEC_VERSION,
+        datacontenttype=ct,
+        topic=_text(pop("topic", None)) or topic,
+        pubsubname=_text(pop("pubsubname", None)) or pubsubname,
+        time=_text(pop("time", None)),
+        subject=_text(pop("subject", None)),
+        traceparent=_text(pop("traceparent", None)),
+        tracestate=_text(pop("tracestate", None)) or metadata.get("tracestate"),
+        extensions=event,  # after the pops above: what is left
     )
     if attrs.traceparent is None:
         attrs.traceparent = _text(event.get("traceid")) or metadata.get("traceparent")
