@@ -109,6 +109,12 @@ async def test_missing_topic_with_create_topics_off(kafka: Broker, admin: Any) -
     assert topic not in await admin.list_topics(), "a topic was created although createTopics is false"
 
 
+async def test_an_invalid_topic_name_is_refused_naming_the_broker_s_reason(kafka: Broker) -> None:
+    async with KafkaPubSub(kafka.metadata(), name="names") as pubsub:
+        with pytest.raises(InvalidRequestError, match="cannot create topic 'bad topic!': InvalidTopicError"):
+            await pubsub.publish("bad topic!", b"x")
+
+
 async def test_topic_is_created_with_the_configured_partitions(kafka: Broker, admin: Any) -> None:
     topic = fresh("created")
     async with KafkaPubSub(kafka.metadata(partitions="3"), name="creator") as pubsub:

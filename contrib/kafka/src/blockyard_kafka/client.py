@@ -18,11 +18,12 @@ import os
 import ssl
 import tempfile
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kerr
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.protocol.metadata import MetadataRequest
 
 from blockyard.errors import (
     AuthenticationError,
@@ -51,6 +52,8 @@ KEY_METADATA = ("partitionKey", "__key")
 """Publish metadata that becomes the record key (the rest becomes headers)."""
 CONTENT_TYPE_HEADER = "content-type"
 
+_MISSING = (kerr.UnknownTopicOrPartitionError.errno, kerr.InvalidTopicError.errno)
+"""Metadata error codes of a topic that is not there (an invalid name is refused on creation)."""
 _CODECS = {"snappy": "has_snappy", "lz4": "has_lz4", "zstd": "has_zstd", "gzip": "has_gzip"}
 _SIZE_MARGIN = 64 * 1024  # room for the record batch framing around the largest message
 
@@ -329,7 +332,8 @@ class KafkaClient:
         admin = self._admin
         if admin is None:
             raise BackendUnavailableError("the admin client is not started")
-        if topic not in await admin.list_topics():  # lists without asking the broker to auto-create
+        code = (await self._describe(topic))["error_code"]
+        if code in _MISSING:
             if not self.meta.create_topics:
                 raise InvalidRequestError(
                     f"topic {topic!r} does not exist and 'createTopics' is false", component=self.name, key=topic
@@ -344,14 +348,25 @@ class KafkaClient:
                         f"cannot create topic {topic!r}: {error.__name__}: {detail}", component=self.name, key=topic
                     )
             self.log.info("component %r: created topic %r (%d partition(s))", self.name, topic, self.meta.partitions)
-        await self._wait_for_leaders(admin, topic)
+        elif code not in (0, kerr.LeaderNotAvailableError.errno):
+            raise kerr.for_code(code)(f"topic {topic!r}")
+        await self._wait_for_leaders(topic)
         self._known_topics.add(topic)
 
-    async def _wait_for_leaders(self, admin: AIOKafkaAdminClient, topic: str) -> None:
+    async def _describe(self, topic: str) -> dict[str, Any]:
+        """The cluster's metadata of ``topic`` alone (``error_code``, ``partitions``), asked so that
+        the broker does not auto-create it: the cost does not grow with the cluster's topic count."""
+        client = self.producer.client
+        request = MetadataRequest([topic], allow_auto_topic_creation=False)
+        response = await client.send(client.get_random_node(), request)
+        (described,) = response.to_object()["topics"]
+        return cast(dict[str, Any], described)
+
+    async def _wait_for_leaders(self, topic: str) -> None:
         """Wait until every partition of ``topic`` has a leader (a new topic takes a moment)."""
         delay = 0.02
         while True:
-            (described,) = await admin.describe_topics([topic])
+            described = await self._describe(topic)
             parts = described.get("partitions") or []
             if described.get("error_code") == 0 and parts and all(p.get("leader", -1) >= 0 for p in parts):
                 return
