@@ -87,7 +87,7 @@ def test_unwrap_reverses_wrap_and_refuses_non_events() -> None:
 
 
 def test_unwrap_reads_attributes_extensions_and_edge_cases_as_daprd_writes_them() -> None:
-    def opened(event: dict, metadata: dict[str, str] | None = None) -> tuple[bytes, CloudEvent]:
+    def opened(event: dict[str, Any], metadata: dict[str, str] | None = None) -> tuple[bytes, CloudEvent]:
         found = unwrap(orjson.dumps(event), "t", "ps", metadata or {})
         assert found is not None
         return found
