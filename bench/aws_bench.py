@@ -224,7 +224,7 @@ def endpoint_metadata(endpoint: str | None) -> tuple[dict[str, Any], str]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoint", help="an AWS endpoint URL (default: the launcher's moto)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--quick", action="store_true", help="fewer operations per round")
     add_json_option(parser)
     args = parser.parse_args()

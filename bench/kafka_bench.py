@@ -26,7 +26,7 @@ Rounds are interleaved (raw, raw with CloudEvents, Blockyard; the reverse order 
 round) so drift hits all alike; the table shows medians. Broker: ``--brokers`` or the launcher's
 ``kafka`` backend.
 
-    .venv/bin/python bench/kafka_bench.py [--messages 5000] [--concurrency 64] [--rounds 3] [--json PATH]
+    .venv/bin/python bench/kafka_bench.py [--messages 5000] [--concurrency 64] [--rounds 9] [--json PATH]
 """
 
 from __future__ import annotations
@@ -286,7 +286,7 @@ async def main() -> None:
     ap.add_argument("--brokers")
     ap.add_argument("--messages", type=int, default=5000)
     ap.add_argument("--concurrency", type=int, default=64)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=9)
     add_json_option(ap)
     args = ap.parse_args()
     results = Results("kafka", "pubsub.kafka vs aiokafka (acks=all)", note=args.machine_note)
