@@ -14,7 +14,7 @@ scenarios' size: ``BLOCKYARD_RELIABILITY_MESSAGES``, 10,000 in ``make reliabilit
 ``slow_handler_seconds`` (backpressure), ``poison_hold_limit`` (how long a poison message may hold
 back the others), ``dead_letter_within`` (how long a poison message may take to reach the
 dead-letter topic), ``task_settle`` (how long a task started around a cancel may take to end),
-``held_redelivery_within`` and ``redelivery_marker`` (a SIGKILLed subscriber's messages).
+``held_redelivery_within``, ``held_messages`` and ``redelivery_marker`` (a SIGKILLed subscriber's messages).
 """
 
 from __future__ import annotations
@@ -113,6 +113,10 @@ class PubSubSuite(ComponentSuite):
     held_redelivery_within: float = 30.0
     """Knob: seconds within which messages held by a SIGKILLed subscriber reach a new one
     (``processingTimeout``, visibility or session timeout, plus delivery); 0 skips the scenario."""
+    held_messages: int = 0
+    """Knob: how many messages the SIGKILLed subscriber holds when it is killed; 0: as many as the
+    in-flight bound (``max_concurrent_handlers``), at least 1. A subscriber that receives what one
+    poll returns and handles it before polling again may hold fewer."""
     redelivery_marker: str = ""
     """Knob: the message metadata that marks a redelivery (a flag ``true`` or a count above 1)."""
     slow_handler_seconds: float = 0.2
@@ -944,7 +948,7 @@ class PubSubSuite(ComponentSuite):
                 "the case does not let the kit wait for a dead subscriber's messages (knob 'held_redelivery_within')"
             )
         topic, group = self.topic("held"), fresh_id("g-")
-        hold = max(1, self.max_concurrent_handlers)
+        hold = self.held_messages or max(1, self.max_concurrent_handlers)
         count = hold + 5
         spec = suite_env.tmpdir / f"held-{fresh_id()}.json"
         spec.write_bytes(orjson.dumps(self.subscriber_process_spec(suite_env), default=str))
