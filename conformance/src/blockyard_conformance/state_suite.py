@@ -661,7 +661,8 @@ class StateStoreSuite(QuerySuite, StateReliabilitySuite):
         Also: a first-write over an expired key inserts, and keys_like does not list it.
         """
         expiring, cleared, negative, fw = keys("expiring"), keys("cleared"), keys("negative"), keys("fw")
-        await store.set(expiring, "v", metadata={"ttlInSeconds": "1"})
+        # 2 s, read back at once: a store counting whole seconds (Cassandra) may end a 1 s TTL at once
+        await store.set(expiring, "v", metadata={"ttlInSeconds": "2"})
         assert_value(await store.get(expiring), "v")
         await store.set(cleared, "v", ttl=1)
         await store.set(cleared, "kept")
@@ -674,7 +675,7 @@ class StateStoreSuite(QuerySuite, StateReliabilitySuite):
         async def expired() -> bool:
             return (await store.get(expiring)).value is None
 
-        await eventually(expired, within=self.ttl_timeout, what=f"expiry of a 1 s TTL on {expiring!r}")
+        await eventually(expired, within=self.ttl_timeout, what=f"expiry of a 2 s TTL on {expiring!r}")
         await asyncio.sleep(1.0)  # margin: the cleared keys were written after the expiring one
         assert_value(await store.get(cleared), "kept")
         assert_value(await store.get(negative), "kept")
@@ -704,7 +705,7 @@ class StateStoreSuite(QuerySuite, StateReliabilitySuite):
         assert TTL_EXPIRE_TIME not in (await store.get(a)).metadata, "ttl -1 must remove the TTL"
         await store.set(b, "234")
         assert TTL_EXPIRE_TIME not in (await store.get(b)).metadata, "a write without TTL must remove it"
-        await store.set(c, "x", ttl=2)
+        await store.set(c, "x", ttl=60)
         assert TTL_EXPIRE_TIME in (await store.get(c)).metadata
 
     @capability("ttl", "TTL")
@@ -716,31 +717,14 @@ class StateStoreSuite(QuerySuite, StateReliabilitySuite):
         expired items lazily, on ``get``, does not hide the defect).
         """
         declared = self.declared(store)
-        ttl_md = {"ttlInSeconds": "1"}
         by_set = {path: keys(f"set-{path}") for path in ("bulk-get", "keys-like", "first-write", "get")}
         for key in by_set.values():
             await store.set(key, "v", ttl=1)
-        written = {
-            "bulk_set ttl": keys("bulk-ttl"),
-            "bulk_set ttlInSeconds": keys("bulk-md"),
-        }
-        await store.bulk_set(
-            [
-                SetRequest(written["bulk_set ttl"], "v", ttl=1),
-                SetRequest(written["bulk_set ttlInSeconds"], "v", metadata=ttl_md),
-            ]
-        )
-        if "TRANSACTIONAL" in declared:
-            written["transaction ttl"] = keys("tx-ttl")
-            written["transaction ttlInSeconds"] = keys("tx-md")
-            await store.transact(
-                [
-                    SetRequest(written["transaction ttl"], "v", ttl=1),
-                    SetRequest(written["transaction ttlInSeconds"], "v", metadata=ttl_md),
-                ]
-            )
+        written = await _write_with_ttl(store, keys, "", 1, transactional="TRANSACTIONAL" in declared)
         if "TTL_EXPIRE_TIME" in declared:
-            for how, key in written.items():
+            # read back from an hour-long TTL: a 1 s one may be over already (Cassandra counts whole seconds)
+            lasting = await _write_with_ttl(store, keys, "lasting-", 3600, transactional="TRANSACTIONAL" in declared)
+            for how, key in lasting.items():
                 md = (await store.get(key)).metadata
                 assert TTL_EXPIRE_TIME in md, f"a TTL given through {how} was not stored ({TTL_EXPIRE_TIME} missing)"
         kept = keys("set-keys-like-kept")
@@ -914,6 +898,32 @@ class StateStoreSuite(QuerySuite, StateReliabilitySuite):
         finally:
             for k in set(used):
                 keys.raw(k)
+
+
+async def _write_with_ttl(
+    store: StateStore, keys: Keys, tag: str, seconds: int, *, transactional: bool
+) -> dict[str, str]:
+    """Write one key with a TTL of ``seconds`` through each of bulk_set and (when ``transactional``) a
+    transaction, given as ``ttl`` and as ``ttlInSeconds``; return the keys by how they were written."""
+    ttl_md = {"ttlInSeconds": str(seconds)}
+    written = {"bulk_set ttl": keys(f"{tag}bulk-ttl"), "bulk_set ttlInSeconds": keys(f"{tag}bulk-md")}
+    await store.bulk_set(
+        [
+            SetRequest(written["bulk_set ttl"], "v", ttl=seconds),
+            SetRequest(written["bulk_set ttlInSeconds"], "v", metadata=ttl_md),
+        ]
+    )
+    if transactional:
+        assert isinstance(store, TransactionalStateStore)
+        written["transaction ttl"] = keys(f"{tag}tx-ttl")
+        written["transaction ttlInSeconds"] = keys(f"{tag}tx-md")
+        await store.transact(
+            [
+                SetRequest(written["transaction ttl"], "v", ttl=seconds),
+                SetRequest(written["transaction ttlInSeconds"], "v", metadata=ttl_md),
+            ]
+        )
+    return written
 
 
 async def _absent(store: StateStore, key: str) -> bool:
