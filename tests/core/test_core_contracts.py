@@ -57,6 +57,45 @@ async def test_lifecycle_before_init_after_close_idempotent() -> None:
         await s.init()
 
 
+class CancelsOnClose(MemState):
+    """A store whose SDK cancels in-flight calls when it is shut down, as grpc.aio's channel does."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending: asyncio.Future[StateItem] | None = None
+        self.started = asyncio.Event()
+
+    async def _get(self, key: str, consistency: Consistency | None, metadata: Mapping[str, str]) -> StateItem:
+        self.pending = asyncio.get_running_loop().create_future()
+        self.started.set()
+        return await self.pending
+
+    async def _close(self) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+
+
+async def test_an_operation_cut_by_close_raises_component_closed() -> None:
+    s = CancelsOnClose({"host": "h"}, name="cache")
+    await s.init()
+    get = asyncio.create_task(s.get("k"))
+    await s.started.wait()
+    await s.close()
+    with pytest.raises(ComponentClosedError, match="component 'cache', operation 'get', key 'k': component was closed"):
+        await get
+
+
+async def test_a_cancelled_caller_stays_cancelled_when_close_runs_too() -> None:
+    s = CancelsOnClose({"host": "h"}, name="cache")
+    await s.init()
+    get = asyncio.create_task(s.get("k"))
+    await s.started.wait()
+    get.cancel()
+    await s.close()
+    with pytest.raises(asyncio.CancelledError):
+        await get
+
+
 async def test_init_failure_is_translated() -> None:
     s = MemState({"host": "h", "failInit": "1"}, name="c")
     with pytest.raises(BackendUnavailableError) as ei:

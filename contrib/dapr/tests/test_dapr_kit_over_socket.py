@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from blockyard.errors import ComponentClosedError
 from blockyard.pubsub import Message
 from blockyard_conformance.backends.launcher import get_launcher
 from blockyard_conformance.cases import Case, discover_cases, substitute
@@ -130,7 +131,8 @@ def test_served_components_pass_as_in_process(
     over_socket = cases[f"{case.kind}.dapr-socket@{socket}"]
     in_process = cases[case_id]
     assert in_process["status"] == "passed", in_process
-    assert over_socket["status"] == "passed", [t for t in over_socket["tests"] if t["outcome"] == "failed"]
+    failures = "\n\n".join(f"{t['name']}: {t['details']}" for t in over_socket["tests"] if t["outcome"] == "failed")
+    assert over_socket["status"] == "passed", failures
     assert code == 0
     for t in over_socket["tests"]:
         if t["group"] in NOT_IN_PROTOCOL:
@@ -244,3 +246,26 @@ async def test_without_waiting_for_the_server_the_subscribe_race_loses_messages(
     """The planted defect the wait exists for: not waiting (attachTimeout 0s) loses the early message."""
     seen = await _slow_attach(tmp_path, socket_folder, "0s")
     assert "early" not in seen
+
+
+async def test_a_publish_cut_by_close_raises_component_closed(serve: Serve) -> None:
+    """grpc.aio cancels the calls in flight when the client's channel closes; a publisher nobody
+    cancelled gets ComponentClosedError (and can fail over), never a stray CancelledError."""
+    served = serve("--type", "pubsub.in-memory", sockets=["blockyard-in-memory"])
+    path = str(served.socket_path("blockyard-in-memory"))
+    outcomes: list[str] = []
+    for attempt in range(40):
+        pubsub = SocketPubSub({"socketPath": path}, name="p")
+        await pubsub.init()
+
+        async def publish_until_closed(client: SocketPubSub = pubsub) -> None:
+            while True:
+                await client.publish("t", b"x")
+
+        publisher = asyncio.create_task(publish_until_closed())
+        await asyncio.sleep(0.001 * (attempt % 5))
+        await pubsub.close()
+        with pytest.raises(ComponentClosedError) as closed:
+            await asyncio.wait_for(publisher, 10)
+        outcomes.append(str(closed.value))
+    assert any("closed while the operation ran" in text for text in outcomes), "no publish was cut in 40 closes"

@@ -247,14 +247,29 @@ class Component(abc.ABC):
         Also the one place operations are observed (:mod:`blockyard.telemetry`): ``count`` is the
         number of keys or messages the call concerns; ``outgoing`` are the messages it sends, which
         get the trace context in their metadata.
+
+        An SDK that cancels its in-flight calls when ``close()`` shuts it down (grpc.aio does) would
+        raise ``CancelledError`` into a caller nobody cancelled: that becomes a
+        :class:`ComponentClosedError` (the operation's outcome is unknown).
         """
         observer = telemetry.active
-        if observer is not None:
-            return await observer.run(self, operation, key, call, count, outgoing)
         try:
-            return await call
-        except Exception as exc:
-            raise self._wrap(exc, operation, key)
+            if observer is not None:
+                return await observer.run(self, operation, key, call, count, outgoing)
+            try:
+                return await call
+            except Exception as exc:
+                raise self._wrap(exc, operation, key)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._lifecycle != _CLOSED or (task is not None and task.cancelling()):
+                raise
+            raise ComponentClosedError(
+                "component was closed while the operation ran; its outcome is unknown",
+                component=self.name,
+                operation=operation,
+                key=key,
+            ) from None
 
     async def _run_bulk(
         self,
