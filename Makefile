@@ -56,7 +56,7 @@ endif
 ## The test-suite: core, embedded components, the kit's self-tests and every real-backend case.
 test: $(STAMP) $(DOCS_STAMP)
 	@if [ "$(PROVISION)" = 1 ]; then $(BIN)/blockyard backends install; else echo "$(NO_PROVISION_NOTE)"; fi
-	BLOCKYARD_REQUIRE_BACKENDS=$(REQUIRE_BACKENDS) $(BIN)/python -m pytest
+	BLOCKYARD_REQUIRE_BACKENDS=$(REQUIRE_BACKENDS) $(BIN)/python -m pytest --durations=30
 
 ## Full-size reliability scenarios (faults, SIGKILL, exact accounting of MESSAGES per scenario) on every
 ## case whose backend is available; reports/reliability/ has the reliability table. `make test` runs them small.
