@@ -1,7 +1,8 @@
 """Benchmark: Blockyard's ``state.cassandra`` against raw cassandra-driver, side by side in one run.
 
 "Same statements" means the raw side prepares exactly the CQL the store prepares, on a ``Cluster``
-built from the same metadata (same execution profile, consistency and timeouts), and awaits
+built from the same metadata (same execution profile: consistency, timeouts, rows as plain
+tuples), and awaits
 ``Session.execute_async`` through ``ResponseFuture.add_callbacks`` as any asyncio application would:
 
 - get: ``SELECT value, etag, content_type, TTL(value) ... WHERE key = ?``;
