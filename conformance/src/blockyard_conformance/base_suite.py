@@ -44,7 +44,7 @@ from blockyard.errors import (
 from blockyard_conformance.accounting import RELIABILITY_PROPERTY
 from blockyard_conformance.cases import Case, run_case_setup, substitute, substitute_knobs
 from blockyard_conformance.components import build_component, given_properties, secret_values
-from blockyard_conformance.faults import FaultProxy, proxied
+from blockyard_conformance.faults import PROXY_PORT_PARAM, FaultProxy, proxied, proxy_ports
 from blockyard_conformance.marks import FEATURE_MARK, NOT_DECLARED, NOT_RUN, capability
 from blockyard_conformance.private_backend import RestartTarget, restartable_target
 from blockyard_conformance.support import fresh_id
@@ -127,7 +127,12 @@ class ComponentSuite:
     (durable as configured), so the crash scenarios may kill it."""
     network_faults: bool = False
     """Knob: the case's component reaches its backend only through ``${backend.*}``, so the kit may
-    route it through its fault proxy (a broker that hands out its own address, as Kafka does, cannot)."""
+    route it through its fault proxy. Where the backend's endpoint names a proxy address it
+    advertises (param ``faultProxyPort``), the proxy listens there (see :func:`.faults.proxy_ports`)."""
+    advertised_address: bool = False
+    """Knob: the component's client follows the address its backend advertises (Kafka's advertised
+    listeners), so the kit's proxy stands in its path only at a proxy address the backend advertises:
+    without param ``faultProxyPort`` on the endpoint, the network-fault tests are not run."""
     operation_timeout: float = 10.0
     """Knob: the longest one operation may take to fail while the backend is unreachable, given the
     timeouts and retries the case configures."""
@@ -232,7 +237,14 @@ class ComponentSuite:
             pytest.skip(
                 "the case does not let the kit route its component through the fault proxy (knob 'network_faults')"
             )
-        async with FaultProxy(env.endpoint.port, probe_timeout=self.operation_timeout + 1) as proxy:
+        ports = proxy_ports(env.endpoint)
+        if ports is None and self.advertised_address:
+            pytest.skip(
+                f"{NOT_RUN}the client follows the address {env.endpoint.backend!r} advertises, and this backend "
+                f"advertises no address for the kit's proxy (param {PROXY_PORT_PARAM!r}; knob 'advertised_address')"
+            )
+        listen, upstream = ports if ports is not None else (0, env.endpoint.port)
+        async with FaultProxy(upstream, port=listen, probe_timeout=self.operation_timeout + 1) as proxy:
             endpoint = proxied(env.endpoint, proxy)
             text = None
             if self.case is not None:

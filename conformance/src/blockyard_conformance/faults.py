@@ -41,11 +41,16 @@ from typing import TYPE_CHECKING, Any, Self
 if TYPE_CHECKING:
     from blockyard_conformance.backends.recipe import Endpoint
 
-__all__ = ["LOOPBACK", "FaultNotEffective", "FaultProxy", "proxied"]
+__all__ = ["LOOPBACK", "PROXY_PORT_PARAM", "PROXY_UPSTREAM_PARAM", "FaultNotEffective", "FaultProxy", "proxied", "proxy_ports"]
 
 LOOPBACK = "127.0.0.1"
 _CHUNK = 64 * 1024
 _PROBE_BYTES = b"blockyard-fault-probe\r\n"
+
+PROXY_PORT_PARAM = "faultProxyPort"
+"""Endpoint param of a backend that advertises an address for clients behind a proxy: that port."""
+PROXY_UPSTREAM_PARAM = "faultProxyUpstreamPort"
+"""Endpoint param naming the backend's listener behind that proxy (where the proxy forwards)."""
 
 Probe = Callable[[], Awaitable[Any]]
 
@@ -79,8 +84,9 @@ class FaultProxy:
 
     ``probe`` (optional) is an operation through the proxy that succeeds when the path works, e.g.
     a client's ``ping``; faults are then also verified with it. ``probe_timeout`` bounds each probe.
-    ``seed`` makes :meth:`stalls` reproducible. Use as an async context manager, or call
-    :meth:`start` and :meth:`close`.
+    ``seed`` makes :meth:`stalls` reproducible. ``port`` (0: a free one) is where the proxy listens:
+    a port the backend advertises to its clients, for a backend whose clients follow that address
+    (see :func:`proxy_ports`). Use as an async context manager, or call :meth:`start` and :meth:`close`.
     """
 
     def __init__(
@@ -91,6 +97,7 @@ class FaultProxy:
         probe: Probe | None = None,
         probe_timeout: float = 1.0,
         seed: int = 0,
+        port: int = 0,
     ) -> None:
         if upstream_host not in (LOOPBACK, "localhost"):
             raise ValueError(f"FaultProxy forwards to loopback only, not {upstream_host!r}")
@@ -109,13 +116,17 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._links: set[_Link] = set()
         self._server: asyncio.Server | None = None
-        self.port = 0
+        self._listen_port = port
+        self.port = port
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> Self:
-        """Listen on a free port of 127.0.0.1 (:attr:`port`)."""
-        self._server = await asyncio.start_server(self._accept, LOOPBACK, 0)
+        """Listen on 127.0.0.1 at the port given, or a free one (:attr:`port`).
+
+        :raises OSError: the port given is taken.
+        """
+        self._server = await asyncio.start_server(self._accept, LOOPBACK, self._listen_port)
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self
 
@@ -319,3 +330,25 @@ def proxied(endpoint: Endpoint, proxy: FaultProxy) -> Endpoint:
         url=swap(endpoint.url),
         params={k: swap(v) for k, v in endpoint.params.items()},
     )
+
+
+def proxy_ports(endpoint: Endpoint) -> tuple[int, int] | None:
+    """``(listen, upstream)`` when ``endpoint`` names a proxy address its backend advertises
+    (params ``faultProxyPort`` and ``faultProxyUpstreamPort``), else ``None``: the proxy then takes a
+    free port and forwards to ``endpoint.port``.
+
+    A backend whose clients reconnect to the address it advertises (Kafka's advertised listeners)
+    has a listener for clients behind a proxy: it advertises ``faultProxyPort``, where the kit's
+    proxy listens, and serves ``faultProxyUpstreamPort``, where the proxy forwards.
+
+    :raises ValueError: only one of the two params is given, or one is not a port number.
+    """
+    listen, upstream = endpoint.params.get(PROXY_PORT_PARAM), endpoint.params.get(PROXY_UPSTREAM_PARAM)
+    if listen is None and upstream is None:
+        return None
+    if listen is None or upstream is None or not listen.isdigit() or not upstream.isdigit():
+        raise ValueError(
+            f"backend {endpoint.backend!r}: params {PROXY_PORT_PARAM!r} and {PROXY_UPSTREAM_PARAM!r} go together, "
+            f"each a port number (got {listen!r}, {upstream!r})"
+        )
+    return int(listen), int(upstream)

@@ -69,7 +69,12 @@ class CosmosConnectionMetadata(ComponentMetadata):
     )
     endpoint_discovery: bool = meta(
         True,
-        description="Follow the account's regional endpoints; turn off to stay on 'url' (proxies, emulators).",
+        description=(
+            "Follow the regional endpoints the account advertises (the SDK's enable_endpoint_discovery)."
+            " Turn it off to send every request to 'url': behind a proxy or gateway, whose address the"
+            " account does not advertise, or on an emulator reached through a mapped port"
+            " (Blockyard's; Dapr has no such field)."
+        ),
         example="false",
     )
 

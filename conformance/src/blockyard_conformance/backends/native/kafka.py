@@ -6,7 +6,13 @@ fresh cluster id the first time (``kafka.tools.StorageTool format``), then runs
 ``java -cp 'libs/*' kafka.Kafka server.properties``:
 
 * ``PLAINTEXT`` on ``127.0.0.1:port`` (advertised as such), ``CONTROLLER`` on another free
-  loopback port picked at start; nothing else listens (no JMX port);
+  loopback port picked at start;
+* ``PROXIED``, for clients behind a proxy, as a deployment behind a proxy or load balancer has it:
+  it listens on a free loopback port and advertises another one, reserved for that proxy (nothing
+  listens there until one does). Both are picked at the first start and kept across restarts; the
+  endpoint names them as params ``faultProxyUpstreamPort`` and ``faultProxyPort``, where the kit's
+  fault proxy forwards from and listens (:func:`blockyard_conformance.faults.proxy_ports`). Nothing
+  else listens (no JMX port);
 * replication factor 1 for the internal topics, ``group.initial.rebalance.delay.ms=0`` so a
   consumer group forms at once, session timeouts down to 500 ms accepted (tests use short
   ones), topic auto-creation on;
@@ -32,12 +38,15 @@ Example::
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, ClassVar
 
+from ...faults import PROXY_PORT_PARAM, PROXY_UPSTREAM_PARAM
 from ..recipe import LOOPBACK, Endpoint, NativeRecipe, free_port, source_label, spawn
 from ._kafka_common import kafka_endpoint, kafka_endpoint_from_url, kafka_ready
 from ._maven import JavaServer, java_binary
@@ -60,6 +69,7 @@ KAFKA_JVM_FLAGS: tuple[str, ...] = (
 """JVM options of the broker (the classpath, log4j file and main class are added by start)."""
 
 _STORAGE_TOOL = "kafka.tools.StorageTool"
+_PROXIED_PORTS = "proxied-listener.json"
 _FORMAT_TIMEOUT = 60.0
 
 
@@ -138,14 +148,26 @@ class KafkaRecipe(NativeRecipe):
 
     def server_properties(self, port: int, controller_port: int, workdir: Path) -> str:
         """The broker's ``server.properties`` (written 0600; a variant adds its listeners here)."""
-        return _server_properties(port, controller_port, workdir / "data")
+        taken = {port, controller_port}
+        ports = _proxied_ports(workdir)
+        if ports is None:  # the first start: reserve them, then keep them across restarts
+            listen = _free_port_except(taken)
+            ports = (_free_port_except({*taken, listen}), listen)
+            (workdir / _PROXIED_PORTS).write_text(json.dumps({"advertised": ports[0], "listener": ports[1]}))
+        return _server_properties(port, controller_port, workdir / "data", proxied=ports)
 
     def format_args(self, workdir: Path) -> list[str]:
         """Extra ``StorageTool format`` arguments (a variant adds its SCRAM users here)."""
         return []
 
     def endpoint(self, port: int, workdir: Path) -> Endpoint:
-        return kafka_endpoint(self.backend, self.flavour(), port, "native", workdir / "server.log")
+        ep = kafka_endpoint(self.backend, self.flavour(), port, "native", workdir / "server.log")
+        ports = _proxied_ports(workdir)
+        if ports is None:
+            return ep
+        advertised, listener = ports
+        params = {**ep.params, PROXY_PORT_PARAM: str(advertised), PROXY_UPSTREAM_PARAM: str(listener)}
+        return replace(ep, params=params)
 
     def listening_endpoint(self, port: int, source: str = "listening") -> Endpoint:
         label = source_label(source)
@@ -158,16 +180,40 @@ class KafkaRecipe(NativeRecipe):
         return kafka_ready(endpoint)
 
 
-def _server_properties(port: int, controller_port: int, data: Path) -> str:
+def _proxied_ports(workdir: Path) -> tuple[int, int] | None:
+    """(advertised, listener) ports of the ``PROXIED`` listener, once the first start picked them."""
+    try:
+        saved = json.loads((workdir / _PROXIED_PORTS).read_text())
+        return int(saved["advertised"]), int(saved["listener"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _free_port_except(taken: set[int]) -> int:
+    port = free_port()
+    while port in taken:
+        port = free_port()
+    return port
+
+
+def _server_properties(port: int, controller_port: int, data: Path, *, proxied: tuple[int, int] | None = None) -> str:
+    listeners = [f"PLAINTEXT://{LOOPBACK}:{port}", f"CONTROLLER://{LOOPBACK}:{controller_port}"]
+    advertised = [f"PLAINTEXT://{LOOPBACK}:{port}"]
+    protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+    if proxied is not None:  # clients through a proxy at `advertised_port` reach `listener_port` behind it
+        advertised_port, listener_port = proxied
+        listeners.append(f"PROXIED://{LOOPBACK}:{listener_port}")
+        advertised.append(f"PROXIED://{LOOPBACK}:{advertised_port}")
+        protocols.append("PROXIED:PLAINTEXT")
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{LOOPBACK}:{controller_port}",
-        "listeners": f"PLAINTEXT://{LOOPBACK}:{port},CONTROLLER://{LOOPBACK}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{port}",
+        "listeners": ",".join(listeners),
+        "advertised.listeners": ",".join(advertised),
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": ",".join(protocols),
         "log.dirs": str(data),
         "num.partitions": "1",
         "default.replication.factor": "1",
