@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from blockyard_conformance.backends.recipe import Endpoint
-from blockyard_conformance.faults import FaultNotEffective, FaultProxy, proxied
+from blockyard_conformance.backends.recipe import Endpoint, free_port
+from blockyard_conformance.faults import FaultNotEffective, FaultProxy, proxied, proxy_ports
 
 
 @pytest_asyncio.fixture
@@ -188,3 +188,25 @@ def test_proxied_endpoint_points_every_address_at_the_proxy() -> None:
 def test_only_loopback_upstreams() -> None:
     with pytest.raises(ValueError, match="loopback"):
         FaultProxy(80, upstream_host="10.0.0.1")
+
+
+def _endpoint(**params: str) -> Endpoint:
+    return Endpoint("kafka", "kafka 3", "127.0.0.1", 9092, "kafka://127.0.0.1:9092", "native", params)
+
+
+def test_proxy_ports_come_from_the_backends_params() -> None:
+    assert proxy_ports(_endpoint(brokers="127.0.0.1:9092")) is None
+    assert proxy_ports(_endpoint(faultProxyPort="40001", faultProxyUpstreamPort="40002")) == (40001, 40002)
+    for half in ({"faultProxyPort": "40001"}, {"faultProxyPort": "x", "faultProxyUpstreamPort": "40002"}):
+        with pytest.raises(ValueError, match=r"'kafka'.*faultProxyPort.*faultProxyUpstreamPort"):
+            proxy_ports(_endpoint(**half))
+
+
+async def test_the_proxy_listens_at_the_port_it_is_given(echo_port: int) -> None:
+    port = free_port()
+    async with FaultProxy(echo_port, port=port) as proxy:
+        assert proxy.port == port
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"ping")
+        assert await asyncio.wait_for(reader.readexactly(4), 5) == b"ping"
+        writer.close()

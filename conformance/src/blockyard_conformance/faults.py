@@ -41,7 +41,15 @@ from typing import TYPE_CHECKING, Any, Self
 if TYPE_CHECKING:
     from blockyard_conformance.backends.recipe import Endpoint
 
-__all__ = ["LOOPBACK", "PROXY_PORT_PARAM", "PROXY_UPSTREAM_PARAM", "FaultNotEffective", "FaultProxy", "proxied", "proxy_ports"]
+__all__ = [
+    "LOOPBACK",
+    "PROXY_PORT_PARAM",
+    "PROXY_UPSTREAM_PARAM",
+    "FaultNotEffective",
+    "FaultProxy",
+    "proxied",
+    "proxy_ports",
+]
 
 LOOPBACK = "127.0.0.1"
 _CHUNK = 64 * 1024
