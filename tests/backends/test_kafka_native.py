@@ -147,11 +147,14 @@ def test_apache_kafka_binds_loopback_only(tmp_path: Path) -> None:
         assert "Apache Kafka, KRaft" in endpoint.flavour
         props = (tmp_path / "server.properties").read_text()
         listeners = next(line for line in props.splitlines() if line.startswith("listeners="))
-        assert listeners.count("127.0.0.1") == 2
+        assert listeners.count("127.0.0.1") == 3
         assert "0.0.0.0" not in props
         ports = _listening_ports(proc.pid)
         assert endpoint.port in ports
-        assert len(ports) == 2, ports  # PLAINTEXT + CONTROLLER, nothing else
+        proxied = int(endpoint.params["faultProxyUpstreamPort"])
+        assert proxied in ports
+        assert int(endpoint.params["faultProxyPort"]) not in ports  # reserved for the kit's proxy
+        assert len(ports) == 3, ports  # PLAINTEXT + CONTROLLER + PROXIED, nothing else
     finally:
         stop_group(proc)
     assert procs.group_members(proc.pid) == []

@@ -59,7 +59,12 @@ class CosmosConnectionMetadata(ComponentMetadata):
     database: str = meta(description="The database; it must exist.", example="orders")
     collection: str = meta(description="The container; it must exist.", example="items")
     connection_timeout: Duration = meta(
-        timedelta(seconds=10), description="Longest wait to connect to the endpoint (Blockyard's).", example="5s"
+        timedelta(seconds=10),
+        description=(
+            "Longest wait for one HTTP request to the endpoint (the SDK's connection_timeout); an unanswered"
+            " request is tried twice (Blockyard's)."
+        ),
+        example="5s",
     )
     max_retry_attempts: int = meta(
         9, description="How often a throttled (429) request is retried (Blockyard's).", example="9"
