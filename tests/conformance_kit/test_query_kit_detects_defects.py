@@ -122,6 +122,14 @@ QUERY_DEFECTS = {
         """,
         "test_query_returns_etags_and_skips_non_json",
     ),
+    "invalid-utf8-replaced-before-parsing": (
+        """
+        class Broken(QStore):
+            def decode(self, value):
+                return decode_document(value.decode(errors="replace").encode())
+        """,
+        "test_query_returns_etags_and_skips_non_json",
+    ),
     "desc-ignored": (
         """
         class Broken(QStore):

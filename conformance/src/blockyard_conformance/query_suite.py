@@ -204,7 +204,8 @@ class QuerySuite:
 
     @capability("query", "QUERY_API")
     async def test_query_returns_etags_and_skips_non_json(self, store: StateStore, keys: Keys) -> None:
-        """Results carry the item's ETag; values that are not JSON (even if they hold JSON) never match."""
+        """Results carry the item's ETag; values that are not JSON (even if they hold JSON, or are JSON but
+        for one byte that is not UTF-8) never match."""
         run = fresh_id("q-")
         key = keys("j")
         etag = await self.written_etag(store, key, await store.set(key, {"run": run, "v": 1}))
@@ -212,6 +213,7 @@ class QuerySuite:
         await store.set(keys("truncated"), inner[:-1])
         await store.set(keys("garbage-first"), b"\xff" + inner)
         await store.set(keys("trailing"), inner + b"}")
+        await store.set(keys("not-utf8"), inner[:-1] + b', "x": "\xff"}')  # JSON but for one byte: not UTF-8
         result = await store.query({"filter": {"EQ": {"run": run}}})
         assert [i.key for i in result.results] == [key], "a value that is not JSON was returned"
         if "ETAG" in {str(f) for f in store.features}:
