@@ -652,6 +652,30 @@ STATE_DEFECTS: dict[str, Defect] = {
         """,
         "test_delete_with_prefix_boundaries",
     ),
+    "delete-with-prefix-refuses-any-bar-in-the-rest": _state(
+        """
+        import re
+        class Broken(RefStateStore):
+            async def _delete_with_prefix(self, prefix):
+                rx = re.compile(re.escape(prefix) + "[^|]*")
+                doomed = [k for k in list(self.data) if rx.fullmatch(k)]
+                for k in doomed:
+                    del self.data[k]
+                return len(doomed)
+        """,
+        "test_delete_with_prefix_boundaries",
+    ),
+    "delete-with-prefix-rest-off-by-one": _state(  # SQL's 1-based substr() ported to a 0-based slice
+        """
+        class Broken(RefStateStore):
+            async def _delete_with_prefix(self, prefix):
+                doomed = [k for k in list(self.data) if k.startswith(prefix) and "||" not in k[len(prefix) + 1:]]
+                for k in doomed:
+                    del self.data[k]
+                return len(doomed)
+        """,
+        "test_delete_with_prefix_boundaries",
+    ),
     "keys-like-dot-is-a-wildcard": _state(
         """
         import re

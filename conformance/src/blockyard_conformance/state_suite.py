@@ -824,10 +824,15 @@ class StateStoreSuite(QuerySuite, StateReliabilitySuite):
     @capability("delete-with-prefix", "DELETE_WITH_PREFIX")
     async def test_delete_with_prefix_boundaries(self, store: StateStore, keys: Keys) -> None:
         """The prefix is literal and ends at ``||``: longer names, other case and ``%``/``_``/``*``/``?``
-        in the prefix match nothing else."""
+        in the prefix match nothing else. A key is directly under it when no ``||`` follows the prefix,
+        even if a single ``|`` does."""
         assert isinstance(store, DeleteWithPrefixStateStore)
         p = keys.prefix
-        doomed = [keys.raw(f"{p}_a%*?[x]||key1"), keys.raw(f"{p}_a%*?[x]||key2")]
+        doomed = [
+            keys.raw(f"{p}_a%*?[x]||key1"),
+            keys.raw(f"{p}_a%*?[x]||key2"),
+            keys.raw(f"{p}_a%*?[x]|||key3"),  # the rest is '|key3': no '||' in it
+        ]
         kept = [
             keys.raw(f"{p}xa%*?[x]||key1"),  # '_' as one-character wildcard
             keys.raw(f"{p}_abc*?[x]||key1"),  # '%' as a run wildcard
@@ -836,6 +841,7 @@ class StateStoreSuite(QuerySuite, StateReliabilitySuite):
             keys.raw(f"{p}_a%*?[x]-longer||key1"),  # a longer name with the same start
             keys.raw(f"{p}_A%*?[X]||key1"),  # another case
             keys.raw(f"{p}_a%*?[x]"),  # the prefix itself, without a separator
+            keys.raw(f"{p}_a%*?[x]||||key1"),  # the rest is '||key1': one level deeper
         ]
         await store.bulk_set([SetRequest(k, "v") for k in doomed + kept])
         assert await store.delete_with_prefix(f"{p}_a%*?[x]") == len(doomed)
