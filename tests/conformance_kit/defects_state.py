@@ -109,6 +109,24 @@ STATE_DEFECTS: dict[str, Defect] = {
         "test_invalid_metadata_is_named",
         INVALID_METADATA_SUITE,
     ),
+    "refused-metadata-leaves-its-worker-thread": Defect(
+        """
+        import asyncio
+        from concurrent.futures import ThreadPoolExecutor
+        from blockyard.errors import ComponentConfigError
+        class Broken(RefStateStore):
+            async def _init(self):
+                self.pool = ThreadPoolExecutor(max_workers=1)  # not shut down when the open fails
+                await asyncio.get_running_loop().run_in_executor(self.pool, self._open)
+                await super()._init()
+
+            def _open(self):
+                if "/" in self.meta.namespace:
+                    raise ComponentConfigError("field 'namespace': no '/' allowed", field="namespace")
+        """,
+        "test_invalid_metadata_is_named",
+        INVALID_METADATA_SUITE,
+    ),
     "config-error-names-no-field": _state(
         """
         from blockyard.errors import ComponentConfigError

@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from blockyard_conformance.accounting import RELIABILITY_PROPERTY
 from blockyard_conformance.cases import Case, run_case_setup, substitute, substitute_knobs
 from blockyard_conformance.components import build_component, given_properties, secret_values
 from blockyard_conformance.faults import PROXY_PORT_PARAM, FaultProxy, proxied, proxy_ports
+from blockyard_conformance.leaks import threads_left
 from blockyard_conformance.marks import FEATURE_MARK, NOT_DECLARED, NOT_RUN, capability
 from blockyard_conformance.private_backend import RestartTarget, restartable_target
 from blockyard_conformance.support import fresh_id
@@ -464,11 +466,13 @@ class ComponentSuite:
     @capability("lifecycle")
     async def test_invalid_metadata_is_named(self, component: Component) -> None:
         """Each change in ``invalid_metadata``, applied to the given metadata, fails construction or
-        ``init()`` with a ComponentConfigError naming the changed property (never another error)."""
+        ``init()`` with a ComponentConfigError naming the changed property (never another error), and
+        the refused component leaves no thread of its own running."""
         if not self.invalid_metadata:
             pytest.skip("the case names no invalid_metadata")
         cls, given = type(component), given_properties(component)
         for change in self.invalid_metadata:
+            threads = set(threading.enumerate())
             try:
                 other = cls({**given, **change}, name=component.name)
                 try:
@@ -484,6 +488,8 @@ class ComponentSuite:
             else:
                 raise AssertionError(f"invalid metadata {sorted(change)} was accepted")
             assert any(name.lower() in text for name in change), f"the error names none of {sorted(change)}: {text}"
+            left = await threads_left(threads, within=5.0)
+            assert not left, f"metadata {sorted(change)} was refused, but the component left threads running: {left}"
 
     @capability("lifecycle")
     async def test_sensitive_values_hidden(

@@ -18,11 +18,21 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FD_DIR", "Resources", "assert_no_new_tasks", "connections_closed", "connections_to", "settled", "snapshot"]
+__all__ = [
+    "FD_DIR",
+    "Resources",
+    "assert_no_new_tasks",
+    "connections_closed",
+    "connections_to",
+    "settled",
+    "snapshot",
+    "threads_left",
+]
 
 FD_DIR = Path("/proc/self/fd")
 """Where Linux lists this process's open file descriptors (the scenarios skip without it)."""
@@ -131,3 +141,17 @@ async def assert_no_new_tasks(before: set[asyncio.Task[object]], what: str, *, s
         await asyncio.wait(started, timeout=settle)
     left = [t for t in started if not t.done()]
     assert not left, f"{what} left {len(left)} asyncio task(s) running: {', '.join(map(_describe, left[:5]))}"
+
+
+async def threads_left(before: set[threading.Thread], *, within: float) -> list[str]:
+    """Names of the threads started since ``before`` that are still alive once they have all ended, or
+    after ``within`` seconds (a worker told to stop may take a moment). The event loop's default
+    executor threads (``asyncio_N``) are the loop's, shared by every caller, and are not counted."""
+    deadline = time.monotonic() + within
+    interval = 0.02
+    while True:
+        left = [t.name for t in threading.enumerate() if t not in before and not t.name.startswith("asyncio_")]
+        if not left or time.monotonic() >= deadline:
+            return left
+        await asyncio.sleep(interval)
+        interval = min(interval * 2, 0.25)
