@@ -105,6 +105,18 @@ async def test_sqlite_unopenable_database_is_a_config_error(tmp_path: Path, capl
     assert "private-name" not in caplog.text
 
 
+async def test_sqlite_file_that_is_no_database_is_a_config_error(tmp_path: Path) -> None:
+    text = tmp_path / "private-notes.txt"
+    text.write_text("a text file, not an SQLite database\n")
+    store = SQLiteStateStore({"connectionString": str(text)}, name="db")
+    with pytest.raises(ComponentConfigError, match=r"connectionString.*not an SQLite database") as info:
+        await store.init()
+    assert info.value.field == "connectionString"
+    assert "private-notes" not in str(info.value)
+    assert text.read_text() == "a text file, not an SQLite database\n", "the refused file was changed"
+    await store.close()
+
+
 async def test_sqlite_locked_database_is_backend_unavailable(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     async with SQLiteStateStore({"connectionString": str(db), "busyTimeout": "100ms"}) as store:

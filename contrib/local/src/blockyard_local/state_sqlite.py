@@ -257,8 +257,14 @@ class SQLiteStateStore(TransactionalStateStore, DeleteWithPrefixStateStore, Keys
             conn.execute(self._sql["create"])
             conn.execute(self._sql["index"])
             conn.set_progress_handler(self._over_deadline, 1000)
-        except BaseException:
+        except BaseException as exc:
             conn.close()
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:
+                raise ComponentConfigError(
+                    "field 'connectionString': the file is not an SQLite database",
+                    component=self.name,
+                    field="connectionString",
+                ) from None
             raise
         self._conn = conn
 
