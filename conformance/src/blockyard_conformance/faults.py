@@ -54,6 +54,9 @@ __all__ = [
 LOOPBACK = "127.0.0.1"
 _CHUNK = 64 * 1024
 _PROBE_BYTES = b"blockyard-fault-probe\r\n"
+_SILENCE = 2.0
+"""How long the cut's probe connection must stay silent: on loopback a forwarding path answers or
+closes it within milliseconds (and the proxy's own byte count must not move meanwhile)."""
 
 PROXY_PORT_PARAM = "faultProxyPort"
 """Endpoint param of a backend that advertises an address for clients behind a proxy: that port."""
@@ -241,7 +244,7 @@ class FaultProxy:
             writer.write(_PROBE_BYTES)
             await writer.drain()
             try:
-                data = await asyncio.wait_for(reader.read(1), self.probe_timeout)
+                data = await asyncio.wait_for(reader.read(1), min(self.probe_timeout, _SILENCE))
             except TimeoutError:
                 data = None  # silent, as a black hole is
             if data is not None:
