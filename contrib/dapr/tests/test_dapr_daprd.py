@@ -63,7 +63,12 @@ def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
             secret_store="secrets",
         ),
         "redis-state": component("redisstore", "state.blockyard-redis", {"redisHost": redis_host}),
-        "redis-pubsub": component("redispubsub", "pubsub.blockyard-redis", {"redisHost": redis_host}),
+        # a retried message comes back after processingTimeout (Dapr's default: 60 s)
+        "redis-pubsub": component(
+            "redispubsub",
+            "pubsub.blockyard-redis",
+            {"redisHost": redis_host, "processingTimeout": "2s", "redeliverInterval": "500ms"},
+        ),
         "rabbitmq": component("rabbitpubsub", "pubsub.blockyard-rabbitmq", {"connectionString": rabbitmq.url}),
         "files": component("files", "bindings.blockyard-localstorage", {"rootPath": str(work / "files")}),
     }
