@@ -19,6 +19,16 @@ class TestBroken(PubSubSuite):
     dead_letter_within = 3.0
 """
 
+LIMIT_SUITE = """
+class TestBroken(PubSubSuite):
+    component_class = Broken
+    delivery_timeout = 3.0
+    max_concurrent_handlers = 1
+    max_redeliveries = 3
+    redelivery_backoff = 0.2
+"""
+"""The redelivery limit and backoff a case declares (the reference fake's ``max_redeliveries`` and ``backoff``)."""
+
 SECRET_SUITE = """
 class TestBroken(SecretStoreSuite):
     component_class = Broken
@@ -382,6 +392,58 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
                 await super()._publish(op)
         """,
         "test_payloads_are_byte_exact",
+    ),
+    "ttl-counted-into-the-past": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _publish(self, op):
+                expires = time.monotonic() - op.ttl if op.ttl else None  # expired before it is queued
+                for group in self.topics.get(op.topic, {}).values():
+                    message = Message(op.topic, op.data, dict(op.metadata), op.content_type, str(next(self._ids)))
+                    group.put((message, expires))
+        """,
+        "test_message_ttl",
+    ),
+    "bulk-handed-over-one-at-a-time": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def _bulk_subscribe(self, req):
+                group = self.group(req.topic, req.consumer_group)
+                async def worker():
+                    while True:
+                        message, _ = await group.take()
+                        await req.deliver_batch([message])  # however many messages wait
+                return self.running(worker())
+        """,
+        "test_bulk_subscribe",
+    ),
+    "one-redelivery-too-many": Defect(
+        """
+        class Broken(RefPubSub):
+            max_redeliveries = 3
+            backoff = 0.2
+            def on_result(self, group, item, result):
+                if result is HandlerResult.RETRY:
+                    count = self.redeliveries[item[0].id] = self.redeliveries.get(item[0].id, 0) + 1
+                    if count <= self.max_redeliveries + 1:  # counts the first delivery as none
+                        asyncio.get_running_loop().call_later(self.backoff, group.put, item)
+        """,
+        "test_redelivery_limit_and_backoff",
+        LIMIT_SUITE,
+    ),
+    "redelivered-without-backoff": Defect(
+        """
+        class Broken(RefPubSub):
+            max_redeliveries = 3
+            backoff = 0.2
+            def on_result(self, group, item, result):
+                if result is HandlerResult.RETRY:
+                    count = self.redeliveries[item[0].id] = self.redeliveries.get(item[0].id, 0) + 1
+                    if count <= self.max_redeliveries:
+                        group.put(item, front=True)  # at once, whatever the backoff
+        """,
+        "test_redelivery_limit_and_backoff",
+        LIMIT_SUITE,
     ),
     "bulk-retry-answers-ignored": _pubsub(
         """

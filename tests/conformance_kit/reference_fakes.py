@@ -18,7 +18,15 @@ from typing import Any, ClassVar
 from blockyard.bindings import BindingEvent, BindingResponse, DeliverEvent, InputBinding, InvokeRequest, OutputBinding
 from blockyard.errors import ETagMismatchError, SecretNotFoundError
 from blockyard.metadata import ComponentMetadata, SecretStr, meta
-from blockyard.pubsub import BulkPublisher, BulkSubscriber, Message, PublishOp, PubSubFeature, SubscribeRequest
+from blockyard.pubsub import (
+    BulkPublisher,
+    BulkSubscriber,
+    BulkSubscribeRequest,
+    Message,
+    PublishOp,
+    PubSubFeature,
+    SubscribeRequest,
+)
 from blockyard.secretstores import SecretStore, SecretStoreFeature
 from blockyard.state import (
     TTL_EXPIRE_TIME,
@@ -163,14 +171,20 @@ class _Group:
 
 
 class RefPubSub(BulkPublisher, BulkSubscriber):
-    """Consumer groups, at-least-once redelivery, order, bulk and TTL, correctly."""
+    """Consumer groups, at-least-once redelivery, order, bulk and TTL, correctly.
+
+    A message answered RETRY comes back after ``backoff`` seconds, at most ``max_redeliveries``
+    times (0: no limit)."""
 
     type = "pubsub.ref"
     features = frozenset(PubSubFeature)  # type: ignore[assignment]
     _ids = itertools.count()
+    max_redeliveries: ClassVar[int] = 0
+    backoff: ClassVar[float] = 0.01
 
     async def _init(self) -> None:
         self.topics: dict[str, dict[str, _Group]] = {}
+        self.redeliveries: dict[str | None, int] = {}
 
     async def _publish(self, op: PublishOp) -> None:
         expires = time.monotonic() + op.ttl if op.ttl else None
@@ -178,8 +192,11 @@ class RefPubSub(BulkPublisher, BulkSubscriber):
             group.put((Message(op.topic, op.data, dict(op.metadata), op.content_type, str(next(self._ids))), expires))
 
     def on_result(self, group: _Group, item: tuple[Message, float | None], result: HandlerResult) -> None:
-        if result is HandlerResult.RETRY:  # behind the others, after a short backoff
-            asyncio.get_running_loop().call_later(0.01, group.put, item)
+        if result is not HandlerResult.RETRY:
+            return
+        count = self.redeliveries[item[0].id] = self.redeliveries.get(item[0].id, 0) + 1
+        if not self.max_redeliveries or count <= self.max_redeliveries:  # behind the others, after the backoff
+            asyncio.get_running_loop().call_later(self.backoff, group.put, item)
 
     def group(self, topic: str, consumer_group: str) -> _Group:
         """The queue of ``consumer_group`` on ``topic`` (created on first use)."""
@@ -195,6 +212,28 @@ class RefPubSub(BulkPublisher, BulkSubscriber):
             if item[1] is not None and item[1] <= time.monotonic():
                 continue
             await self.handle(req, group, item)
+
+    async def _bulk_subscribe(self, req: BulkSubscribeRequest) -> Stopper:
+        return self.running(self.bulk_worker(req, self.group(req.topic, req.consumer_group)))
+
+    async def bulk_worker(self, req: BulkSubscribeRequest, group: _Group) -> None:
+        """Deliver what waits, up to ``max_messages`` at once, skipping expired messages, until cancelled."""
+        while True:
+            batch = [await group.take()]
+            while group.queue and len(batch) < req.max_messages:
+                batch.append(group.queue.popleft())
+            now = time.monotonic()
+            batch = [item for item in batch if item[1] is None or item[1] > now]
+            if not batch:
+                continue
+            try:
+                results = await req.deliver_batch([message for message, _ in batch])
+            except asyncio.CancelledError:
+                for item in reversed(batch):
+                    group.put(item, front=True)
+                raise
+            for item in batch:
+                self.on_result(group, item, results.get(item[0].id or "", HandlerResult.SUCCESS))
 
     async def handle(self, req: SubscribeRequest, group: _Group, item: tuple[Message, float | None]) -> None:
         """Deliver one message; a delivery cut short by cancellation puts it back at the front."""

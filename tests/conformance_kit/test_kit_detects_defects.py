@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from defects_other import BINDING_DEFECTS, PUBSUB_DEFECTS, SECRET_DEFECTS
+from defects_other import BINDING_DEFECTS, LIMIT_SUITE, PUBSUB_DEFECTS, SECRET_DEFECTS
 from defects_state import STATE_DEFECTS, STATE_SUITE
 from kit_selftest import Defect, assert_detected, run_inner, run_with_own_backends, suite_tests, write_case
 from test_kit_detects_faults import BACKEND_FAULT_TESTS
@@ -47,6 +47,18 @@ def test_defect_fails_its_suite_test(pytester: pytest.Pytester, monkeypatch: pyt
     planted = DEFECTS[defect]
     result = run_inner(pytester, planted.body, planted.suite, planted.test)
     assert_detected(result, planted.test, defect)
+
+
+def test_a_broker_keeping_its_redelivery_limit_and_backoff_passes(pytester: pytest.Pytester) -> None:
+    """The reference broker with the limit and backoff ``LIMIT_SUITE`` declares passes the test its
+    planted defects fail."""
+    body = """
+    class Broken(RefPubSub):  # the name LIMIT_SUITE runs; nothing is broken
+        max_redeliveries = 3
+        backoff = 0.2
+    """
+    result = run_inner(pytester, body, LIMIT_SUITE, "test_redelivery_limit_and_backoff")
+    result.assert_outcomes(passed=1)
 
 
 @pytest.mark.parametrize(
@@ -195,6 +207,7 @@ def test_correct_components_pass(pytester: pytest.Pytester) -> None:
         "no network path to break",
         "names no invalid_metadata",
         "dies with the subscriber's process",
+        "declares no redelivery limit",
     )
     assert all(any(a in line for a in allowed) for line in skipped), skipped
 

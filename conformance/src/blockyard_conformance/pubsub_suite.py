@@ -14,7 +14,8 @@ scenarios' size: ``BLOCKYARD_RELIABILITY_MESSAGES``, 10,000 in ``make reliabilit
 ``slow_handler_seconds`` (backpressure), ``poison_hold_limit`` (how long a poison message may hold
 back the others), ``dead_letter_within`` (how long a poison message may take to reach the
 dead-letter topic), ``task_settle`` (how long a task started around a cancel may take to end),
-``held_redelivery_within``, ``held_messages`` and ``redelivery_marker`` (a SIGKILLed subscriber's messages).
+``held_redelivery_within``, ``held_messages`` and ``redelivery_marker`` (a SIGKILLed subscriber's messages),
+``max_redeliveries`` and ``redelivery_backoff`` (the redelivery limit and backoff the case configures).
 """
 
 from __future__ import annotations
@@ -117,6 +118,11 @@ class PubSubSuite(ComponentSuite):
     """Knob: how many messages the SIGKILLed subscriber holds when it is killed; 0: as many as the
     in-flight bound (``max_concurrent_handlers``), at least 1. A subscriber that receives what one
     poll returns and handles it before polling again may hold fewer."""
+    max_redeliveries: int = 0
+    """Knob: how many times the case's configuration redelivers a message answered RETRY before it
+    discards it (no dead-letter topic); 0: the case declares no limit and the limit test skips."""
+    redelivery_backoff: float = 0.0
+    """Knob: the least seconds the case's configuration waits before redelivering a retried message."""
     redelivery_marker: str = ""
     """Knob: the message metadata that marks a redelivery (a flag ``true`` or a count above 1)."""
     slow_handler_seconds: float = 0.2
@@ -545,6 +551,48 @@ class PubSubSuite(ComponentSuite):
                 what=f"all {count} messages (missing {len(want - set(got.seqs))}) after handler failures",
             )
         assert len(failed) == len(range(0, count, 10))
+
+    @capability("redelivery", "REDELIVERY")
+    async def test_redelivery_limit_and_backoff(self, pubsub: PubSub, run: str) -> None:
+        """Where the case declares its redelivery limit (knob ``max_redeliveries``): a message always
+        answered RETRY is delivered 1 + ``max_redeliveries`` times, then never again (watched for
+        ``quiet_period``, longer than the backoff), while a message published after it is delivered;
+        each redelivery starts ``redelivery_backoff`` seconds or more after the previous answer."""
+        limit = self.max_redeliveries
+        if limit <= 0:
+            pytest.skip("the case declares no redelivery limit (knob 'max_redeliveries')")
+        topic = self.topic("redelivery-limit")
+        got = Received(run)
+        answered: list[float] = []
+        gaps: list[float] = []
+
+        async def handler(message: Message) -> HandlerResult | None:
+            seq = got.seq_of(message)
+            if seq is None:
+                return None
+            if seq == 0:
+                if answered:
+                    gaps.append(time.monotonic() - answered[-1])
+                got.notify()
+                answered.append(time.monotonic())
+                return HandlerResult.RETRY
+            got.record(seq, message)
+            return None
+
+        async with await self.subscribe(pubsub, topic, handler, fresh_id("g-")):
+            await self.publish_seqs(pubsub, topic, run, [0, 1])
+            await got.wait_for(
+                lambda: len(answered) >= 1 + limit and got.has({1}),
+                within=self.delivery_timeout,
+                what=f"{1 + limit} deliveries of the retried message and the message after it",
+            )
+            await asyncio.sleep(self.quiet_period)
+        assert len(answered) == 1 + limit, (
+            f"a message answered RETRY every time was delivered {len(answered)} times, "
+            f"not 1 + max_redeliveries = {1 + limit}"
+        )
+        early = [round(g, 3) for g in gaps if g < self.redelivery_backoff]
+        assert not early, f"redelivered after {early} s, sooner than the backoff of {self.redelivery_backoff} s"
 
     @capability("core")
     async def test_slow_handler_never_exceeds_the_in_flight_bound(self, pubsub: PubSub, run: str) -> None:
@@ -1020,25 +1068,31 @@ class PubSubSuite(ComponentSuite):
 
     @capability("bulk", "BULK_SUBSCRIBE")
     async def test_bulk_subscribe(self, pubsub: PubSub, run: str) -> None:
-        """A bulk handler gets every message in batches of at most ``max_messages``."""
+        """A bulk handler gets every message in batches of at most ``max_messages``; messages that
+        wait while the handler is busy come in batches (not one at a time)."""
         assert isinstance(pubsub, BulkSubscriber)
         topic = self.topic("bulksub")
         got = Received(run)
         sizes: list[int] = []
 
+        published = asyncio.Event()
+
         async def handler(messages: list[Message]) -> None:
-            sizes.append(len(messages))
-            for m in messages:
-                seq = got.seq_of(m)
-                if seq is not None:
-                    got.record(seq, m)
+            own = [(seq, m) for m in messages if (seq := got.seq_of(m)) is not None]
+            if own:
+                sizes.append(len(messages))
+                await published.wait()  # the others wait for the handler, all of them published
+            for seq, m in own:
+                got.record(seq, m)
 
         async with await pubsub.bulk_subscribe(topic, handler, max_messages=5, max_await=timedelta(milliseconds=50)):
             if self.subscribe_settle:
                 await asyncio.sleep(self.subscribe_settle)
             await self.publish_seqs(pubsub, topic, run, range(12))
+            published.set()
             await got.wait_for(lambda: got.has(set(range(12))), within=self.delivery_timeout, what="all messages")
         assert max(sizes) <= 5, f"a batch exceeded max_messages: {sizes}"
+        assert max(sizes) > 1, f"messages waiting for the bulk handler were handed over one at a time: {sizes}"
 
     @capability("bulk", "BULK_SUBSCRIBE", "REDELIVERY")
     async def test_bulk_subscribe_redelivers_retried_ids(self, pubsub: PubSub, run: str) -> None:
@@ -1073,7 +1127,8 @@ class PubSubSuite(ComponentSuite):
 
     @capability("ttl", "MESSAGE_TTL")
     async def test_message_ttl(self, pubsub: PubSub, run: str) -> None:
-        """A message not delivered within its TTL is discarded; one without TTL is kept."""
+        """A message not delivered within its TTL is discarded; one without TTL, or with a TTL (an
+        hour, as argument or ``ttlInSeconds``) that has not passed, is kept."""
         topic, group = self.topic("ttl"), fresh_id("g-")
         got = Received(run)
         sub = await self.subscribe(pubsub, topic, got.handler, group)
@@ -1081,8 +1136,12 @@ class PubSubSuite(ComponentSuite):
         await pubsub.publish(topic, {"run": run, "seq": 1}, ttl=1)
         await pubsub.publish(topic, {"run": run, "seq": 2}, metadata={"ttlInSeconds": "1"})
         await pubsub.publish(topic, {"run": run, "seq": 3})
+        await pubsub.publish(topic, {"run": run, "seq": 4}, ttl=3600)
+        await pubsub.publish(topic, {"run": run, "seq": 5}, metadata={"ttlInSeconds": "3600"})
         await asyncio.sleep(self.message_ttl_wait)  # the TTL must pass with no subscriber attached
         async with await self.subscribe(pubsub, topic, got.handler, group):
-            await got.wait_for(lambda: got.has({3}), within=self.delivery_timeout, what="the message without TTL")
+            await got.wait_for(
+                lambda: got.has({3, 4, 5}), within=self.delivery_timeout, what="the messages whose TTL has not passed"
+            )
             await asyncio.sleep(self.quiet_period)
         assert not {1, 2} & set(got.seqs), "an expired message was delivered"
