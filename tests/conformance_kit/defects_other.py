@@ -445,6 +445,18 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
         "test_redelivery_limit_and_backoff",
         LIMIT_SUITE,
     ),
+    "bulk-batch-lost-on-cancel": _pubsub(
+        """
+        class Broken(RefPubSub):
+            async def bulk_worker(self, req, group):
+                while True:
+                    batch = [await group.take()]
+                    while group.queue and len(batch) < req.max_messages:
+                        batch.append(group.queue.popleft())
+                    await req.deliver_batch([message for message, _ in batch])  # cut short: the batch is gone
+        """,
+        "test_bulk_subscriber_cancelled_mid_batch_loses_nothing",
+    ),
     "bulk-retry-answers-ignored": _pubsub(
         """
         import dataclasses

@@ -1123,6 +1123,60 @@ class PubSubSuite(ComponentSuite):
                 lambda: got.has(set(range(10))), within=self.delivery_timeout, what="every message, retried ones again"
             )
 
+    @capability("bulk", "BULK_SUBSCRIBE", "REDELIVERY")
+    async def test_bulk_subscriber_cancelled_mid_batch_loses_nothing(self, pubsub: PubSub, run: str) -> None:
+        """A bulk subscription cancelled while its handler holds a batch does not acknowledge it: a
+        new bulk subscriber of the group gets every message, and the first handler is not called
+        after its cancel returned."""
+        assert isinstance(pubsub, BulkSubscriber)
+        topic, group = self.topic("bulkrestart"), fresh_id("g-")
+        got = Received(run)
+        reached, release = asyncio.Event(), asyncio.Event()
+        cancelled = False
+        late_calls = 0
+
+        async def first(messages: list[Message]) -> dict[str, HandlerResult]:
+            nonlocal late_calls
+            if all(got.seq_of(m) is None for m in messages):
+                return {}
+            if cancelled:
+                late_calls += 1
+            reached.set()
+            await release.wait()
+            return {m.id or str(i): HandlerResult.RETRY for i, m in enumerate(messages)}
+
+        async def second(messages: list[Message]) -> None:
+            for m in messages:
+                await got.handler(m)
+
+        wait = timedelta(milliseconds=50)
+        sub1 = await pubsub.bulk_subscribe(topic, first, consumer_group=group, max_messages=5, max_await=wait)
+        try:
+            if self.subscribe_settle:
+                await asyncio.sleep(self.subscribe_settle)
+            await self.publish_seqs(pubsub, topic, run, range(self.message_count))
+            await asyncio.wait_for(reached.wait(), self.delivery_timeout)
+            canceller = asyncio.ensure_future(sub1.cancel())
+            done, _ = await asyncio.wait({canceller}, timeout=5.0)
+            if not done:
+                release.set()  # a stopper that waits for in-flight handlers: let it end unprocessed
+            try:
+                await asyncio.wait_for(canceller, self.delivery_timeout)
+            except TimeoutError:
+                raise AssertionError("cancelling a bulk subscription with a batch in flight did not return") from None
+            cancelled = True
+        finally:
+            release.set()
+            await sub1.cancel()
+        async with await pubsub.bulk_subscribe(topic, second, consumer_group=group, max_messages=5, max_await=wait):
+            if self.subscribe_settle:
+                await asyncio.sleep(self.subscribe_settle)
+            want = set(range(self.message_count))
+            await got.wait_for(
+                lambda: got.has(want), within=self.delivery_timeout, what="every message after a bulk subscriber's cancel"
+            )
+        assert late_calls == 0, "the bulk handler was called after its subscription was cancelled"
+
     # -- TTL -----------------------------------------------------------------------------------
 
     @capability("ttl", "MESSAGE_TTL")
