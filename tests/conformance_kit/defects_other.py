@@ -445,6 +445,14 @@ PUBSUB_DEFECTS: dict[str, Defect] = {
         "test_redelivery_limit_and_backoff",
         LIMIT_SUITE,
     ),
+    "redeliveries-capped-where-unlimited": Defect(
+        """
+        class Broken(RefPubSub):
+            max_redeliveries = 2  # a cap the configuration does not have
+        """,
+        "test_redelivery_limit_and_backoff",
+        LIMIT_SUITE.replace("max_redeliveries = 3", "max_redeliveries = 0"),
+    ),
     "bulk-batch-lost-on-cancel": _pubsub(
         """
         class Broken(RefPubSub):

@@ -118,9 +118,9 @@ class PubSubSuite(ComponentSuite):
     """Knob: how many messages the SIGKILLed subscriber holds when it is killed; 0: as many as the
     in-flight bound (``max_concurrent_handlers``), at least 1. A subscriber that receives what one
     poll returns and handles it before polling again may hold fewer."""
-    max_redeliveries: int = 0
+    max_redeliveries: int | None = None
     """Knob: how many times the case's configuration redelivers a message answered RETRY before it
-    discards it (no dead-letter topic); 0: the case declares no limit and the limit test skips."""
+    discards it (no dead-letter topic); 0: no limit; ``None``: not declared, the limit test skips."""
     redelivery_backoff: float = 0.0
     """Knob: the least seconds the case's configuration waits before redelivering a retried message."""
     redelivery_marker: str = ""
@@ -556,11 +556,13 @@ class PubSubSuite(ComponentSuite):
     async def test_redelivery_limit_and_backoff(self, pubsub: PubSub, run: str) -> None:
         """Where the case declares its redelivery limit (knob ``max_redeliveries``): a message always
         answered RETRY is delivered 1 + ``max_redeliveries`` times, then never again (watched for
-        ``quiet_period``, longer than the backoff), while a message published after it is delivered;
-        each redelivery starts ``redelivery_backoff`` seconds or more after the previous answer."""
+        ``quiet_period``, longer than the backoff); with no limit (0), one answered RETRY 5 times is
+        delivered a 6th time. A message published after it is delivered, and each redelivery starts
+        ``redelivery_backoff`` seconds or more after the previous answer."""
         limit = self.max_redeliveries
-        if limit <= 0:
+        if limit is None:
             pytest.skip("the case declares no redelivery limit (knob 'max_redeliveries')")
+        retries = limit or 5
         topic = self.topic("redelivery-limit")
         got = Received(run)
         answered: list[float] = []
@@ -575,21 +577,21 @@ class PubSubSuite(ComponentSuite):
                     gaps.append(time.monotonic() - answered[-1])
                 got.notify()
                 answered.append(time.monotonic())
-                return HandlerResult.RETRY
+                return HandlerResult.RETRY if limit or len(answered) <= retries else None
             got.record(seq, message)
             return None
 
         async with await self.subscribe(pubsub, topic, handler, fresh_id("g-")):
             await self.publish_seqs(pubsub, topic, run, [0, 1])
             await got.wait_for(
-                lambda: len(answered) >= 1 + limit and got.has({1}),
+                lambda: len(answered) >= 1 + retries and got.has({1}),
                 within=self.delivery_timeout,
-                what=f"{1 + limit} deliveries of the retried message and the message after it",
+                what=f"{1 + retries} deliveries of the retried message and the message after it",
             )
             await asyncio.sleep(self.quiet_period)
-        assert len(answered) == 1 + limit, (
-            f"a message answered RETRY every time was delivered {len(answered)} times, "
-            f"not 1 + max_redeliveries = {1 + limit}"
+        assert len(answered) == 1 + retries, (
+            f"a message answered RETRY {'every time' if limit else f'{retries} times'} was delivered "
+            f"{len(answered)} times, not {1 + retries} (max_redeliveries {limit})"
         )
         early = [round(g, 3) for g in gaps if g < self.redelivery_backoff]
         assert not early, f"redelivered after {early} s, sooner than the backoff of {self.redelivery_backoff} s"
