@@ -1175,7 +1175,7 @@ class PubSubSuite(ComponentSuite):
                 await asyncio.sleep(self.subscribe_settle)
             want = set(range(self.message_count))
             await got.wait_for(
-                lambda: got.has(want), within=self.delivery_timeout, what="every message after a bulk subscriber's cancel"
+                lambda: got.has(want), within=self.delivery_timeout, what="every message after the cancel"
             )
         assert late_calls == 0, "the bulk handler was called after its subscription was cancelled"
 
