@@ -69,7 +69,7 @@ def test_knob_values_are_typed_by_the_suite_declaration() -> None:
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ("ttl_timout=3", "unknown knob 'ttl_timout' for StateStoreSuite; known: bad_etag, bad_etag_error"),
+        ("ttl_timout=3", "unknown knob 'ttl_timout' for StateStoreSuite; known: advertised_address, bad_etag, "),
         ("ttl_timeout=soon", "knob 'ttl_timeout' of StateStoreSuite expects float, got 'soon'"),
         ("concurrent_writers=2.5", "knob 'concurrent_writers' of StateStoreSuite expects int"),
         ("restart_backend=maybe", "knob 'restart_backend' of StateStoreSuite expects bool"),
@@ -85,7 +85,7 @@ def test_bad_knob_options_are_refused(option: str, message: str) -> None:
 def test_cli_refuses_an_unknown_knob_naming_the_known_ones(tmp_path: Path) -> None:
     result = run("--component", str(component_file(tmp_path, "state.in-memory")), "--knob", "nope=1")
     assert result.exit_code == 1
-    assert "unknown knob 'nope' for StateStoreSuite; known: bad_etag, bad_etag_error" in result.output
+    assert "unknown knob 'nope' for StateStoreSuite; known: advertised_address, bad_etag, " in result.output
     assert "Traceback" not in result.output
 
 
