@@ -175,6 +175,21 @@ class PubSubSuite(ComponentSuite):
         for n in seqs:
             await pubsub.publish(topic, {"run": run, "seq": n}, **kw)
 
+    async def cancel_while_held(self, subscription: Subscription, release: asyncio.Event, what: str) -> None:
+        """Cancel ``subscription`` while its handler holds a message until ``release`` is set.
+
+        A stopper that waits for its in-flight handlers gets 5 s, then the handler is released to end
+        unprocessed; the cancel must return within the delivery timeout.
+        """
+        canceller = asyncio.ensure_future(subscription.cancel())
+        done, _ = await asyncio.wait({canceller}, timeout=5.0)
+        if not done:
+            release.set()
+        try:
+            await asyncio.wait_for(canceller, self.delivery_timeout)
+        except TimeoutError:
+            raise AssertionError(f"cancelling {what} did not return") from None
+
     # -- core ----------------------------------------------------------------------------------
 
     @capability("core")
@@ -950,14 +965,7 @@ class PubSubSuite(ComponentSuite):
         try:
             await self.publish_seqs(pubsub, topic, run, range(self.message_count))
             await asyncio.wait_for(reached.wait(), self.delivery_timeout)
-            canceller = asyncio.ensure_future(sub1.cancel())
-            done, _ = await asyncio.wait({canceller}, timeout=5.0)
-            if not done:
-                release.set()  # a stopper that waits for in-flight handlers: let it end unprocessed
-            try:
-                await asyncio.wait_for(canceller, self.delivery_timeout)
-            except TimeoutError:
-                raise AssertionError("cancelling a subscription with a message in flight did not return") from None
+            await self.cancel_while_held(sub1, release, "a subscription with a message in flight")
             cancelled = True
         finally:
             release.set()
@@ -1158,14 +1166,7 @@ class PubSubSuite(ComponentSuite):
                 await asyncio.sleep(self.subscribe_settle)
             await self.publish_seqs(pubsub, topic, run, range(self.message_count))
             await asyncio.wait_for(reached.wait(), self.delivery_timeout)
-            canceller = asyncio.ensure_future(sub1.cancel())
-            done, _ = await asyncio.wait({canceller}, timeout=5.0)
-            if not done:
-                release.set()  # a stopper that waits for in-flight handlers: let it end unprocessed
-            try:
-                await asyncio.wait_for(canceller, self.delivery_timeout)
-            except TimeoutError:
-                raise AssertionError("cancelling a bulk subscription with a batch in flight did not return") from None
+            await self.cancel_while_held(sub1, release, "a bulk subscription with a batch in flight")
             cancelled = True
         finally:
             release.set()
