@@ -12,7 +12,8 @@ class's features. With knob ``network_faults`` the component is also run through
 proxy (:mod:`blockyard_conformance.faults`): during a verified cut every operation fails within
 ``operation_timeout`` (+1 s) with a typed, retryable error, and it recovers within
 ``recovery_within`` seconds after it, with no new component; latency and stalls slow it, nothing
-more.
+more. Backends the proxy cannot reach (an embedded database file) may supply a stall of their own
+instead (knob ``stall_backend``, see :meth:`ComponentSuite.stalled_backend`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 import logging
 import os
 import tempfile
@@ -142,6 +144,14 @@ class ComponentSuite:
     """Knob: seconds within which the component works again after a network fault ends."""
     fault_operations: int = 3
     """Knob: concurrent operations started during a cut (each must fail in time)."""
+    stall_backend: str = ""
+    """Knob: ``"module:function"`` stalling the backend for backends the fault proxy cannot reach
+    (an embedded database file): ``function(component, endpoint)`` returns an async context manager
+    in which the backend accepts no work from ``component`` (e.g. another connection holds the
+    database's write lock); on exit the backend is as before. Without it the stall test is not run."""
+    stall_metadata: ClassVar[dict[str, Any]] = {}
+    """Knob: metadata (Dapr names) given over the case's to the stall test's own component only, e.g.
+    a shorter lock wait so the test stays short; no other test sees it."""
 
     # -- how the component is made -------------------------------------------------------------
 
@@ -262,17 +272,50 @@ class ComponentSuite:
                     await proxy.restore(within=None)
                 await comp.close()
 
-    async def timed_failure(self, operation: Awaitable[Any]) -> tuple[float, BaseException | None]:
+    @contextlib.asynccontextmanager
+    async def stall_target(self, component: Component) -> AsyncIterator[Component]:
+        """What the stall test drives: ``component``, or with knob ``stall_metadata`` an initialised
+        component of its class given that metadata over its own (closed afterwards). Skips without
+        knob ``stall_backend``."""
+        if not self.stall_backend:
+            pytest.skip("the case supplies no way to stall its backend (knob 'stall_backend')")
+        if not self.stall_metadata:
+            yield component
+            return
+        own = type(component)({**given_properties(component), **self.stall_metadata}, name=component.name)
+        await own.init()
+        try:
+            yield own
+        finally:
+            await own.close()
+
+    @contextlib.asynccontextmanager
+    async def stalled_backend(self, env: SuiteEnv, component: Component) -> AsyncIterator[None]:
+        """The backend stalled for ``component`` while the context lasts, by the function knob
+        ``stall_backend`` names; skips without the knob, fails when it names nothing importable."""
+        if not self.stall_backend:
+            pytest.skip("the case supplies no way to stall its backend (knob 'stall_backend')")
+        module, _, name = self.stall_backend.partition(":")
+        try:
+            stall = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError) as exc:
+            pytest.fail(f"knob stall_backend: cannot import {self.stall_backend!r} ({exc})", pytrace=False)
+        async with stall(component, env.endpoint):
+            yield
+
+    async def timed_failure(
+        self, operation: Awaitable[Any], *, during: str = "a network cut"
+    ) -> tuple[float, BaseException | None]:
         """Run ``operation`` (bounded by ``operation_timeout`` + 5 s): (seconds taken, the error or None).
 
-        :raises AssertionError: the operation hung past the bound.
+        :raises AssertionError: the operation hung past the bound (``during`` names the fault).
         """
         started = time.monotonic()
         try:
             await asyncio.wait_for(operation, self.operation_timeout + 5)
         except TimeoutError:
             raise AssertionError(
-                f"an operation hung for {self.operation_timeout + 5:g}s during a network cut "
+                f"an operation hung for {self.operation_timeout + 5:g}s during {during} "
                 f"(operation_timeout is {self.operation_timeout:g}s): it must fail, not hang"
             ) from None
         except Exception as exc:  # the caller judges the error

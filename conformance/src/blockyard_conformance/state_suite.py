@@ -220,6 +220,42 @@ class StateStoreSuite(QuerySuite, StateReliabilitySuite):
         )
         assert not lost, f"{len(lost)} of {len(written)} acknowledged writes lost in a SIGKILL, e.g. {lost[:3]}"
 
+    @capability("fault")
+    async def test_fails_fast_while_the_backend_stalls_and_recovers(
+        self, store: StateStore, keys: Keys, suite_env: SuiteEnv
+    ) -> None:
+        """While the case stalls the backend (knob ``stall_backend``, for backends the fault proxy
+        cannot reach: e.g. another connection holds an embedded database's write lock), a write fails
+        within ``operation_timeout`` + 1 s with BackendUnavailableError (typed, retryable) naming the
+        component, never hangs; after the stall the same component works again within
+        ``recovery_within`` seconds, and a write succeeds and reads back (no restart). Knob
+        ``stall_metadata`` gives this test's component its own metadata (e.g. a shorter lock wait)."""
+        async with self.stall_target(store) as target:
+            assert isinstance(target, StateStore)
+            key = keys("stall")
+            await target.set(key, {"stalled": False})
+            async with self.stalled_backend(suite_env, target):
+                took, error = await self.timed_failure(target.set(key, {"stalled": True}), during="a stall")
+            assert error is not None, "a write succeeded while the backend was stalled"
+            assert isinstance(error, BackendUnavailableError), (
+                f"while the backend was stalled a write raised {type(error).__name__}: {error}; "
+                "expected BackendUnavailableError (typed, retryable)"
+            )
+            assert error.component == target.name, (
+                f"the error of a write while the backend was stalled names component {error.component!r}, "
+                f"not {target.name!r}"
+            )
+            assert took <= self.operation_timeout + 1, (
+                f"a write took {took:.1f}s to fail while the backend was stalled; operation_timeout is "
+                f"{self.operation_timeout:g}s"
+            )
+            recovered = await self.recovery_seconds(target)
+            await target.set(key, {"stalled": "over"})
+            assert (await target.get(key)).json() == {"stalled": "over"}, "a write after the stall does not read back"
+        self.record_reliability(
+            "stalled backend", {"failure_s": round(took, 2), "recovery_s": round(recovered, 2)}
+        )
+
     # -- core ----------------------------------------------------------------------------------
 
     @capability("core")
