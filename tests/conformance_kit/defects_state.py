@@ -5,6 +5,8 @@ Each broken store subclasses ``RefStateStore`` (which passes the whole suite) an
 
 from __future__ import annotations
 
+import textwrap
+
 from kit_selftest import Defect
 
 STATE_SUITE = """
@@ -40,6 +42,48 @@ INVALID_METADATA_SUITE = (
     invalid_metadata = [{"namespace": "a/b"}]
 """
 )
+
+
+STALL_SUITE = (
+    STATE_SUITE
+    + """
+    stall_backend = "test_case:stall"
+    operation_timeout = 0.5
+    recovery_within = 1.0
+"""
+)
+STALL_TEST = "test_fails_fast_while_the_backend_stalls_and_recovers"
+"""The state suite with a stall the inner module supplies (knob ``stall_backend``)."""
+
+STALLABLE = """
+import contextlib
+from blockyard.errors import BackendError, BackendUnavailableError
+
+
+@contextlib.asynccontextmanager
+async def stall(component, endpoint):
+    component.stalled = True
+    try:
+        yield
+    finally:
+        component.stalled = False
+
+
+class Stallable(RefStateStore):
+    \"\"\"Fails every write at once with BackendUnavailableError while stalled; works again after.\"\"\"
+
+    stalled = False
+
+    async def _set(self, op):
+        if self.stalled:
+            raise BackendUnavailableError("the backend accepts no work")
+        return await super()._set(op)
+"""
+"""A store that is correct under the stall of ``STALL_SUITE``; the stall defects subclass it."""
+
+
+def _stall(body: str) -> Defect:
+    return Defect(STALLABLE + textwrap.dedent(body), STALL_TEST, STALL_SUITE)
 
 
 def _state(body: str, test: str) -> Defect:
@@ -760,6 +804,49 @@ STATE_DEFECTS: dict[str, Defect] = {
             async def _transact(self, ops, metadata):
                 sets = [op for op in ops if isinstance(op, SetOp)]
                 await super()._transact(sets + [op for op in ops if not isinstance(op, SetOp)], metadata)
+        """
+    ),
+    # -- a stalled backend (knob stall_backend) ----------------------------------------------
+    "stall/write-hangs": _stall(
+        """
+        class Broken(Stallable):
+            async def _set(self, op):
+                while self.stalled:  # waits for the backend with no timeout of its own
+                    await asyncio.sleep(0.05)
+                return await super()._set(op)
+        """
+    ),
+    "stall/plain-backend-error": _stall(
+        """
+        class Broken(Stallable):
+            async def _set(self, op):
+                if self.stalled:
+                    raise BackendError("database is locked")  # not marked retryable
+                return await super()._set(op)
+        """
+    ),
+    "stall/error-names-another-component": _stall(
+        """
+        class Broken(Stallable):
+            async def _set(self, op):
+                if self.stalled:
+                    raise BackendUnavailableError("the backend accepts no work", component="the-backend")
+                return await super()._set(op)
+        """
+    ),
+    "stall/broken-after-the-stall": _stall(
+        """
+        class Broken(Stallable):
+            failed = False
+            async def _set(self, op):
+                self.failed = self.failed or self.stalled
+                if self.failed:  # never reconnects
+                    raise BackendUnavailableError("the backend accepts no work")
+                return await super()._set(op)
+            async def _get(self, key, consistency, metadata):
+                if self.failed:
+                    raise BackendUnavailableError("the backend accepts no work")
+                return await super()._get(key, consistency, metadata)
         """
     ),
     "model/bulk-delete-skips-last": _model(

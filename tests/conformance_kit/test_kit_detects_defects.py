@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from defects_other import BINDING_DEFECTS, LIMIT_SUITE, PUBSUB_DEFECTS, SECRET_DEFECTS
-from defects_state import STATE_DEFECTS, STATE_SUITE
+from defects_state import STALL_SUITE, STALL_TEST, STALLABLE, STATE_DEFECTS, STATE_SUITE
 from kit_selftest import Defect, assert_detected, run_inner, run_with_own_backends, suite_tests, write_case
 from test_kit_detects_faults import BACKEND_FAULT_TESTS
 from test_query_kit_detects_defects import QUERY_DEFECTS
@@ -59,6 +59,21 @@ def test_a_broker_keeping_its_redelivery_limit_and_backoff_passes(pytester: pyte
     """
     result = run_inner(pytester, body, LIMIT_SUITE, "test_redelivery_limit_and_backoff")
     result.assert_outcomes(passed=1)
+
+
+def test_a_store_failing_fast_while_stalled_passes(pytester: pytest.Pytester) -> None:
+    """The store the stall defects break passes the stall test, and was really stalled: its write
+    failed (the run notes how fast) and the one after the stall read back."""
+    result = run_inner(pytester, STALLABLE + "\nBroken = Stallable\n", STALL_SUITE, STALL_TEST)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*stalled backend: failure_s=0.0*, recovery_s=*"])
+
+
+def test_the_stall_test_skips_without_a_stall(pytester: pytest.Pytester) -> None:
+    """A case that supplies no stall (knob ``stall_backend``) skips the stall test, saying why."""
+    result = run_inner(pytester, STALLABLE + "\nBroken = Stallable\n", STATE_SUITE, STALL_TEST)
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*the case supplies no way to stall its backend (knob 'stall_backend')*"])
 
 
 @pytest.mark.parametrize(
