@@ -91,6 +91,12 @@ class Mutant:
     diff: str
     reason: str | None = None
 
+    @property
+    def mutated(self) -> str:
+        """The mutated line as the diff shows it, stripped ("" when the diff shows none)."""
+        added = [ln[1:] for ln in self.diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+        return added[0].strip() if added else ""
+
 
 @dataclass
 class ModuleResult:
@@ -113,14 +119,24 @@ class ModuleResult:
         return self.killed / scored if scored else 1.0
 
 
-def _equivalents() -> dict[tuple[str, str, str, int | None], str]:
-    """(module, operator, stripped source line, column or None) -> reason. An entry names the
-    mutated node's column when the line holds two nodes the operator mutates alike."""
+EquivalentKey = tuple[str, str, str, int | None, str | None]
+
+
+def _equivalents() -> dict[EquivalentKey, str]:
+    """(module, operator, stripped source line, column or None, mutated line or None) -> reason. An
+    entry names the mutated node's column when the line holds two nodes the operator mutates alike,
+    and the mutated line (``mutant``) when the operator makes several mutants of one node and only
+    one of them is equivalent."""
     data = tomllib.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else {}
     return {
-        (e["module"], e["operator"], e["code"].strip(), e.get("column")): e["reason"]
+        (e["module"], e["operator"], e["code"].strip(), e.get("column"), e.get("mutant")): e["reason"]
         for e in data.get("equivalent", [])
     }
+
+
+def _keys(m: Mutant) -> list[EquivalentKey]:
+    """The equivalents keys that may name ``m``, the most specific first."""
+    return [(m.module, m.operator, m.code, c, t) for c in (m.column, None) for t in (m.mutated, None)]
 
 
 def _config(source: Path) -> str:
@@ -337,8 +353,7 @@ def _score(module: str, outcomes: list[tuple[Any, Any]], minutes: float) -> Modu
             result.incompetent += 1
             result.broken.append(found)
         else:
-            key = (module, found.operator, code)
-            reason = equivalents.get((*key, column), equivalents.get((*key, None)))
+            reason = next((equivalents[k] for k in _keys(found) if k in equivalents), None)
             if reason is None:
                 result.survived.append(found)
             else:
@@ -383,8 +398,8 @@ def main() -> int:
         for m in r.equivalent:
             print(f"  equivalent {r.module}.py:{m.line} {m.operator}: {m.code} -- {m.reason}")
         below = below or r.rate < TARGET
-    matched = {(m.module, m.operator, m.code, c) for r in results for m in r.equivalent for c in (m.column, None)}
-    for module, operator, code, column in sorted(set(_equivalents()) - matched, key=str):
+    matched = {k for r in results for m in r.equivalent for k in _keys(m)}
+    for module, operator, code, column, _ in sorted(set(_equivalents()) - matched, key=str):
         if module in modules and not args.survivors_of:
             print(f"  stale equivalent entry (no surviving mutant matches it): {module} {operator} {column}: {code}")
     report = args.report.resolve()

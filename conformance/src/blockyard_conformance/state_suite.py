@@ -252,9 +252,7 @@ class StateStoreSuite(QuerySuite, StateReliabilitySuite):
             recovered = await self.recovery_seconds(target)
             await target.set(key, {"stalled": "over"})
             assert (await target.get(key)).json() == {"stalled": "over"}, "a write after the stall does not read back"
-        self.record_reliability(
-            "stalled backend", {"failure_s": round(took, 2), "recovery_s": round(recovered, 2)}
-        )
+        self.record_reliability("stalled backend", {"failure_s": round(took, 2), "recovery_s": round(recovered, 2)})
 
     # -- core ----------------------------------------------------------------------------------
 
