@@ -222,6 +222,7 @@ def test_correct_components_pass(pytester: pytest.Pytester) -> None:
         "no backend to restart",
         "no backend to kill",
         "no network path to break",
+        "no way to stall its backend",
         "names no invalid_metadata",
         "dies with the subscriber's process",
     )
