@@ -19,7 +19,8 @@ is set (the table's TTL should then be enabled on that attribute).
   applying them in order.
 - ``bulk_get`` is ``BatchGetItem`` (100 keys per call), ``bulk_set``/``bulk_delete`` are
   ``BatchWriteItem`` (25 per call) for unconditional items and single conditional writes for the
-  others; unprocessed items are retried with backoff.
+  others; unprocessed items are retried with backoff. A ``bulk_get`` is isolated per item only: run
+  beside a ``transact`` it may see some of its keys before and some after it.
 - An item over DynamoDB's 400 KB limit (names and values counted in UTF-8 bytes), or a key over
   its 2,048-byte hash key limit, is refused before it is sent with an
   :class:`~blockyard.errors.InvalidRequestError` naming the key.
