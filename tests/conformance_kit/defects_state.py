@@ -604,6 +604,19 @@ STATE_DEFECTS: dict[str, Defect] = {
         """,
         "test_ttl_expires_and_later_writes_reset_it",
     ),
+    "expiry-takes-unexpired-items": _state(
+        """
+        class Broken(RefStateStore):
+            def _live(self, key):
+                # an expiry pass comparing the wrong way round also takes items still to expire
+                now = self.now()
+                if any(e[2] is not None and e[2] <= now for e in self.data.values()):
+                    for k in [k for k, e in self.data.items() if e[2] is not None]:
+                        del self.data[k]
+                return super()._live(key)
+        """,
+        "test_ttl_expires_and_later_writes_reset_it",
+    ),
     "expire-time-without-zone": _state(
         """
         from datetime import datetime

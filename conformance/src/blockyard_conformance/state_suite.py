@@ -690,11 +690,14 @@ class StateStoreSuite(QuerySuite, StateReliabilitySuite):
 
     @capability("ttl", "TTL")
     async def test_ttl_expires_and_later_writes_reset_it(self, store: StateStore, keys: Keys) -> None:
-        """An item expires after its TTL; a write without TTL (or TTL -1) removes an earlier TTL.
+        """An item expires after its TTL, while one whose TTL has not run out stays (whatever expiry
+        work the store did meanwhile); a write without TTL (or TTL -1) removes an earlier TTL.
 
         Also: a first-write over an expired key inserts, and keys_like does not list it.
         """
         expiring, cleared, negative, fw = keys("expiring"), keys("cleared"), keys("negative"), keys("fw")
+        lasting = keys("lasting")
+        await store.set(lasting, "v", ttl=3600)
         # 2 s, read back at once: a store counting whole seconds (Cassandra) may end a 1 s TTL at once
         await store.set(expiring, "v", metadata={"ttlInSeconds": "2"})
         assert_value(await store.get(expiring), "v")
@@ -713,6 +716,9 @@ class StateStoreSuite(QuerySuite, StateReliabilitySuite):
         await asyncio.sleep(1.0)  # margin: the cleared keys were written after the expiring one
         assert_value(await store.get(cleared), "kept")
         assert_value(await store.get(negative), "kept")
+        lasted = await store.get(lasting)
+        assert lasted.value is not None, "an item with an hour-long TTL expired along with one whose TTL had run out"
+        assert_value(lasted, "v")
         if first_write:
             await eventually(lambda: _absent(store, fw), within=self.ttl_timeout, what=f"expiry of {fw!r}")
             await store.set(fw, "new", concurrency="first-write")
