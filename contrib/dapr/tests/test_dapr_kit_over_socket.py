@@ -32,8 +32,8 @@ Serve = Callable[..., ServeProcess]
 
 #: Blockyard extensions with no RPC in Dapr's protocol: over a socket they are not declared (skipped).
 NOT_IN_PROTOCOL = {"delete-with-prefix", "keys-like"}
-#: Fault scenarios need the component's own backend, to restart, kill or put behind the kit's proxy
-#: (and a subscriber process needs a broker apart from its own process); the socket client is
+#: Fault scenarios need the component's own backend, to restart, kill, stall or put behind the kit's
+#: proxy (and a subscriber process needs a broker apart from its own process); the socket client is
 #: "embedded" to the kit and has none. They run for the in-process case in tests/test_cases.py; this
 #: comparison leaves them out on both sides.
 BACKEND_FAULT_TESTS = (
@@ -43,6 +43,7 @@ BACKEND_FAULT_TESTS = (
     "test_confirmed_messages_survive_a_backend_kill",
     "test_fails_fast_during_a_network_cut_and_recovers",
     "test_latency_and_stalls_slow_operations_only",
+    "test_fails_fast_while_the_backend_stalls_and_recovers",
     "test_no_leaks_after_failures_behind_a_network_cut",
     "test_messages_held_by_a_killed_subscriber_are_redelivered",
 )
