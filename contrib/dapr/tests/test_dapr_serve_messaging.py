@@ -6,11 +6,13 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
 from blockyard_dapr.protocol import (
+    SUBSCRIBED_HEADER,
     bindings_pb2,
     bindings_pb2_grpc,
     common_pb2,
@@ -30,6 +32,14 @@ def header(instance: str) -> tuple[tuple[str, str], ...]:
     return (("x-component-instance", instance),)
 
 
+async def subscribe(stream: grpc.aio.StreamStreamCall[Any, Any], topic: str) -> None:
+    """Open ``topic`` on a PullMessages stream and wait until the server says its subscription is
+    attached (header ``x-blockyard-subscribed``), as daprd's publishes come after it."""
+    await stream.write(pubsub_pb2.PullMessagesRequest(topic=pubsub_pb2.Topic(name=topic)))
+    headers = await asyncio.wait_for(stream.initial_metadata(), WAIT)
+    assert dict(headers).get(SUBSCRIBED_HEADER) == "1", f"no {SUBSCRIBED_HEADER} header: {headers}"
+
+
 def init(properties: dict[str, str] | None = None) -> common_pb2.MetadataRequest:
     return common_pb2.MetadataRequest(properties=properties or {})
 
@@ -47,7 +57,7 @@ async def test_a_nacked_message_is_delivered_again_and_an_acked_one_is_not(
 ) -> None:
     md = header(instance)
     stream = pubsub.PullMessages(metadata=md)
-    await stream.write(pubsub_pb2.PullMessagesRequest(topic=pubsub_pb2.Topic(name="orders")))
+    await subscribe(stream, "orders")
     await pubsub.Publish(
         pubsub_pb2.PublishRequest(topic="orders", data=b'{"id":1}', content_type="application/json"), metadata=md
     )
@@ -81,7 +91,7 @@ async def test_the_first_stream_request_must_name_a_topic(pubsub: pubsub_pb2_grp
 async def test_bulk_publish_delivers_every_entry(pubsub: pubsub_pb2_grpc.PubSubStub, instance: str) -> None:
     md = header(instance)
     stream = pubsub.PullMessages(metadata=md)
-    await stream.write(pubsub_pb2.PullMessagesRequest(topic=pubsub_pb2.Topic(name="bulk")))
+    await subscribe(stream, "bulk")
     reply = await pubsub.BulkPublish(
         pubsub_pb2.BulkPublishRequest(
             topic="bulk",
