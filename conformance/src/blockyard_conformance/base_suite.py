@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import importlib
 import logging
 import os
 import tempfile
@@ -51,7 +50,7 @@ from blockyard_conformance.faults import PROXY_PORT_PARAM, FaultProxy, proxied, 
 from blockyard_conformance.leaks import threads_left
 from blockyard_conformance.marks import FEATURE_MARK, NOT_DECLARED, NOT_RUN, capability
 from blockyard_conformance.private_backend import RestartTarget, restartable_target
-from blockyard_conformance.support import fresh_id
+from blockyard_conformance.support import fresh_id, import_named
 
 if TYPE_CHECKING:
     from blockyard_conformance.backends.recipe import Endpoint
@@ -295,9 +294,8 @@ class ComponentSuite:
         ``stall_backend`` names; skips without the knob, fails when it names nothing importable."""
         if not self.stall_backend:
             pytest.skip("the case supplies no way to stall its backend (knob 'stall_backend')")
-        module, _, name = self.stall_backend.partition(":")
         try:
-            stall = getattr(importlib.import_module(module), name)
+            stall = import_named(self.stall_backend)
         except (ImportError, AttributeError, ValueError) as exc:
             pytest.fail(f"knob stall_backend: cannot import {self.stall_backend!r} ({exc})", pytrace=False)
         async with stall(component, env.endpoint):

@@ -43,6 +43,7 @@ import yaml
 
 from blockyard.errors import ComponentConfigError
 from blockyard.kinds import ComponentKind, kind_of
+from blockyard_conformance.support import import_named
 
 if TYPE_CHECKING:
     from blockyard_conformance.backends.recipe import Endpoint
@@ -345,11 +346,8 @@ def run_case_setup(case: Case, endpoint: Endpoint | None, run_id: str) -> Callab
     """
     if not case.setup:
         return None
-    import importlib
-
-    module, _, name = case.setup.partition(":")
     try:
-        fn = getattr(importlib.import_module(module), name)
+        fn = import_named(case.setup)
     except (ImportError, AttributeError) as exc:
         raise _fail(case.source, f"case {case.id!r}: cannot import setup {case.setup!r}: {exc}", "setup") from None
     cleanup = fn(endpoint, run_id)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import signal
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ import orjson
 from blockyard.component import Component
 from blockyard.pubsub import Message, PubSub
 from blockyard_conformance.components import build_component
-from blockyard_conformance.support import Inbox
+from blockyard_conformance.support import Inbox, import_named
 
 __all__ = ["HeldSubscriber"]
 
@@ -111,11 +110,8 @@ class HeldSubscriber:
 async def _build(spec: dict[str, Any], source: str) -> Component:
     if "yaml" in spec:
         return await build_component(spec["yaml"], source=source)
-    module, _, qualname = spec["class"].partition(":")
     sys.path[:0] = [entry for entry in spec.get("sys_path", ()) if entry not in sys.path]
-    cls: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        cls = getattr(cls, part)
+    cls = import_named(spec["class"])
     component: Component = cls(spec["metadata"], name=spec.get("name"))
     return component
 

@@ -1,14 +1,29 @@
-"""Helpers the suites share: fresh ids and event-driven waiting (no fixed sleeps)."""
+"""Helpers the suites share: fresh ids, event-driven waiting (no fixed sleeps), named imports."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["Inbox", "eventually", "fresh_id", "wait_until"]
+__all__ = ["Inbox", "eventually", "fresh_id", "import_named", "wait_until"]
+
+
+def import_named(spec: str) -> Any:
+    """The object ``"module:qualified.name"`` names (a case's ``setup``, a knob's function, a class).
+
+    :raises ImportError: the module cannot be imported.
+    :raises AttributeError: the module has no such name.
+    :raises ValueError: ``spec`` names no module.
+    """
+    module, _, qualname = spec.partition(":")
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
 
 
 def fresh_id(prefix: str = "") -> str:
